@@ -1,0 +1,165 @@
+"""Which image store is in use: a per-context stack of stores.
+
+The seed kept this stack in a dict keyed by thread or greenlet id; here it
+lives in a :class:`contextvars.ContextVar`, so threads, greenlets and asyncio
+tasks each see their own stack, nothing needs pruning, and SQLAlchemy's
+``AsyncSession`` flush (run in a greenlet that shares the caller's context)
+sees the store pushed by the coroutine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from typing import IO, Any
+
+from .exceptions import ContextError
+from .store import Store
+
+__all__ = [
+    "ContextError",
+    "LocalProxyStore",
+    "current_store",
+    "get_current_store",
+    "pop_store_context",
+    "push_store_context",
+    "resolve_store",
+    "store_context",
+]
+
+_stack: ContextVar[tuple[Store, ...]] = ContextVar("imageattach_store_stack", default=())
+
+
+def _check(store: object) -> Store:
+    if not isinstance(store, Store):
+        raise TypeError(f"store must be an imageattach.store.Store, not {store!r}")
+    return store
+
+
+def push_store_context(store: Store) -> None:
+    """Make ``store`` the current store until :func:`pop_store_context`.
+
+    Prefer :func:`store_context`, which also restores on exceptions; this pair
+    is for frameworks whose hooks run before and after a request.
+    """
+    _stack.set((*_stack.get(), _check(store)))
+
+
+def pop_store_context() -> Store:
+    """Undo the last :func:`push_store_context` and return its store.
+
+    :raises ContextError: when the stack is empty.
+    """
+    stack = _stack.get()
+    if not stack:
+        raise ContextError("pop_store_context() called with no store pushed")
+    _stack.set(stack[:-1])
+    return stack[-1]
+
+
+@contextlib.contextmanager
+def store_context(store: Store) -> Iterator[Store]:
+    """Use ``store`` as the current store inside the ``with`` block::
+
+        with store_context(store):
+            user.picture.from_file(f)
+            session.commit()
+
+    The previous stack is restored when the block exits, also on exceptions.
+    """
+    previous = _stack.get()
+    _stack.set((*previous, _check(store)))
+    try:
+        yield store
+    finally:
+        _stack.set(previous)
+
+
+def get_current_store() -> Store:
+    """Return the innermost store of the current context.
+
+    :raises ContextError: when no store is pushed; the message says how to
+        push one.
+    """
+    stack = _stack.get()
+    if not stack:
+        raise ContextError(
+            "no image store in context: wrap the code in "
+            "`with imageattach.context.store_context(store):`, install a framework "
+            "adapter, or pass store= explicitly"
+        )
+    return stack[-1]
+
+
+class LocalProxyStore(Store):
+    """A store that forwards every call to the store returned by a getter."""
+
+    def __init__(
+        self, get_current_object: Callable[[], Store], repr_string: str | None = None
+    ) -> None:
+        if not callable(get_current_object):
+            raise TypeError("get_current_object must be callable")
+        self.get_current_object = get_current_object
+        self.repr_string = repr_string
+
+    def put_file(
+        self,
+        file: IO[bytes],
+        object_type: str,
+        object_id: int,
+        width: int,
+        height: int,
+        mimetype: str,
+        reproducible: bool,
+    ) -> None:
+        self.get_current_object().put_file(
+            file, object_type, object_id, width, height, mimetype, reproducible
+        )
+
+    def delete_file(
+        self, object_type: str, object_id: int, width: int, height: int, mimetype: str
+    ) -> None:
+        self.get_current_object().delete_file(object_type, object_id, width, height, mimetype)
+
+    def get_file(
+        self, object_type: str, object_id: int, width: int, height: int, mimetype: str
+    ) -> IO[bytes]:
+        return self.get_current_object().get_file(object_type, object_id, width, height, mimetype)
+
+    def get_url(
+        self, object_type: str, object_id: int, width: int, height: int, mimetype: str
+    ) -> str:
+        return self.get_current_object().get_url(object_type, object_id, width, height, mimetype)
+
+    def __getattr__(self, name: str) -> Any:
+        # Methods a concrete store adds beyond the Store interface.
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self.get_current_object(), name)
+
+    def list_files(self, object_type: str, object_id: int) -> list[tuple[int, int, str]]:
+        return self.get_current_object().list_files(object_type, object_id)
+
+    def __repr__(self) -> str:
+        if self.repr_string is None:
+            try:
+                return f"<LocalProxyStore of {self.get_current_object()!r}>"
+            except ContextError:
+                return "<LocalProxyStore (unbound)>"
+        return self.repr_string
+
+
+def resolve_store(store: Store) -> Store:
+    """Return the concrete store behind ``store`` (itself unless it is a proxy).
+
+    Images resolve their store when they are attached, so a commit outside the
+    ``with store_context()`` block still knows where the file went.
+    """
+    while isinstance(store, LocalProxyStore):
+        store = store.get_current_object()
+    return store
+
+
+#: The store at the top of the current context's stack, as a proxy object.
+current_store: Store = LocalProxyStore(get_current_store, "imageattach.context.current_store")

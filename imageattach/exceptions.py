@@ -1,0 +1,86 @@
+"""The one exception hierarchy of imageattach.
+
+Every error the library raises on purpose derives from :exc:`ImageAttachError`.
+Each class also derives from the built-in exception the seed raised in the
+same situation, so ``except ValueError`` / ``except RuntimeError`` /
+``except OSError`` code written for SQLAlchemy-ImageAttach keeps working::
+
+    ImageAttachError
+    ├── ConfigurationError (ValueError)      bad option, detected at construction
+    │   └── SigningNotConfiguredError         locate(width=...) with no key/allowlist
+    ├── ContextError (RuntimeError)           no store context / popping an empty stack
+    ├── LocateError (RuntimeError)            no base URL for HttpExposedFileSystemStore
+    ├── ImageError (ValueError)               an upload that cannot be accepted
+    │   ├── CorruptImageError                 truncated or undecodable data
+    │   ├── UnsupportedImageError             a format that is not accepted
+    │   └── ImageTooLargeError                dimensions or pixels above the limits
+    ├── UnknownMimeTypeError (ValueError)     no file extension known for a mimetype
+    └── StoreError (OSError)                  a storage backend failed
+        └── FileNotFoundInStoreError (FileNotFoundError)
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigurationError",
+    "ContextError",
+    "CorruptImageError",
+    "FileNotFoundInStoreError",
+    "ImageAttachError",
+    "ImageError",
+    "ImageTooLargeError",
+    "LocateError",
+    "SigningNotConfiguredError",
+    "StoreError",
+    "UnknownMimeTypeError",
+    "UnsupportedImageError",
+]
+
+
+class ImageAttachError(Exception):
+    """Base class of every error imageattach raises on purpose."""
+
+
+class ConfigurationError(ImageAttachError, ValueError):
+    """An option is invalid; raised when the object is constructed."""
+
+
+class SigningNotConfiguredError(ConfigurationError):
+    """An on-demand resize URL was asked for, but the store has neither a
+    ``secret_key`` nor a size allowlist to authorise it."""
+
+
+class ContextError(ImageAttachError, RuntimeError):
+    """The store context stack is empty where a store is needed."""
+
+
+class LocateError(ImageAttachError, RuntimeError):
+    """A URL cannot be built, e.g. outside a request without a host URL getter."""
+
+
+class ImageError(ImageAttachError, ValueError):
+    """The given image data cannot be accepted; nothing was stored."""
+
+
+class CorruptImageError(ImageError):
+    """The data is truncated, corrupt or not an image at all."""
+
+
+class UnsupportedImageError(ImageError):
+    """The data is an image format that imageattach does not accept."""
+
+
+class ImageTooLargeError(ImageError):
+    """The image (or requested size) exceeds a configured dimension limit."""
+
+
+class UnknownMimeTypeError(ImageAttachError, ValueError):
+    """There is no filename extension for this mimetype in the fixed table."""
+
+
+class StoreError(ImageAttachError, OSError):
+    """A storage backend failed to read, write or delete a file."""
+
+
+class FileNotFoundInStoreError(StoreError, FileNotFoundError):
+    """The requested file does not exist in the store."""

@@ -1,0 +1,146 @@
+"""The storage backend interface.
+
+A store implements four primitives keyed by ``(object_type, object_id,
+width, height, mimetype)``: :meth:`Store.put_file`, :meth:`Store.get_file`,
+:meth:`Store.delete_file` and :meth:`Store.get_url`.  Application code calls
+the consumer methods (:meth:`Store.store`, :meth:`Store.open`,
+:meth:`Store.locate`, :meth:`Store.delete`), which take an image entity.
+
+A third-party store written for SQLAlchemy-ImageAttach, implementing only the
+four primitives with their seed signatures, keeps working: the consumer
+methods call the primitives positionally, exactly as the seed did.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import IO, TYPE_CHECKING, Any
+
+from .file import open_file_proxy
+
+if TYPE_CHECKING:
+    from .entity import Image
+
+__all__ = ["Store", "created_tag"]
+
+
+def created_tag(created_at: datetime.datetime | None) -> str:
+    """The cache-busting ``_ts`` value for an image created at ``created_at``."""
+    return "" if created_at is None else created_at.strftime("%Y%m%d%H%M%S%f")
+
+
+def _check_image(image: object) -> Image:
+    from .entity import Image
+
+    if not isinstance(image, Image):
+        raise TypeError(f"image must be an imageattach.entity.Image instance, not {image!r}")
+    return image
+
+
+def _check_object_id(image: Image) -> int:
+    object_id = image.object_id
+    if isinstance(object_id, bool) or not isinstance(object_id, int):
+        raise TypeError(f"image.object_id must be an integer, not {object_id!r}")
+    return object_id
+
+
+class Store:
+    """The interface of image storage backends."""
+
+    # -- the four primitives: implemented by backends -----------------------
+
+    def put_file(
+        self,
+        file: IO[bytes],
+        object_type: str,
+        object_id: int,
+        width: int,
+        height: int,
+        mimetype: str,
+        reproducible: bool,
+    ) -> None:
+        """Write ``file`` (read to its end) under the given key.
+
+        ``reproducible`` is true for files that can be computed again from the
+        original (thumbnails), which lets a backend use cheaper storage.
+        """
+        raise NotImplementedError("put_file() has to be implemented")
+
+    def delete_file(
+        self, object_type: str, object_id: int, width: int, height: int, mimetype: str
+    ) -> None:
+        """Delete the file under the given key; a missing file is not an error."""
+        raise NotImplementedError("delete_file() has to be implemented")
+
+    def get_file(
+        self, object_type: str, object_id: int, width: int, height: int, mimetype: str
+    ) -> IO[bytes]:
+        """Open the file under the given key for reading.
+
+        :raises OSError: (``FileNotFoundError``) when there is no such file.
+        """
+        raise NotImplementedError("get_file() has to be implemented")
+
+    def get_url(
+        self, object_type: str, object_id: int, width: int, height: int, mimetype: str
+    ) -> str:
+        """Return the URL of the file under the given key (no cache-busting query)."""
+        raise NotImplementedError("get_url() has to be implemented")
+
+    # -- optional extension --------------------------------------------------
+
+    def list_files(self, object_type: str, object_id: int) -> list[tuple[int, int, str]]:
+        """List ``(width, height, mimetype)`` of every file stored for the object.
+
+        Used to remove on-demand sizes (which have no database row) when their
+        original is deleted.  Stores that cannot list raise
+        :exc:`NotImplementedError`, and only the sizes with rows are removed.
+        """
+        raise NotImplementedError("list_files() is not supported by this store")
+
+    # -- consumer methods ----------------------------------------------------
+
+    def store(self, image: Image, file: IO[bytes]) -> None:
+        """Store the data ``file`` of ``image``."""
+        image = _check_image(image)
+        if not callable(getattr(file, "read", None)):
+            raise TypeError(f"file must be a readable file-like object, not {file!r}")
+        self.put_file(
+            file,
+            image.object_type,
+            _check_object_id(image),
+            image.width,
+            image.height,
+            image.mimetype,
+            not image.original,
+        )
+
+    def delete(self, image: Image) -> None:
+        """Delete the file of ``image``."""
+        image = _check_image(image)
+        self.delete_file(
+            image.object_type, _check_object_id(image), image.width, image.height, image.mimetype
+        )
+
+    def open(self, image: Image, use_seek: bool = False) -> Any:
+        """Open the file of ``image`` as a readable context manager.
+
+        With ``use_seek`` the result is also seekable (buffered in memory if
+        the backend's stream is not).
+        """
+        image = _check_image(image)
+        file = self.get_file(
+            image.object_type, _check_object_id(image), image.width, image.height, image.mimetype
+        )
+        return open_file_proxy(file, use_seek=use_seek)
+
+    def locate(self, image: Image) -> str:
+        """Return the URL of ``image`` with a ``_ts`` cache-busting query."""
+        image = _check_image(image)
+        url = self.get_url(
+            image.object_type, _check_object_id(image), image.width, image.height, image.mimetype
+        )
+        tag = created_tag(image.created_at)
+        if not tag:
+            return url
+        return f"{url}{'&' if '?' in url else '?'}_ts={tag}"

@@ -1,0 +1,242 @@
+"""Filesystem stores.
+
+:class:`FileSystemStore` writes files under a directory and builds URLs from a
+fixed ``base_url`` (nginx or a CDN serves the directory).
+:class:`HttpExposedFileSystemStore` also serves the directory itself through
+:meth:`~HttpExposedFileSystemStore.wsgi_middleware` /
+:meth:`~HttpExposedFileSystemStore.asgi_middleware`, and builds URLs from the
+current request.
+
+The on-disk layout is the seed's, byte for byte::
+
+    <object_type>/<object_id % 1000>/<object_id // 1000>/<object_id>.<w>x<h><ext>
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Callable
+from typing import IO, Any
+
+from ..exceptions import ConfigurationError, LocateError, UnknownMimeTypeError
+from ..hosturl import current_host_url
+from ..store import Store
+
+__all__ = [
+    "EXTENSIONS",
+    "BaseFileSystemStore",
+    "FileSystemStore",
+    "HttpExposedFileSystemStore",
+    "guess_extension",
+    "guess_mimetype",
+]
+
+#: Filename extension of each accepted mimetype.  Fixed here rather than asked
+#: of :func:`mimetypes.guess_extension`, whose answer depends on the platform
+#: and Python version; ``.jpe`` for JPEG is what the seed wrote.
+EXTENSIONS: dict[str, str] = {
+    "image/jpeg": ".jpe",
+    "image/png": ".png",
+    "image/gif": ".gif",
+    "image/webp": ".webp",
+    "image/avif": ".avif",
+    "image/svg+xml": ".svg",
+    "application/pdf": ".pdf",
+    "image/vnd.microsoft.icon": ".ico",
+    "image/x-icon": ".ico",
+    "image/bmp": ".bmp",
+    "image/tiff": ".tiff",
+    "image/heic": ".heic",
+    "image/jxl": ".jxl",
+}
+
+_MIMETYPES: dict[str, str] = {}
+for _mimetype, _extension in EXTENSIONS.items():
+    _MIMETYPES.setdefault(_extension, _mimetype)
+
+
+def guess_extension(mimetype: str) -> str:
+    """The filename extension (e.g. ``'.png'``) for ``mimetype``.
+
+    :raises UnknownMimeTypeError: for a mimetype outside :data:`EXTENSIONS`
+        (the seed would have written ``None`` into the filename).
+    """
+    try:
+        return EXTENSIONS[mimetype]
+    except KeyError:
+        raise UnknownMimeTypeError(
+            f"no filename extension is known for mimetype {mimetype!r}; "
+            f"accepted: {', '.join(sorted(EXTENSIONS))}"
+        ) from None
+
+
+def guess_mimetype(extension: str) -> str | None:
+    """The mimetype stored under ``extension`` (``'.jpe'`` → ``'image/jpeg'``)."""
+    return _MIMETYPES.get(extension.lower())
+
+
+_FILENAME = re.compile(r"^(?P<id>\d+)\.(?P<w>\d+)x(?P<h>\d+)(?P<ext>\.[a-z]+)$")
+
+
+class BaseFileSystemStore(Store):
+    """Reads and writes the seed's directory layout under ``path``."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.fspath(path)
+
+    def get_path(
+        self, object_type: str, object_id: int, width: int, height: int, mimetype: str
+    ) -> tuple[str, str, str, str]:
+        """The key as path segments, relative to :attr:`path`."""
+        filename = f"{object_id}.{width}x{height}{guess_extension(mimetype)}"
+        return object_type, str(object_id % 1000), str(object_id // 1000), filename
+
+    def _full_path(self, *key: Any) -> str:
+        return os.path.join(self.path, *self.get_path(*key))
+
+    def put_file(
+        self,
+        file: IO[bytes],
+        object_type: str,
+        object_id: int,
+        width: int,
+        height: int,
+        mimetype: str,
+        reproducible: bool,
+    ) -> None:
+        """Write atomically: a temporary file in the same directory, then
+        :func:`os.replace`, so a reader never sees a partial file."""
+        path = self._full_path(object_type, object_id, width, height, mimetype)
+        directory = os.path.dirname(path)
+        os.makedirs(directory, exist_ok=True)
+        fd, temp_path = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+        try:
+            with os.fdopen(fd, "wb") as temp:
+                shutil.copyfileobj(file, temp, 1024 * 1024)
+            os.chmod(temp_path, 0o644)
+            os.replace(temp_path, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temp_path)
+            raise
+
+    def delete_file(
+        self, object_type: str, object_id: int, width: int, height: int, mimetype: str
+    ) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(self._full_path(object_type, object_id, width, height, mimetype))
+
+    def get_file(
+        self, object_type: str, object_id: int, width: int, height: int, mimetype: str
+    ) -> IO[bytes]:
+        return open(self._full_path(object_type, object_id, width, height, mimetype), "rb")
+
+    def get_url(
+        self, object_type: str, object_id: int, width: int, height: int, mimetype: str
+    ) -> str:
+        return self.base_url + "/".join(
+            self.get_path(object_type, object_id, width, height, mimetype)
+        )
+
+    @property
+    def base_url(self) -> str:
+        """The URL that :attr:`path` is served at, ending in ``/``."""
+        raise NotImplementedError("base_url has to be implemented")
+
+    def list_files(self, object_type: str, object_id: int) -> list[tuple[int, int, str]]:
+        directory = os.path.dirname(self._full_path(object_type, object_id, 0, 0, "image/png"))
+        try:
+            names = os.listdir(directory)
+        except FileNotFoundError:
+            return []
+        sizes = []
+        for name in names:
+            match = _FILENAME.match(name)
+            if match is None or int(match["id"]) != object_id:
+                continue
+            mimetype = guess_mimetype(match["ext"])
+            if mimetype is not None:
+                sizes.append((int(match["w"]), int(match["h"]), mimetype))
+        return sorted(sizes)
+
+
+class FileSystemStore(BaseFileSystemStore):
+    """Files under ``path``, URLs under the fixed ``base_url``."""
+
+    def __init__(self, path: str | os.PathLike[str], base_url: str) -> None:
+        super().__init__(path)
+        if not isinstance(base_url, str) or not base_url:
+            raise ConfigurationError("base_url must be a non-empty string")
+        self._base_url = base_url if base_url.endswith("/") else base_url + "/"
+
+    @property
+    def base_url(self) -> str:
+        return self._base_url
+
+    def __repr__(self) -> str:
+        return f"{type(self).__qualname__}({self.path!r}, {self._base_url!r})"
+
+
+class HttpExposedFileSystemStore(BaseFileSystemStore):
+    """Files under ``path``, served by this store's own middleware under
+    ``/<prefix>/``, with URLs built from the current request.
+
+    :param path: the directory holding the files.
+    :param prefix: the URL path the files are served under.
+    :param host_url_getter: a callable returning the host URL (e.g.
+        ``'https://example.com/'``) for code that runs outside a request,
+        such as a task queue worker.  It takes precedence over the request.
+    :param cors: ``True`` to allow any origin, or a list of allowed origins.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        prefix: str = "__images__",
+        host_url_getter: Callable[[], str] | None = None,
+        *,
+        cors: bool | list[str] | tuple[str, ...] = False,
+    ) -> None:
+        super().__init__(path)
+        if host_url_getter is not None and not callable(host_url_getter):
+            raise ConfigurationError("host_url_getter must be callable")
+        if not isinstance(prefix, str):
+            raise ConfigurationError("prefix must be a string")
+        self.prefix = prefix.strip("/")
+        self.host_url_getter = host_url_getter
+        self.cors = cors
+
+    @property
+    def base_url(self) -> str:
+        if self.host_url_getter is not None:
+            host_url = self.host_url_getter()
+        else:
+            found = current_host_url()
+            if found is None:
+                raise LocateError(
+                    "cannot build an image URL outside a request: serve the app through "
+                    f"{type(self).__qualname__}.wsgi_middleware() / asgi_middleware() "
+                    "(or a framework adapter), or pass host_url_getter="
+                    "lambda: 'https://example.com/' to the store"
+                )
+            host_url = found
+        if not host_url.endswith("/"):
+            host_url += "/"
+        return f"{host_url}{self.prefix}/" if self.prefix else host_url
+
+    def wsgi_middleware(self, app: Any) -> Any:
+        """Wrap the WSGI ``app``: serve this store's files under ``/<prefix>/``."""
+        raise NotImplementedError("the WSGI middleware is not built yet")
+
+    def asgi_middleware(self, app: Any) -> Any:
+        """Wrap the ASGI ``app``: serve this store's files under ``/<prefix>/``."""
+        raise NotImplementedError("the ASGI middleware is not built yet")
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__qualname__}({self.path!r}, {self.prefix!r}, {self.host_url_getter!r})"
+        )

@@ -1,0 +1,103 @@
+"""The store context stack: nesting, exception safety, isolation."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+from imageattach.context import (
+    ContextError,
+    current_store,
+    get_current_store,
+    pop_store_context,
+    push_store_context,
+    resolve_store,
+    store_context,
+)
+from imageattach.stores.fs import FileSystemStore
+
+
+def make_store(name: str) -> FileSystemStore:
+    return FileSystemStore(f"/tmp/{name}", f"http://{name}/")
+
+
+def test_no_store_raises_context_error() -> None:
+    with pytest.raises(ContextError, match="store_context"):
+        get_current_store()
+
+
+def test_nesting_and_restoring() -> None:
+    a, b = make_store("a"), make_store("b")
+    with store_context(a):
+        assert get_current_store() is a
+        with store_context(b):
+            assert get_current_store() is b
+            assert resolve_store(current_store) is b
+        assert get_current_store() is a
+    with pytest.raises(ContextError):
+        get_current_store()
+
+
+def test_exception_restores_previous_store() -> None:
+    a, b = make_store("a"), make_store("b")
+    with store_context(a):
+        with pytest.raises(ZeroDivisionError), store_context(b):
+            1 / 0  # noqa: B018
+        assert get_current_store() is a
+
+
+def test_push_pop() -> None:
+    a = make_store("a")
+    push_store_context(a)
+    assert get_current_store() is a
+    assert pop_store_context() is a
+    with pytest.raises(ContextError):
+        pop_store_context()
+
+
+def test_threads_do_not_share_stacks() -> None:
+    a = make_store("a")
+    seen: list[object] = []
+    with store_context(a):
+        thread = threading.Thread(target=lambda: seen.append(_try_current()))
+        thread.start()
+        thread.join()
+    assert seen == [None]
+
+
+def _try_current() -> object:
+    try:
+        return get_current_store()
+    except ContextError:
+        return None
+
+
+def test_asyncio_tasks_are_isolated() -> None:
+    a, b = make_store("a"), make_store("b")
+
+    async def worker(store: FileSystemStore, started: asyncio.Event, other: asyncio.Event) -> bool:
+        with store_context(store):
+            started.set()
+            await other.wait()
+            await asyncio.sleep(0)
+            return get_current_store() is store
+
+    async def main() -> list[bool]:
+        ea, eb = asyncio.Event(), asyncio.Event()
+        return list(await asyncio.gather(worker(a, ea, eb), worker(b, eb, ea)))
+
+    assert asyncio.run(main()) == [True, True]
+
+
+def test_proxy_forwards_primitives_and_repr() -> None:
+    a = make_store("a")
+    with store_context(a):
+        assert current_store.get_url("t", 1, 2, 3, "image/png") == "http://a/t/1/0/1.2x3.png"
+        assert "current_store" in repr(current_store)
+
+
+def test_push_rejects_non_store() -> None:
+    with pytest.raises(TypeError):
+        push_store_context("not a store")  # type: ignore[arg-type]
