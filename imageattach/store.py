@@ -98,6 +98,17 @@ class Store:
         """
         raise NotImplementedError("list_files() is not supported by this store")
 
+    def locate_resized(self, image: Image, width: int, height: int) -> str:
+        """The URL of a ``width`` x ``height`` thumbnail of the original ``image``
+        that is generated on demand when first requested (see
+        :meth:`imageattach.entity.BaseImageSet.locate`).  Only stores with an
+        on-demand resizer implement it.
+        """
+        raise NotImplementedError(
+            f"{type(self).__qualname__} cannot make thumbnails on demand; use "
+            "HttpExposedFileSystemStore or S3Store, or generate_thumbnail()"
+        )
+
     # -- consumer methods ----------------------------------------------------
 
     def store(self, image: Image, file: IO[bytes]) -> None:

@@ -1,0 +1,68 @@
+"""Thumbnail size and type arithmetic, shared by ``generate_thumbnail`` and
+on-demand resize URLs so both always agree on the key of a size."""
+
+from __future__ import annotations
+
+import decimal
+import math
+
+from .exceptions import ImageTooLargeError
+
+__all__ = ["VECTOR_TYPES", "thumbnail_mimetype", "thumbnail_size"]
+
+#: Mimetypes that are rasterised; their thumbnails are PNG.
+VECTOR_TYPES: frozenset[str] = frozenset({"image/svg+xml", "application/pdf"})
+
+
+def _round(value: float) -> int:
+    """Round half up (the seed truncated; ``round()`` would round half to even)."""
+    return max(1, int(decimal.Decimal(repr(value)).quantize(0, decimal.ROUND_HALF_UP)))
+
+
+def thumbnail_size(
+    original_width: int,
+    original_height: int,
+    *,
+    width: int | None = None,
+    height: int | None = None,
+    ratio: float | None = None,
+) -> tuple[int, int]:
+    """The ``(width, height)`` of the thumbnail given by exactly one of
+    ``width``, ``height`` or ``ratio``, keeping the original's aspect ratio.
+
+    :raises TypeError: unless exactly one of them is given.
+    :raises ValueError: if it is not positive (or not finite).
+    """
+    given = [
+        name
+        for name, v in (("width", width), ("height", height), ("ratio", ratio))
+        if v is not None
+    ]
+    if len(given) != 1:
+        raise TypeError("pass exactly one of width, height or ratio")
+    if original_width <= 0 or original_height <= 0:
+        raise ValueError("the original size must be positive")
+    if ratio is not None:
+        if isinstance(ratio, bool) or not math.isfinite(ratio) or ratio <= 0:
+            raise ValueError(f"ratio must be a positive number, not {ratio!r}")
+        return _round(original_width * ratio), _round(original_height * ratio)
+    if width is not None:
+        _check_dimension("width", width)
+        return width, _round(original_height * width / original_width)
+    assert height is not None
+    _check_dimension("height", height)
+    return _round(original_width * height / original_height), height
+
+
+def _check_dimension(name: str, value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an integer, not {value!r}")
+    if value <= 0:
+        raise ValueError(f"{name} must be positive, not {value!r}")
+    if value > 1_000_000:
+        raise ImageTooLargeError(f"{name} {value} is larger than any image imageattach makes")
+
+
+def thumbnail_mimetype(original_mimetype: str) -> str:
+    """The mimetype of a thumbnail of an original of ``original_mimetype``."""
+    return "image/png" if original_mimetype in VECTOR_TYPES else original_mimetype
