@@ -16,7 +16,9 @@ same situation, so ``except ValueError`` / ``except RuntimeError`` /
     │   └── ImageTooLargeError                dimensions or pixels above the limits
     ├── UnknownMimeTypeError (ValueError)     no file extension known for a mimetype
     └── StoreError (OSError)                  a storage backend failed
-        └── FileNotFoundInStoreError (FileNotFoundError)
+        ├── FileNotFoundInStoreError (FileNotFoundError)
+        ├── StoreAccessDeniedError (PermissionError)  credentials lack a permission
+        └── StoreUnavailableError                 unreachable, timed out, or 5xx after retries
 """
 
 from __future__ import annotations
@@ -31,7 +33,9 @@ __all__ = [
     "ImageTooLargeError",
     "LocateError",
     "SigningNotConfiguredError",
+    "StoreAccessDeniedError",
     "StoreError",
+    "StoreUnavailableError",
     "UnknownMimeTypeError",
     "UnsupportedImageError",
 ]
@@ -84,3 +88,12 @@ class StoreError(ImageAttachError, OSError):
 
 class FileNotFoundInStoreError(StoreError, FileNotFoundError):
     """The requested file does not exist in the store."""
+
+
+class StoreAccessDeniedError(StoreError, PermissionError):
+    """The backend refused the request (e.g. S3 ``AccessDenied``, HTTP 403)."""
+
+
+class StoreUnavailableError(StoreError):
+    """The backend could not be reached, timed out, or kept failing (HTTP 5xx)
+    after the configured retries; trying again later may succeed."""
