@@ -98,6 +98,15 @@ class Store:
         """
         raise NotImplementedError("list_files() is not supported by this store")
 
+    def exists(
+        self, object_type: str, object_id: int, width: int, height: int, mimetype: str
+    ) -> bool | None:
+        """Whether a file is stored under the given key, checked cheaply
+        (e.g. an S3 ``HEAD``); ``None`` means the store cannot tell without
+        reading the file.  Used by resumable migrations to skip done work.
+        """
+        return None
+
     def locate_resized(self, image: Image, width: int, height: int) -> str:
         """The URL of a ``width`` x ``height`` thumbnail of the original ``image``
         that is generated on demand when first requested (see
