@@ -1,0 +1,376 @@
+"""Static hits: imageattach's middleware against WhiteNoise, ServeStatic,
+Starlette ``StaticFiles`` and nginx, on a 20 KB and a 400 KB JPEG.
+
+Every contender is one server process with one worker on loopback, started
+once and kept up.  Then, round after round, each (contender, file) pair gets
+a short ``wrk`` slice, in an order that changes every round, so slow drifts
+of this noisy machine hit everyone alike.  Ratios are taken per round and
+their median reported, with the range over the rounds.
+
+    python -m bench static [--duration 3] [--rounds 6] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import http.client
+import importlib.metadata
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from imageattach.stores.fs import HttpExposedFileSystemStore
+
+from . import wrk
+from .apps.common import PREFIX_VARIABLE, ROOT_VARIABLE, not_found_asgi, not_found_wsgi
+from .contenders import GROUPS, HOST, NGINX, Contender, build
+from .fixtures import File, write_files
+from .procs import Server, free_port, running
+from .report import Ratio, Series, table
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+RESULTS = Path(__file__).resolve().parent / "results" / "static.md"
+PREFIX = "__images__"
+#: Response headers compared across contenders in the verification step.
+COMPARED_HEADERS = ("content-type", "content-length", "etag", "last-modified", "cache-control")
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    summary = __doc__.split("\n\n")[0]
+    parser = argparse.ArgumentParser(prog="python -m bench static", description=summary)
+    parser.add_argument("--duration", type=float, default=3.0, help="seconds per wrk slice (3)")
+    parser.add_argument("--rounds", type=int, default=6, help="slices per contender and file (6)")
+    parser.add_argument("--quick", action="store_true", help="2 rounds of 1 s: a smoke run")
+    parser.add_argument("--connections", type=int, default=32, help="wrk connections (32)")
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads (1)")
+    parser.add_argument(
+        "--servers",
+        default=",".join([*GROUPS, NGINX]),
+        help=f"comma-separated subset of: {', '.join([*GROUPS, NGINX])}",
+    )
+    parser.add_argument("--no-pin", action="store_true", help="do not pin servers and wrk to CPUs")
+    parser.add_argument("--output", type=Path, default=RESULTS, help=f"report file ({RESULTS})")
+    arguments = parser.parse_args(argv)
+    if arguments.quick:
+        arguments.rounds, arguments.duration = 2, 1.0
+    unknown = set(arguments.servers.split(",")) - {*GROUPS, NGINX}
+    if unknown:
+        parser.error(f"unknown servers: {', '.join(sorted(unknown))}")
+    if arguments.rounds < 1 or arguments.duration < 1:
+        parser.error("--rounds and --duration must be at least 1")
+    return arguments
+
+
+def ours_available(root: Path) -> tuple[bool, bool, str]:
+    """Whether our WSGI and ASGI middlewares are built, and why not."""
+    store = HttpExposedFileSystemStore(root, PREFIX)
+    found, reasons = [], []
+    for interface, wrap, app in (
+        ("WSGI", store.wsgi_middleware, not_found_wsgi),
+        ("ASGI", store.asgi_middleware, not_found_asgi),
+    ):
+        try:
+            wrap(app)
+        except (NotImplementedError, ImportError) as error:
+            found.append(False)
+            reasons.append(f"ours ({interface}) left out: {type(error).__name__}: {error}")
+        else:
+            found.append(True)
+    return found[0], found[1], "\n".join(reasons)
+
+
+def fetch(port: int, path: str) -> tuple[int, dict[str, str], bytes]:
+    connection = http.client.HTTPConnection(HOST, port, timeout=10)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        headers = {name.lower(): value for name, value in response.getheaders()}
+        return response.status, headers, response.read()
+    finally:
+        connection.close()
+
+
+def verify(contender: Contender, port: int, file: File) -> tuple[str | None, dict[str, str]]:
+    """``(problem or None, headers)``: the contender must answer 200 with the
+    exact bytes and an image/jpeg type, or its numbers mean nothing."""
+    status, headers, body = fetch(port, contender.url_prefix + file.path)
+    if status != 200:
+        return f"status {status}", headers
+    if body != file.data:
+        return f"{len(body)} bytes that are not the file's {len(file.data)}", headers
+    if not headers.get("content-type", "").startswith("image/jpeg"):
+        return f"Content-Type {headers.get('content-type')!r}", headers
+    return None, headers
+
+
+def versions() -> str:
+    names = ["granian", "gunicorn", "uvicorn", "h11", "httptools", "uvloop"]
+    names += ["whitenoise", "servestatic", "starlette"]
+    found = []
+    for name in names:
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            found.append(f"{name} {importlib.metadata.version(name)}")
+    for command in (["nginx", "-v"], ["wrk", "-v"]):
+        output = subprocess.run(command, capture_output=True, text=True, check=False)
+        first = (output.stdout + output.stderr).strip().splitlines()
+        if first:
+            found.append(first[0].replace("nginx version: ", ""))
+    return ", ".join(found)
+
+
+def git_revision() -> str:
+    def git(*args: str) -> str:
+        output = subprocess.run(
+            ["git", *args], capture_output=True, text=True, cwd=REPOSITORY, check=False
+        )
+        return output.stdout.strip()
+
+    head = git("rev-parse", "--short", "HEAD") or "unknown"
+    dirty = git("status", "--porcelain", "--", "imageattach")
+    return f"{head}{' + uncommitted changes in imageattach/' if dirty else ''}"
+
+
+def measure(
+    contenders: list[Contender],
+    ports: dict[str, int],
+    files: list[File],
+    arguments: argparse.Namespace,
+    wrk_prefix: tuple[str, ...],
+) -> dict[tuple[str, str], list[wrk.Result]]:
+    """A warm-up slice each, then ``rounds`` rounds of one slice per
+    (contender, file); the order is reversed and rotated every round."""
+    results: dict[tuple[str, str], list[wrk.Result]] = {}
+
+    def slice_(contender: Contender, file: File, duration: float) -> wrk.Result:
+        url = f"http://{HOST}:{ports[contender.key]}{contender.url_prefix}{file.path}"
+        return wrk.run(
+            url,
+            duration=duration,
+            threads=arguments.threads,
+            connections=arguments.connections,
+            prefix=wrk_prefix,
+        )
+
+    log("warming up")
+    for file in files:
+        for contender in contenders:
+            slice_(contender, file, 1)
+    for round_ in range(arguments.rounds):
+        order = contenders[::-1] if round_ % 2 else list(contenders)
+        shift = (round_ // 2) % len(order)
+        order = order[shift:] + order[:shift]
+        for file in files:
+            for contender in order:
+                result = slice_(contender, file, arguments.duration)
+                results.setdefault((contender.key, file.label), []).append(result)
+                problems = ""
+                if result.non_2xx or result.socket_errors:
+                    problems = f"  ({result.non_2xx} non-2xx, {result.socket_errors} socket errors)"
+                log(
+                    f"[round {round_ + 1}/{arguments.rounds}] {file.label:>6}  "
+                    f"{contender.key:<45} {result.requests_per_second:>10,.0f} req/s{problems}"
+                )
+    return results
+
+
+def render(
+    contenders: list[Contender],
+    files: list[File],
+    results: dict[tuple[str, str], list[wrk.Result]],
+) -> str:
+    """The comparison tables: ours against the peers under the same server,
+    and every contender against nginx."""
+    series = {
+        key: Series(tuple(result.requests_per_second for result in values))
+        for key, values in results.items()
+    }
+    servers = list(dict.fromkeys(c.server for c in contenders if c.server != NGINX))
+    rows = []
+    for server in servers:
+        ours = next((c for c in contenders if c.server == server and c.ours), None)
+        peers = [c for c in contenders if c.server == server and not c.ours]
+        for file in files:
+            for peer in peers:
+                peer_series = series[(peer.key, file.label)]
+                if ours is None:
+                    rows.append(
+                        [server, file.label, "not built", peer.name, str(peer_series), "", ""]
+                    )
+                    continue
+                ours_series = series[(ours.key, file.label)]
+                ratio = Ratio.of(ours_series, [peer_series])
+                rows.append(
+                    [
+                        server,
+                        file.label,
+                        str(ours_series),
+                        peer.name,
+                        str(peer_series),
+                        str(ratio),
+                        ratio.verdict,
+                    ]
+                )
+            if ours is not None and len(peers) > 1:
+                ours_series = series[(ours.key, file.label)]
+                ratio = Ratio.of(ours_series, [series[(p.key, file.label)] for p in peers])
+                rows.append(
+                    [
+                        server,
+                        file.label,
+                        str(ours_series),
+                        "faster of the two per round",
+                        "",
+                        str(ratio),
+                        ratio.verdict,
+                    ]
+                )
+    output = [
+        table(
+            ["Server", "File", "ours req/s", "Peer", "peer req/s", "ours/peer (range)", "verdict"],
+            rows,
+        )
+    ]
+    nginx = next((c for c in contenders if c.name == NGINX), None)
+    if nginx is not None:
+        nginx_rows = []
+        for file in files:
+            reference = series[(nginx.key, file.label)]
+            for contender in contenders:
+                if contender is nginx:
+                    continue
+                mine = series[(contender.key, file.label)]
+                nginx_rows.append(
+                    [
+                        contender.key,
+                        file.label,
+                        str(mine),
+                        str(reference),
+                        str(Ratio.of(mine, [reference])),
+                    ]
+                )
+        output.append(
+            table(
+                ["Contender", "File", "req/s", "nginx req/s", "ratio to nginx (range)"], nginx_rows
+            )
+        )
+    return "\n\n".join(output)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = parse_arguments(argv)
+    if shutil.which("wrk") is None:
+        log("wrk is not installed: apt-get install wrk (scripts/install-system-deps.sh)")
+        return 2
+    selected = arguments.servers.split(",")
+    if NGINX in selected and shutil.which("nginx") is None:
+        log("nginx is not installed (apt-get install nginx-light): leaving it out")
+        selected.remove(NGINX)
+    pin = not arguments.no_pin and (os.cpu_count() or 1) >= 2 and shutil.which("taskset")
+    server_prefix = ("taskset", "-c", "0") if pin else ()
+    wrk_prefix = ("taskset", "-c", "1") if pin else ()
+
+    with tempfile.TemporaryDirectory(prefix="imageattach-bench-") as temp_name:
+        temp = Path(temp_name)
+        root = temp / "images"
+        nginx_dir = temp / "nginx"
+        nginx_dir.mkdir()
+        log("making the JPEG files")
+        files = write_files(HttpExposedFileSystemStore(root, PREFIX))
+        # nginx's worker drops root privileges: let it read the tree.
+        for directory, _, _ in os.walk(temp):
+            os.chmod(directory, 0o755)
+
+        ours_wsgi, ours_asgi, why_not = ours_available(root)
+        if why_not:
+            log(why_not)
+        contenders = build(
+            selected,
+            ours_wsgi=ours_wsgi,
+            ours_asgi=ours_asgi,
+            prefix=PREFIX,
+            nginx_dir=nginx_dir,
+            root=root,
+        )
+        env = dict(os.environ)
+        env.update({ROOT_VARIABLE: str(root), PREFIX_VARIABLE: PREFIX})
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPOSITORY), env.get("PYTHONPATH")]))
+        ports = {c.key: free_port() for c in contenders}
+        servers = [
+            Server(
+                c.key,
+                [*server_prefix, *c.command(ports[c.key])],
+                ports[c.key],
+                log_path=temp / f"server-{index}.log",
+                env=env,
+                cwd=REPOSITORY,
+            )
+            for index, c in enumerate(contenders)
+        ]
+        ready = {c.key: c.url_prefix + files[0].path for c in contenders}
+        log(f"starting {len(servers)} servers")
+        with running(servers, ready):
+            measured, headers_seen, failures = [], {}, []
+            for contender in contenders:
+                problems = []
+                for file in files:
+                    problem, headers = verify(contender, ports[contender.key], file)
+                    headers_seen[(contender.key, file.label)] = headers
+                    if problem:
+                        problems.append(f"{file.label}: {problem}")
+                if problems:
+                    failures.append(f"{contender.key}: left out, " + "; ".join(problems))
+                    log(failures[-1])
+                else:
+                    measured.append(contender)
+            estimate = len(measured) * len(files) * (arguments.rounds * arguments.duration + 1)
+            log(f"measuring {len(measured)} contenders, about {estimate / 60:.0f} min")
+            results = measure(measured, ports, files, arguments, wrk_prefix)
+
+    command = "python -m bench static " + " ".join(argv if argv is not None else sys.argv[1:])
+    header_rows = [
+        [c.key, *(headers_seen[(c.key, files[0].label)].get(h, "-") for h in COMPARED_HEADERS)]
+        for c in measured
+    ]
+    sizes = ", ".join(f"{f.label} = {len(f.data):,} bytes ({f.path})" for f in files)
+    report = "\n".join(
+        [
+            "# Static-serving benchmark",
+            "",
+            f"`{command.strip()}` — {datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}, "
+            f"imageattach {git_revision()}",
+            "",
+            f"{os.cpu_count()} CPUs, {platform.platform()}, Python {platform.python_version()}; "
+            f"{versions()}.",
+            f"One worker process per server; wrk -t{arguments.threads} -c{arguments.connections}, "
+            f"{arguments.rounds} rounds x {arguments.duration:g} s per contender and file, "
+            + ("servers pinned to CPU 0 and wrk to CPU 1." if pin else "no CPU pinning.")
+            + f" Files: {sizes}.",
+            "req/s: median ±half the range over the rounds; ratios: median of the per-round "
+            f"ratios (range); a tie is within ±{6} %.",
+            "",
+            render(measured, files, results),
+            "",
+            *(["Left out: " + "; ".join(failures), ""] if failures else []),
+            *([why_not.replace("\n", "; "), ""] if why_not else []),
+            "Response headers (20 KB file):",
+            "",
+            table(["Contender", *COMPARED_HEADERS], header_rows),
+            "",
+        ]
+    )
+    print(report)
+    arguments.output.parent.mkdir(parents=True, exist_ok=True)
+    arguments.output.write_text(report)
+    log(f"written to {arguments.output}")
+    return 0
