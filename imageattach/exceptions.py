@@ -15,6 +15,7 @@ same situation, so ``except ValueError`` / ``except RuntimeError`` /
     │   ├── UnsupportedImageError             a format that is not accepted
     │   └── ImageTooLargeError                dimensions or pixels above the limits
     ├── UnknownMimeTypeError (ValueError)     no file extension known for a mimetype
+    ├── ImagingPolicyError (RuntimeError)     ImageMagick runs without imageattach's policy
     └── StoreError (OSError)                  a storage backend failed
         ├── FileNotFoundInStoreError (FileNotFoundError)
         ├── StoreAccessDeniedError (PermissionError)  credentials lack a permission
@@ -31,6 +32,7 @@ __all__ = [
     "ImageAttachError",
     "ImageError",
     "ImageTooLargeError",
+    "ImagingPolicyError",
     "LocateError",
     "SigningNotConfiguredError",
     "StoreAccessDeniedError",
@@ -80,6 +82,12 @@ class ImageTooLargeError(ImageError):
 
 class UnknownMimeTypeError(ImageAttachError, ValueError):
     """There is no filename extension for this mimetype in the fixed table."""
+
+
+class ImagingPolicyError(ImageAttachError, RuntimeError):
+    """ImageMagick was initialised without imageattach's security policy (e.g.
+    ``wand`` was imported before :mod:`imageattach.imaging`); no image is
+    processed until it is in force."""
 
 
 class StoreError(ImageAttachError, OSError):
