@@ -1,0 +1,138 @@
+"""Flask extension::
+
+    from imageattach.adapters.flask import ImageAttach
+
+    app = Flask(__name__)
+    app.config["IMAGEATTACH_SECRET_KEY"] = "..."
+    imageattach = ImageAttach(app)          # or ImageAttach(app, store=store)
+
+    # application factory style:
+    imageattach = ImageAttach()
+    def create_app():
+        app = Flask(__name__)
+        imageattach.init_app(app)
+        return app
+
+:meth:`ImageAttach.init_app` wraps ``app.wsgi_app`` so that the store's files
+are served under ``/<prefix>/`` and the store is the current store for each
+request, including while a streamed response is iterated.  The store is also
+current inside every app context (``flask shell``, CLI commands,
+``app.test_request_context()``).
+
+Config keys (used when no ``store`` is given; see
+:data:`imageattach.adapters.settings.SETTINGS`): ``IMAGEATTACH_STORE_PATH``
+(default: ``<instance path>/images``), ``IMAGEATTACH_PREFIX``,
+``IMAGEATTACH_SECRET_KEY``, ``IMAGEATTACH_CORS``, ``IMAGEATTACH_CACHE_CONTROL``,
+``IMAGEATTACH_HOST_URL``; ``IMAGEATTACH_STORE`` may hold a store object.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+from typing import Any
+
+try:
+    import flask
+except ImportError:  # pragma: no cover - exercised by a test that hides Flask
+    from . import missing_framework
+
+    raise missing_framework(__name__, "Flask", "flask") from None
+
+from ..context import store_context
+from ..exceptions import ConfigurationError
+from ..store import Store
+from .settings import store_from_settings
+from .wsgi import install
+
+__all__ = ["EXTENSION_KEY", "ImageAttach", "ImageAttachState"]
+
+#: The key of the per-app state in ``app.extensions``.
+EXTENSION_KEY = "imageattach"
+_G_KEY = "_imageattach_store_context"
+
+
+@dataclass(frozen=True)
+class ImageAttachState:
+    """What :meth:`ImageAttach.init_app` keeps in ``app.extensions['imageattach']``."""
+
+    store: Store
+
+
+def _config_key(name: str) -> str:
+    return f"IMAGEATTACH_{name.upper()}"
+
+
+class ImageAttach:
+    """The Flask extension.
+
+    :param app: the application, or ``None`` to call :meth:`init_app` later.
+    :param store: the store to use; by default one is built from the app's
+        ``IMAGEATTACH_*`` config for each app.
+    """
+
+    def __init__(self, app: flask.Flask | None = None, *, store: Store | None = None) -> None:
+        if store is not None and not isinstance(store, Store):
+            raise TypeError(f"store must be an imageattach.store.Store, not {store!r}")
+        self._store = store
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: flask.Flask) -> None:
+        """Install the serving middleware and the store context on ``app``."""
+        if EXTENSION_KEY in app.extensions:
+            raise ConfigurationError(f"imageattach is already initialised on {app!r}")
+        store = self._store or self._store_from_config(app)
+        app.extensions[EXTENSION_KEY] = ImageAttachState(store)
+        app.wsgi_app = install(app.wsgi_app, store)  # type: ignore[method-assign,assignment]
+        flask.appcontext_pushed.connect(_push_on_app_context, app)
+        app.teardown_appcontext(_pop_on_teardown)
+
+    @staticmethod
+    def _store_from_config(app: flask.Flask) -> Store:
+        configured = app.config.get(_config_key("store"))
+        if configured is not None:
+            if not isinstance(configured, Store):
+                raise ConfigurationError(
+                    f"IMAGEATTACH_STORE must be an imageattach.store.Store, not {configured!r}"
+                )
+            return configured
+        return store_from_settings(
+            app.config,
+            key=_config_key,
+            default_path=os.path.join(app.instance_path, "images"),
+        )
+
+    @property
+    def store(self) -> Store:
+        """The store of the current app (or the one given to the constructor)."""
+        if self._store is not None:
+            return self._store
+        return get_state(flask.current_app).store
+
+
+def get_state(app: flask.Flask) -> ImageAttachState:
+    """The imageattach state of ``app``.
+
+    :raises ConfigurationError: if :meth:`ImageAttach.init_app` was not called.
+    """
+    try:
+        state: ImageAttachState = app.extensions[EXTENSION_KEY]
+    except KeyError:
+        raise ConfigurationError(
+            f"imageattach is not initialised on {app!r}: call ImageAttach(app) or init_app(app)"
+        ) from None
+    return state
+
+
+def _push_on_app_context(app: flask.Flask, **extra: Any) -> None:
+    context = store_context(get_state(app).store)
+    context.__enter__()
+    setattr(flask.g, _G_KEY, context)
+
+
+def _pop_on_teardown(error: BaseException | None) -> None:
+    context: contextlib.AbstractContextManager[Any] | None = flask.g.pop(_G_KEY, None)
+    if context is not None:
+        context.__exit__(None, None, None)

@@ -1,0 +1,126 @@
+"""Build an :class:`~imageattach.stores.fs.HttpExposedFileSystemStore` from a
+framework's prefixed configuration (Flask's ``IMAGEATTACH_*`` config keys,
+Pyramid's and Bottle's ``imageattach.*`` settings).
+
+Values may be Python objects (Flask config, settings passed in code) or
+strings (a Pyramid ``.ini`` file); both are accepted.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ..exceptions import ConfigurationError
+from ..stores.fs import HttpExposedFileSystemStore
+
+__all__ = ["SETTINGS", "parse_bool", "parse_cors", "store_from_settings"]
+
+#: The settings an adapter reads, by their unprefixed name, and what they mean.
+SETTINGS: dict[str, str] = {
+    "store_path": "directory of the image files (required unless the adapter has a default)",
+    "prefix": "URL path the files are served under (default: __images__)",
+    "secret_key": "key that signs on-demand thumbnail URLs",
+    "cors": "true for any origin, or a list of allowed origins (default: false)",
+    "cache_control": "Cache-Control header of served files",
+    "host_url": "fixed base URL such as https://example.com/ for code outside requests",
+}
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off", ""})
+
+
+def parse_bool(value: object, *, name: str) -> bool:
+    """``value`` as a boolean; strings such as ``'true'`` / ``'off'`` are accepted."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise ConfigurationError(f"{name} must be true or false, not {value!r}")
+
+
+def parse_cors(value: object, *, name: str) -> bool | tuple[str, ...]:
+    """``True`` / ``False``, ``'*'``, or origins (a list, or a string separated
+    by whitespace or commas)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if text == "*":
+            return True
+        if text.lower() in _TRUE | _FALSE:
+            return parse_bool(text, name=name)
+        origins: list[object] = list(text.replace(",", " ").split())
+    elif isinstance(value, list | tuple | set | frozenset):
+        origins = list(value)
+    else:
+        raise ConfigurationError(f"{name} must be a boolean or a list of origins, not {value!r}")
+    if not all(isinstance(o, str) and o.startswith(("http://", "https://")) for o in origins):
+        raise ConfigurationError(f"{name} origins must look like https://example.com: {value!r}")
+    return tuple(str(o) for o in origins)
+
+
+def _text(value: object, *, name: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigurationError(f"{name} must be a non-empty string, not {value!r}")
+    return value.strip()
+
+
+def store_from_settings(
+    settings: Mapping[str, Any],
+    *,
+    key: Callable[[str], str],
+    default_path: str | os.PathLike[str] | None = None,
+) -> HttpExposedFileSystemStore:
+    """A store configured by ``settings``.
+
+    :param key: maps an unprefixed name of :data:`SETTINGS` to the framework's
+        key, e.g. ``'store_path'`` → ``'IMAGEATTACH_STORE_PATH'``; error
+        messages name that key.
+    :param default_path: used when the store path is not configured.
+    :raises ConfigurationError: for a missing path, an unknown prefixed key or
+        an invalid value.
+    """
+    prefixed = {key(name): name for name in SETTINGS}
+    stem = key("")
+    for setting in settings:
+        if setting.startswith(stem) and setting not in prefixed and setting != key("store"):
+            raise ConfigurationError(
+                f"unknown setting {setting!r}; imageattach reads: {', '.join(sorted(prefixed))}"
+            )
+
+    def get(name: str) -> Any:
+        return settings.get(key(name))
+
+    path = get("store_path")
+    if path is None:
+        if default_path is None:
+            raise ConfigurationError(
+                f"set {key('store_path')} to the directory of the image files "
+                f"(or {key('store')} to a store object)"
+            )
+        path = default_path
+    if not isinstance(path, str | os.PathLike) or not os.fspath(path):
+        raise ConfigurationError(f"{key('store_path')} must be a directory path, not {path!r}")
+
+    options: dict[str, Any] = {}
+    if get("prefix") is not None:
+        prefix = get("prefix")
+        if not isinstance(prefix, str):
+            raise ConfigurationError(f"{key('prefix')} must be a string, not {prefix!r}")
+        options["prefix"] = prefix
+    if get("host_url") is not None:
+        host_url = _text(get("host_url"), name=key("host_url"))
+        options["host_url_getter"] = lambda: host_url
+    if get("cors") is not None:
+        options["cors"] = parse_cors(get("cors"), name=key("cors"))
+    # Passed only when set, so a store that has no such option is not affected.
+    if get("secret_key") is not None:
+        secret_key = get("secret_key")
+        if not isinstance(secret_key, bytes):
+            secret_key = _text(secret_key, name=key("secret_key"))
+        options["secret_key"] = secret_key
+    if get("cache_control") is not None:
+        options["cache_control"] = _text(get("cache_control"), name=key("cache_control"))
+    return HttpExposedFileSystemStore(path, **options)

@@ -1,0 +1,186 @@
+"""The Flask extension: store context per request, per app context, per app."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import flask
+import pytest
+
+from imageattach.adapters.flask import ImageAttach, get_state
+from imageattach.context import current_store
+from imageattach.exceptions import ConfigurationError
+from imageattach.store import Store
+from imageattach.stores.fs import FileSystemStore
+
+Current = Callable[[], Store | None]
+
+
+def make_app(store: Store, current: Current, seen: list[Store | None]) -> flask.Flask:
+    app = flask.Flask(__name__)
+    ImageAttach(app, store=store)
+
+    @app.get("/")
+    def index() -> str:
+        seen.append(current())
+        return "ok"
+
+    @app.get("/fail")
+    def fail() -> str:
+        seen.append(current())
+        raise ZeroDivisionError
+
+    @app.get("/stream")
+    def stream() -> flask.Response:
+        def chunks() -> Iterator[str]:
+            try:
+                for i in range(3):
+                    seen.append(current())
+                    yield f"{i},"
+            finally:
+                seen.append(current())
+
+        return flask.Response(chunks())
+
+    return app
+
+
+def test_view_sees_store_and_context_is_popped_after(store: Store, current: Current) -> None:
+    seen: list[Store | None] = []
+    app = make_app(store, current, seen)
+    response = app.test_client().get("/")
+    assert response.status_code == 200
+    assert seen == [store]
+    assert current() is None
+
+
+@pytest.mark.parametrize("testing", [True, False])
+def test_context_is_popped_when_the_view_raises(
+    store: Store, current: Current, testing: bool
+) -> None:
+    seen: list[Store | None] = []
+    app = make_app(store, current, seen)
+    app.testing = testing
+    client = app.test_client()
+    if testing:  # the exception propagates out of the WSGI app
+        with pytest.raises(ZeroDivisionError):
+            client.get("/fail")
+    else:
+        assert client.get("/fail").status_code == 500
+    assert seen == [store]
+    assert current() is None
+
+
+def test_streamed_response_iterates_and_closes_in_context(store: Store, current: Current) -> None:
+    seen: list[Store | None] = []
+    app = make_app(store, current, seen)
+    response = app.test_client().get("/stream", buffered=False)
+    assert current() is None
+    assert response.get_data() == b"0,1,2,"
+    response.close()
+    assert seen == [store] * 4  # three chunks and the generator's finally
+    assert current() is None
+
+
+def test_concurrent_requests_in_threads_see_their_own_store(
+    store: Store, other_store: Store, current: Current
+) -> None:
+    entered = {"a": threading.Event(), "b": threading.Event()}
+    seen: dict[str, list[Store | None]] = {"a": [], "b": []}
+
+    def app_for(name: str, other: str, app_store: Store) -> flask.Flask:
+        app = flask.Flask(name)
+        ImageAttach(app, store=app_store)
+
+        @app.get("/")
+        def index() -> str:
+            seen[name].append(current())
+            entered[name].set()
+            assert entered[other].wait(5)
+            seen[name].append(current())
+            return name
+
+        return app
+
+    apps = {"a": app_for("a", "b", store), "b": app_for("b", "a", other_store)}
+    bodies: dict[str, bytes] = {}
+
+    def run(name: str) -> None:
+        bodies[name] = apps[name].test_client().get("/").get_data()
+
+    threads = [threading.Thread(target=run, args=(name,)) for name in apps]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert bodies == {"a": b"a", "b": b"b"}
+    assert seen == {"a": [store, store], "b": [other_store, other_store]}
+
+
+def test_app_context_pushes_the_store(store: Store, current: Current) -> None:
+    app = flask.Flask(__name__)
+    ImageAttach(app, store=store)
+    with app.app_context():
+        assert current() is store
+        with app.test_request_context("/"):
+            assert current() is store
+        assert current() is store
+    assert current() is None
+
+
+def test_template_renders_with_the_current_store(store: Store) -> None:
+    app = flask.Flask(__name__)
+    ImageAttach(app, store=store)
+
+    @app.get("/")
+    def index() -> str:
+        return flask.render_template_string("{{ store.base_url }}", store=current_store)
+
+    assert app.test_client().get("/").get_data() == b"http://a.example/"
+
+
+def test_factory_pattern_one_extension_many_apps(
+    store: Store, other_store: Store, tmp_path: Path
+) -> None:
+    extension = ImageAttach()
+    apps = [flask.Flask("one"), flask.Flask("two")]
+    for app, app_store in zip(apps, (store, other_store), strict=True):
+        app.config["IMAGEATTACH_STORE"] = app_store
+        extension.init_app(app)
+    for app, app_store in zip(apps, (store, other_store), strict=True):
+        assert get_state(app).store is app_store
+        with app.app_context():
+            assert extension.store is app_store
+
+
+def test_init_app_twice_is_refused(store: Store) -> None:
+    app = flask.Flask(__name__)
+    ImageAttach(app, store=store)
+    with pytest.raises(ConfigurationError, match="already initialised"):
+        ImageAttach(app, store=store)
+
+
+def test_uninitialised_app_says_how_to_fix() -> None:
+    with pytest.raises(ConfigurationError, match=r"init_app"):
+        get_state(flask.Flask(__name__))
+
+
+def test_store_config_must_be_a_store() -> None:
+    app = flask.Flask(__name__)
+    app.config["IMAGEATTACH_STORE"] = "not a store"
+    with pytest.raises(ConfigurationError, match="IMAGEATTACH_STORE"):
+        ImageAttach(app)
+
+
+def test_unknown_config_key_is_refused(tmp_path: Path) -> None:
+    app = flask.Flask(__name__)
+    app.config["IMAGEATTACH_STORE_PAHT"] = str(tmp_path)
+    with pytest.raises(ConfigurationError, match="IMAGEATTACH_STORE_PAHT"):
+        ImageAttach(app)
+
+
+def test_store_argument_is_checked() -> None:
+    with pytest.raises(TypeError):
+        ImageAttach(store=FileSystemStore)  # type: ignore[arg-type]
