@@ -16,6 +16,7 @@ same situation, so ``except ValueError`` / ``except RuntimeError`` /
     │   └── ImageTooLargeError                dimensions or pixels above the limits
     ├── UnknownMimeTypeError (ValueError)     no file extension known for a mimetype
     ├── ImagingPolicyError (RuntimeError)     ImageMagick runs without imageattach's policy
+    ├── NoOriginalImageError (OSError)        the image set has no original image yet
     └── StoreError (OSError)                  a storage backend failed
         ├── FileNotFoundInStoreError (FileNotFoundError)
         ├── StoreAccessDeniedError (PermissionError)  credentials lack a permission
@@ -34,6 +35,7 @@ __all__ = [
     "ImageTooLargeError",
     "ImagingPolicyError",
     "LocateError",
+    "NoOriginalImageError",
     "SigningNotConfiguredError",
     "StoreAccessDeniedError",
     "StoreError",
@@ -88,6 +90,11 @@ class ImagingPolicyError(ImageAttachError, RuntimeError):
     """ImageMagick was initialised without imageattach's security policy (e.g.
     ``wand`` was imported before :mod:`imageattach.imaging`); no image is
     processed until it is in force."""
+
+
+class NoOriginalImageError(ImageAttachError, OSError):
+    """The image set has no original image yet (``require_original()``,
+    ``locate()``, ``generate_thumbnail()`` on an empty set)."""
 
 
 class StoreError(ImageAttachError, OSError):
