@@ -1,0 +1,77 @@
+"""A bounded pool of worker threads with a bounded queue.
+
+Resizing runs in threads: Wand releases the GIL while ImageMagick works, and
+ImageMagick itself runs single-threaded, so ``workers`` threads use that many
+cores.  When ``workers`` jobs run and ``queue`` more wait, :meth:`BoundedPool.submit`
+refuses at once (the caller answers 503 with ``Retry-After``) rather than
+letting requests pile up behind it.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import ParamSpec, TypeVar
+
+from ..exceptions import ConfigurationError
+
+__all__ = ["BoundedPool"]
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class BoundedPool:
+    """At most ``workers`` jobs at a time and ``queue`` more waiting.
+
+    The threads start on first use and again in a forked child (e.g. a
+    gunicorn worker forked from a master that built the store), which
+    inherits no threads from its parent.
+    """
+
+    def __init__(self, *, workers: int, queue: int, name: str = "imageattach-resize") -> None:
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise ConfigurationError(f"resize_workers must be a positive integer, not {workers!r}")
+        if isinstance(queue, bool) or not isinstance(queue, int) or queue < 0:
+            raise ConfigurationError(f"resize_queue must be an integer >= 0, not {queue!r}")
+        self.workers = workers
+        self.queue = queue
+        self.name = name
+        self._executor: ThreadPoolExecutor | None = None
+        self._slots = threading.BoundedSemaphore(workers + queue)
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T] | None:
+        """Run ``fn(*args, **kwargs)`` in the pool; ``None`` if the pool is full."""
+        executor = self._ensure_executor()
+        if not self._slots.acquire(blocking=False):
+            return None
+        try:
+            future = executor.submit(fn, *args, **kwargs)
+        except BaseException:
+            self._slots.release()
+            raise
+        future.add_done_callback(lambda _: self._slots.release())
+        return future
+
+    def _ensure_executor(self) -> ThreadPoolExecutor:
+        if self._pid != os.getpid():
+            # A forked child: the parent's threads, lock and counts are not ours.
+            self._lock = threading.Lock()
+            self._slots = threading.BoundedSemaphore(self.workers + self.queue)
+            self._executor = None
+            self._pid = os.getpid()
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix=self.name)
+            return self._executor
+
+    def shutdown(self) -> None:
+        """Wait for running jobs and stop the threads (a later submit restarts them)."""
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True)

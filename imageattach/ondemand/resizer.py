@@ -1,0 +1,376 @@
+"""The on-demand resizer: what the serving middleware calls when a resize URL
+misses the store.
+
+:meth:`Resizer.handle` (WSGI, blocking) and :meth:`Resizer.handle_async`
+(ASGI, never blocks the event loop) answer with :data:`READY` (the file now
+exists: serve it), a :class:`Refusal` (an error status with a short text) or
+``None`` (not a resize URL: the middleware's usual miss).  In order:
+
+1. parse and authorise the URL, and check the size follows from the
+   original's — all without touching the disk;
+2. join the generation already running for that key, or start one in the
+   bounded pool (full → 503 with ``Retry-After``);
+3. in the pool: take the cross-process lock, re-check the store, read the
+   original named by the URL, check its header, make the thumbnail, store it
+   atomically under the key ``generate_thumbnail`` uses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final, Literal
+
+from ..exceptions import (
+    ConfigurationError,
+    ImageError,
+    ImageTooLargeError,
+    SigningNotConfiguredError,
+    UnsupportedImageError,
+)
+from ..sizing import thumbnail_size
+from ..store import _check_object_id, created_tag
+from ..stores.fs import BaseFileSystemStore
+from .flight import FileLocks, SingleFlight
+from .pool import BoundedPool
+from .signing import SecretKey, Signer, is_allowlisted, normalize_allowlist
+from .url import ResizeRequest, build_query, is_resize_query, make_request, parse
+
+if TYPE_CHECKING:
+    from ..entity import Image
+
+__all__ = ["READY", "Outcome", "Refusal", "Resizer", "is_derived_size"]
+
+logger = logging.getLogger("imageattach.ondemand")
+
+#: The answer meaning "the file now exists in the store: serve it".
+READY: Final = "ready"
+
+#: Seconds a client is told to wait when the pool is full.
+RETRY_AFTER = 1
+#: The directory, inside the store root, holding the cross-process lock files.
+#: Its name starts with a dot, and the serving core serves no dot segment.
+LOCK_DIRECTORY = ".imageattach-locks"
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """An error answer: ``status``, a short plain ``text``, extra ``headers``."""
+
+    status: int
+    text: str
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+Outcome = Literal["ready"] | Refusal
+
+_NOT_FOUND = Refusal(404, "Not Found")
+_FORBIDDEN = Refusal(403, "Forbidden: the URL's signature is missing or invalid")
+_BUSY = Refusal(
+    503,
+    "Service Unavailable: too many thumbnails are being made, retry shortly",
+    (("Retry-After", str(RETRY_AFTER)),),
+)
+
+
+class Resizer:
+    """Builds and serves the on-demand resize URLs of one filesystem store.
+
+    The options are those of
+    :class:`~imageattach.stores.fs.HttpExposedFileSystemStore`; see
+    docs/ondemand.md.
+    """
+
+    def __init__(
+        self,
+        store: BaseFileSystemStore,
+        *,
+        secret_key: SecretKey | None = None,
+        resize_allowlist: Iterable[int] | None = None,
+        max_resize_dimension: int = 4096,
+        max_source_pixels: int = 50_000_000,
+        resize_workers: int | None = None,
+        resize_queue: int = 32,
+        lock_dir: str | None = None,
+        wait_timeout: float = 30.0,
+    ) -> None:
+        self.store = store
+        self.signer = None if secret_key is None else Signer(secret_key)
+        self.allowlist = normalize_allowlist(resize_allowlist)
+        self.max_resize_dimension = _positive("max_resize_dimension", max_resize_dimension)
+        if self.max_resize_dimension > 1_000_000:
+            raise ConfigurationError("max_resize_dimension must be at most 1000000")
+        self.max_source_pixels = _positive("max_source_pixels", max_source_pixels)
+        if isinstance(wait_timeout, bool) or not isinstance(wait_timeout, int | float):
+            raise ConfigurationError(f"wait_timeout must be a number, not {wait_timeout!r}")
+        if not wait_timeout > 0:
+            raise ConfigurationError(f"wait_timeout must be positive, not {wait_timeout!r}")
+        self.wait_timeout = float(wait_timeout)
+        self.pool = BoundedPool(
+            workers=(os.cpu_count() or 1) if resize_workers is None else resize_workers,
+            queue=resize_queue,
+        )
+        self.locks = FileLocks(lock_dir or os.path.join(store.path, LOCK_DIRECTORY))
+        self._flights: SingleFlight[Outcome] = SingleFlight()
+        self._pid = os.getpid()
+        self._count_lock = threading.Lock()
+        #: Thumbnails this process generated (for tests and benchmarks).
+        self.generations = 0
+
+    @property
+    def enabled(self) -> bool:
+        """Whether resize URLs can be authorised (a key or an allowlist)."""
+        return self.signer is not None or bool(self.allowlist)
+
+    # -- building URLs ---------------------------------------------------------
+
+    def url(self, image: Image, width: int, height: int) -> str:
+        """The on-demand URL of the ``width`` x ``height`` thumbnail of the
+        original ``image``.
+
+        :raises SigningNotConfiguredError: with neither a key nor an allowlist
+            that covers the size.
+        :raises ImageTooLargeError: above ``max_resize_dimension``.
+        """
+        if max(width, height) > self.max_resize_dimension:
+            raise ImageTooLargeError(
+                f"{width}x{height} is above max_resize_dimension={self.max_resize_dimension}"
+            )
+        request = make_request(
+            self.store,
+            object_type=image.object_type,
+            object_id=_check_object_id(image),
+            width=width,
+            height=height,
+            source_width=image.width,
+            source_height=image.height,
+            source_mimetype=image.mimetype,
+            tag=created_tag(image.created_at),
+        )
+        if self.signer is not None:
+            signature: str | None = self.signer.sign(request.message)
+        elif is_allowlisted(self.allowlist, request):
+            signature = None
+        else:
+            raise SigningNotConfiguredError(self._not_configured(width, height))
+        base = self.store.get_url(
+            request.object_type, request.object_id, width, height, request.mimetype
+        )
+        return f"{base}?{build_query(request, signature)}"
+
+    def _not_configured(self, width: int, height: int) -> str:
+        how = (
+            "pass secret_key=... (e.g. secrets.token_urlsafe(32), kept in your settings) "
+            "to the store to sign resize URLs"
+        )
+        if not self.allowlist:
+            return f"on-demand thumbnails are not enabled: {how}, or resize_allowlist=[...]"
+        return (
+            f"neither the width nor the height of {width}x{height} is in the store's "
+            f"resize_allowlist {sorted(self.allowlist)}: add it, or {how}"
+        )
+
+    # -- answering misses ------------------------------------------------------
+
+    def is_versioned(self, relative_path: str, query_string: str) -> bool:
+        """Whether the URL is an authorised resize URL carrying the original's
+        version (``_ts``), so its response may be cached as immutable."""
+        decision = self._authorise(relative_path, query_string)
+        return isinstance(decision, ResizeRequest) and bool(decision.tag)
+
+    def handle(self, relative_path: str, query_string: str) -> Outcome | None:
+        """Answer a miss of ``relative_path`` (relative to the store root),
+        blocking until the thumbnail is stored."""
+        decision = self._authorise(relative_path, query_string)
+        if not isinstance(decision, ResizeRequest):
+            return decision
+        future = self._start(decision)
+        if future is None:
+            return _BUSY
+        try:
+            return future.result(timeout=self.wait_timeout)
+        except TimeoutError:  # concurrent.futures.TimeoutError since 3.11
+            return _BUSY
+
+    async def handle_async(self, relative_path: str, query_string: str) -> Outcome | None:
+        """:meth:`handle` for an event loop: the work runs in the pool and the
+        loop only awaits it."""
+        decision = self._authorise(relative_path, query_string)
+        if not isinstance(decision, ResizeRequest):
+            return decision
+        future = self._start(decision)
+        if future is None:
+            return _BUSY
+        try:
+            return await _wait(future, self.wait_timeout)
+        except TimeoutError:
+            return _BUSY
+
+    def _authorise(self, relative_path: str, query_string: str) -> ResizeRequest | Refusal | None:
+        """Everything that needs no I/O: the request, or why it is refused."""
+        if not self.enabled or not is_resize_query(query_string):
+            return None
+        parsed = parse(self.store, relative_path, query_string)
+        if parsed is None:
+            return _NOT_FOUND
+        request, signature = parsed
+        signed = (
+            self.signer is not None
+            and signature is not None
+            and self.signer.verify(request.message, signature)
+        )
+        if not signed and not is_allowlisted(self.allowlist, request):
+            return _FORBIDDEN
+        if max(request.width, request.height) > self.max_resize_dimension:
+            return Refusal(
+                400,
+                f"Bad Request: thumbnails are at most {self.max_resize_dimension} pixels wide/high",
+            )
+        if request.source_width * request.source_height > self.max_source_pixels:
+            return _source_too_large(self.max_source_pixels)
+        # Even a signature made by mistake cannot ask for a distorted size.
+        if not is_derived_size(
+            request.source_width, request.source_height, request.width, request.height
+        ):
+            return _NOT_FOUND
+        return request
+
+    def _start(self, request: ResizeRequest) -> Future[Outcome] | None:
+        if self._pid != os.getpid():
+            # A forked child must not wait on its parent's flights.
+            self._flights = SingleFlight()
+            self._pid = os.getpid()
+        return self._flights.join(request.path, lambda: self.pool.submit(self._run, request))
+
+    # -- in the pool -----------------------------------------------------------
+
+    def _run(self, request: ResizeRequest) -> Outcome:
+        """Generate, turning every failure into a short answer."""
+        try:
+            self._generate(request)
+        except FileNotFoundError:
+            return Refusal(404, "Not Found: the original image is not in the store")
+        except ImageTooLargeError:
+            return _source_too_large(self.max_source_pixels)
+        except ImageError:
+            return Refusal(422, "Unprocessable: the original image cannot be decoded")
+        except TimeoutError:
+            return _BUSY
+        except Exception:
+            logger.exception("on-demand thumbnail %s failed", request.path)
+            return Refusal(500, "Internal Server Error: the thumbnail could not be made")
+        return READY
+
+    def _generate(self, request: ResizeRequest) -> None:
+        from ..imaging import make_thumbnail, probe
+
+        store = self.store
+        key = (request.object_type, request.object_id, request.width, request.height)
+        with self.locks.hold(request.path, timeout=self.wait_timeout):
+            # Another thread or process may have stored it while we waited.
+            if _exists(store, *key, request.mimetype):
+                return
+            started = time.perf_counter()
+            with store.get_file(
+                request.object_type,
+                request.object_id,
+                request.source_width,
+                request.source_height,
+                request.source_mimetype,
+            ) as file:
+                source = file.read()
+            info = probe(source, max_pixels=self.max_source_pixels)
+            data, mimetype = make_thumbnail(
+                source, width=request.width, height=request.height, info=info
+            )
+            if mimetype != request.mimetype:
+                raise UnsupportedImageError(
+                    f"the original is {info.mimetype}, not {request.source_mimetype}"
+                )
+            store.put_file(io.BytesIO(data), *key, mimetype, True)
+            with self._count_lock:
+                self.generations += 1
+            logger.info(
+                "generated %s in %.1f ms", request.path, (time.perf_counter() - started) * 1000
+            )
+
+    def shutdown(self) -> None:
+        """Wait for running generations and stop the pool's threads."""
+        self.pool.shutdown()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__qualname__} for {self.store!r}>"
+
+
+def is_derived_size(source_width: int, source_height: int, width: int, height: int) -> bool:
+    """Whether ``locate(width=…)``, ``locate(height=…)`` or ``locate(ratio=…)``
+    of a ``source_width`` x ``source_height`` original can yield ``width`` x
+    ``height`` (see :func:`imageattach.sizing.thumbnail_size`)."""
+    size = (width, height)
+    original = (source_width, source_height)
+    if size in (
+        thumbnail_size(*original, width=width),
+        thumbnail_size(*original, height=height),
+    ):
+        return True
+    # A ratio rounds each side on its own, so it may give a size that neither
+    # width= nor height= gives.  Each side rounds to its value for ratios in
+    # [(n - 0.5) / o, (n + 0.5) / o); if the two ranges meet, try the middle
+    # of where they meet (thumbnail_size has the last word on rounding).
+    low = max(_lowest_ratio(width, source_width), _lowest_ratio(height, source_height))
+    high = min((width + 0.5) / source_width, (height + 0.5) / source_height)
+    return low < high and thumbnail_size(*original, ratio=(low + high) / 2) == size
+
+
+def _lowest_ratio(side: int, source_side: int) -> float:
+    # Sides are at least 1 pixel, so every small ratio gives a side of 1.
+    return 0.0 if side == 1 else (side - 0.5) / source_side
+
+
+def _exists(
+    store: BaseFileSystemStore,
+    object_type: str,
+    object_id: int,
+    width: int,
+    height: int,
+    mimetype: str,
+) -> bool:
+    found = store.exists(object_type, object_id, width, height, mimetype)
+    if found is not None:
+        return found
+    try:
+        store.get_file(object_type, object_id, width, height, mimetype).close()
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def _source_too_large(max_pixels: int) -> Refusal:
+    return Refusal(422, f"Unprocessable: the original image has more than {max_pixels} pixels")
+
+
+def _positive(name: str, value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigurationError(f"{name} must be a positive integer, not {value!r}")
+    return value
+
+
+async def _wait(future: Future[Outcome], timeout: float) -> Outcome:
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        # Not asyncio (e.g. trio under anyio): wait in a worker thread.
+        import anyio.to_thread
+
+        return await anyio.to_thread.run_sync(future.result, timeout, abandon_on_cancel=True)
+    # shield(): a waiter that gives up (client gone) must not cancel the
+    # generation other waiters share.
+    waiting = asyncio.wrap_future(future, loop=loop)
+    return await asyncio.wait_for(asyncio.shield(waiting), timeout)

@@ -1,0 +1,67 @@
+"""The bounded pool refuses at once when its workers and queue are full."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from imageattach.exceptions import ConfigurationError
+from imageattach.ondemand.pool import BoundedPool
+
+
+def test_pool_refuses_when_full_and_recovers() -> None:
+    pool = BoundedPool(workers=2, queue=3)
+    release = threading.Event()
+    futures = [pool.submit(release.wait, 10) for _ in range(5)]
+    assert all(f is not None for f in futures)
+    assert pool.submit(release.wait, 10) is None
+    release.set()
+    for future in futures:
+        assert future is not None and future.result(10) is True
+    again = pool.submit(lambda: "ok")
+    assert again is not None and again.result(10) == "ok"
+    pool.shutdown()
+
+
+def test_pool_runs_at_most_workers_at_once() -> None:
+    pool = BoundedPool(workers=2, queue=10)
+    lock = threading.Lock()
+    running = peak = 0
+    release = threading.Event()
+
+    def job() -> None:
+        nonlocal running, peak
+        with lock:
+            running += 1
+            peak = max(peak, running)
+        release.wait(0.02)
+        with lock:
+            running -= 1
+
+    futures = [pool.submit(job) for _ in range(10)]
+    for future in futures:
+        assert future is not None
+        future.result(10)
+    assert peak == 2
+    pool.shutdown()
+
+
+def test_failed_job_frees_its_slot() -> None:
+    pool = BoundedPool(workers=1, queue=0)
+
+    def fail() -> None:
+        raise RuntimeError("boom")
+
+    future = pool.submit(fail)
+    assert future is not None
+    with pytest.raises(RuntimeError):
+        future.result(10)
+    assert pool.submit(lambda: 1) is not None
+    pool.shutdown()
+
+
+@pytest.mark.parametrize(("workers", "queue"), [(0, 1), (1, -1), (True, 1), (1.5, 1), (1, None)])
+def test_bad_sizes_refused(workers: object, queue: object) -> None:
+    with pytest.raises(ConfigurationError):
+        BoundedPool(workers=workers, queue=queue)  # type: ignore[arg-type]
