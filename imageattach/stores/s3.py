@@ -1,0 +1,700 @@
+"""Amazon S3 (and S3-compatible) stores on boto3.
+
+:class:`S3Store` keeps every image under the seed's key layout::
+
+    [<prefix>/]<object_type>/<object_id>/<width>x<height><ext>
+
+and builds public URLs from the bucket (virtual-hosted or path-style) or from
+``public_base_url`` (a CDN in front of the bucket).
+
+:class:`S3SandboxStore` reads through a writable *overriding* bucket to a
+read-only *underlying* one, so a development copy of an app can run against
+production images without changing them.
+
+Every backend failure is raised as an :class:`~imageattach.exceptions.StoreError`
+subclass; the botocore exception is chained as ``__cause__``.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import math
+import os
+import re
+import threading
+import urllib.parse
+from collections import OrderedDict
+from collections.abc import Iterator
+from typing import IO, TYPE_CHECKING, Any
+
+from ..exceptions import (
+    ConfigurationError,
+    FileNotFoundInStoreError,
+    StoreAccessDeniedError,
+    StoreError,
+    StoreUnavailableError,
+)
+from ..store import Store, _check_image, _check_object_id
+from .fs import guess_extension, guess_mimetype
+
+try:
+    import boto3
+    import boto3.s3.transfer
+    import botocore.config
+    import botocore.exceptions
+except ImportError as error:  # pragma: no cover - exercised only without the extra
+    raise ImportError("imageattach.stores.s3 needs boto3: pip install 'imageattach[s3]'") from error
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+    from ..entity import Image
+
+__all__ = [
+    "DEFAULT_MAX_AGE",
+    "DELETED_MARK_MIMETYPE",
+    "S3SandboxStore",
+    "S3Store",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Default ``max-age`` of the ``Cache-Control`` header written with each file
+#: (one year: a changed image gets a new ``_ts`` query, so URLs never go stale).
+DEFAULT_MAX_AGE = 60 * 60 * 24 * 365
+
+#: ``Content-Type`` of the empty object :class:`S3SandboxStore` writes to mark
+#: an underlying file as deleted (the seed's value, kept for compatibility).
+DELETED_MARK_MIMETYPE = "application/x-sqlalchemy-imageattach-sandbox-deleted"
+
+#: Canned ACLs S3 accepts in ``x-amz-acl``.
+CANNED_ACLS = frozenset(
+    {
+        "private",
+        "public-read",
+        "public-read-write",
+        "authenticated-read",
+        "aws-exec-read",
+        "bucket-owner-read",
+        "bucket-owner-full-control",
+    }
+)
+
+#: Storage classes whose objects can be read back immediately (the archive
+#: classes need a restore first, which would break ``get_file``).
+STORAGE_CLASSES = frozenset(
+    {
+        "STANDARD",
+        "REDUCED_REDUNDANCY",
+        "STANDARD_IA",
+        "ONEZONE_IA",
+        "INTELLIGENT_TIERING",
+        "GLACIER_IR",
+        "EXPRESS_ONEZONE",
+    }
+)
+
+_MISSING_KEY_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
+_UNAVAILABLE_CODES = frozenset(
+    {"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "Throttling"}
+)
+_SIZE_NAME = re.compile(r"^(?P<w>\d+)x(?P<h>\d+)(?P<ext>\.[A-Za-z0-9]+)$")
+# Buckets that can be a DNS label of a virtual-hosted URL under TLS: no dots
+# (the wildcard certificate covers one label), no upper case or underscores.
+_VIRTUAL_HOST_BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
+_MULTIPART_CHUNK = 8 * 1024 * 1024
+_READ_BUFFER = 64 * 1024
+_LIST_PAGE_SIZE = 1000  # the most S3 returns per ListObjectsV2 request
+
+Key = tuple[str, int, int, int, str]
+
+
+def _store_error(error: Exception, action: str, where: str) -> StoreError:
+    """Translate a boto3/botocore exception into the StoreError subclass that
+    says what a caller can do about it."""
+    message = f"S3 {action} {where} failed: {error}"
+    if isinstance(error, botocore.exceptions.ClientError):
+        code = str(error.response.get("Error", {}).get("Code", ""))
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        if code in _MISSING_KEY_CODES:
+            return FileNotFoundInStoreError(f"no such file in S3: {where}")
+        if status == 403 or code in {"AccessDenied", "InvalidAccessKeyId"}:
+            return StoreAccessDeniedError(message)
+        if status >= 500 or code in _UNAVAILABLE_CODES:
+            return StoreUnavailableError(message)
+        return StoreError(message)
+    if isinstance(error, botocore.exceptions.ConnectionError | botocore.exceptions.HTTPClientError):
+        return StoreUnavailableError(message)
+    return StoreError(message)
+
+
+_BOTO_ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
+
+
+class _ObjectStream(io.RawIOBase):
+    """The body of a ``GetObject`` response as a raw stream whose errors are
+    :class:`StoreError` and whose :meth:`close` releases the connection."""
+
+    def __init__(self, body: Any, where: str) -> None:
+        super().__init__()
+        self._body = body
+        self._where = where
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        try:
+            data: bytes = self._body.read(len(buffer))
+        except _BOTO_ERRORS as error:
+            raise _store_error(error, "read of", self._where) from error
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._body.close()
+        super().close()
+
+
+def _check_url(name: str, value: str | None) -> str | None:
+    if value is None:
+        return None
+    parts = urllib.parse.urlsplit(value) if isinstance(value, str) else None
+    if parts is None or parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise ConfigurationError(f"{name} must be an http:// or https:// URL, not {value!r}")
+    return value.rstrip("/")
+
+
+def _check_count(name: str, value: int, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigurationError(f"{name} must be an integer >= {minimum}, not {value!r}")
+    return value
+
+
+def _check_seconds(name: str, value: float) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise ConfigurationError(f"{name} must be a positive number of seconds, not {value!r}")
+    return float(value)
+
+
+class S3Store(Store):
+    """Images in an S3 bucket (or an S3-compatible service through ``endpoint_url``).
+
+    :param bucket: the bucket name.
+    :param prefix: a key prefix, to share one bucket between several stores.
+    :param public_base_url: the URL the bucket is served at (e.g. a CloudFront
+        distribution); it must forward query strings, as :meth:`locate`
+        appends the cache-busting ``_ts`` query.  Default: the bucket's own
+        S3 URL.
+    :param region: the bucket's region (default: the credential chain's).
+    :param endpoint_url: the API endpoint of an S3-compatible service
+        (MinIO, Ceph, R2, ...).
+    :param addressing_style: ``'virtual'`` (``bucket.host/key``), ``'path'``
+        (``host/bucket/key``) or ``'auto'``: path-style with ``endpoint_url``
+        or a bucket name that cannot be a TLS host name label, else virtual.
+        Used for both API calls and public URLs.
+    :param max_age: ``Cache-Control: max-age`` seconds written with each file.
+    :param max_retry: retries of a failed request (5xx, throttling, network
+        errors) with exponential backoff; ``0`` disables retrying.
+    :param connect_timeout: seconds to wait for a connection.
+    :param read_timeout: seconds to wait for each read from the socket.
+    :param acl: a canned ACL written with each file (e.g. ``'public-read'``);
+        default none, leaving access to the bucket policy (buckets with
+        ACLs disabled, the AWS default since 2023, reject any ACL).
+    :param reproducible_storage_class: the storage class of thumbnails,
+        which can be made again from the original (e.g. ``'STANDARD_IA'``).
+        Originals are always ``STANDARD``.
+    :param presigned: return presigned ``GetObject`` URLs (for private
+        buckets) instead of public ones; they expire after
+        ``presigned_expires`` seconds and carry no ``_ts`` query.
+    :param multipart_threshold: files larger than this many bytes are
+        uploaded in parts (streamed; nothing is read whole into memory).
+    :param client: a ready boto3 S3 client; ``session``, ``region``,
+        ``endpoint_url``, credentials, ``max_retry`` and the timeouts are then
+        the client's own.
+    :param session: a :class:`boto3.session.Session` to make the client from.
+    :param aws_access_key_id: explicit credentials; by default the standard
+        chain is used (environment, shared config, instance/task role, ...).
+        ``access_key`` / ``secret_key`` are the seed's names for them.
+    """
+
+    def __init__(
+        self,
+        bucket: str,
+        *,
+        prefix: str = "",
+        public_base_url: str | None = None,
+        region: str | None = None,
+        endpoint_url: str | None = None,
+        addressing_style: str = "auto",
+        max_age: int = DEFAULT_MAX_AGE,
+        max_retry: int = 5,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 30.0,
+        acl: str | None = None,
+        reproducible_storage_class: str = "STANDARD",
+        presigned: bool = False,
+        presigned_expires: int = 3600,
+        multipart_threshold: int = _MULTIPART_CHUNK,
+        client: S3Client | None = None,
+        session: boto3.session.Session | None = None,
+        aws_access_key_id: str | None = None,
+        aws_secret_access_key: str | None = None,
+        aws_session_token: str | None = None,
+        access_key: str | None = None,
+        secret_key: str | None = None,
+    ) -> None:
+        if not isinstance(bucket, str) or not bucket or "/" in bucket:
+            raise ConfigurationError(f"bucket must be a bucket name, not {bucket!r}")
+        if not isinstance(prefix, str):
+            raise ConfigurationError(f"prefix must be a string, not {prefix!r}")
+        if region is not None and (not isinstance(region, str) or not region):
+            raise ConfigurationError(f"region must be a region name, not {region!r}")
+        if addressing_style not in {"auto", "virtual", "path"}:
+            raise ConfigurationError(
+                f"addressing_style must be 'auto', 'virtual' or 'path', not {addressing_style!r}"
+            )
+        if acl is not None and acl not in CANNED_ACLS:
+            raise ConfigurationError(
+                f"acl must be None or one of {', '.join(sorted(CANNED_ACLS))}; not {acl!r}"
+            )
+        if reproducible_storage_class not in STORAGE_CLASSES:
+            raise ConfigurationError(
+                "reproducible_storage_class must be one of "
+                f"{', '.join(sorted(STORAGE_CLASSES))}; not {reproducible_storage_class!r}"
+            )
+        if not isinstance(presigned, bool):
+            raise ConfigurationError(f"presigned must be True or False, not {presigned!r}")
+        if presigned and public_base_url is not None:
+            raise ConfigurationError(
+                "presigned URLs are signed for the S3 endpoint; "
+                "they cannot be combined with public_base_url"
+            )
+        if access_key is not None or secret_key is not None:
+            if aws_access_key_id is not None or aws_secret_access_key is not None:
+                raise ConfigurationError(
+                    "pass either access_key/secret_key (the seed's names) or "
+                    "aws_access_key_id/aws_secret_access_key, not both"
+                )
+            aws_access_key_id, aws_secret_access_key = access_key, secret_key
+        if (aws_access_key_id is None) != (aws_secret_access_key is None):
+            raise ConfigurationError("pass both aws_access_key_id and aws_secret_access_key")
+        if client is not None and (
+            session is not None
+            or region is not None
+            or endpoint_url is not None
+            or aws_access_key_id is not None
+        ):
+            raise ConfigurationError(
+                "client already has its session, region, endpoint and credentials; "
+                "do not pass them too"
+            )
+        if session is not None and aws_access_key_id is not None:
+            raise ConfigurationError("pass either session or credentials, not both")
+
+        self.bucket = bucket
+        self.prefix = prefix.strip().strip("/")
+        if client is not None:
+            region = client.meta.region_name
+            host = urllib.parse.urlsplit(client.meta.endpoint_url).hostname or ""
+            if not host.endswith(".amazonaws.com"):
+                endpoint_url = client.meta.endpoint_url
+        self.endpoint_url = _check_url("endpoint_url", endpoint_url)
+        self.region = region
+        if addressing_style == "auto":
+            bucket_fits_host = _VIRTUAL_HOST_BUCKET.match(bucket) is not None
+            addressing_style = "path" if endpoint_url or not bucket_fits_host else "virtual"
+        self.addressing_style = addressing_style
+        self.max_age = _check_count("max_age", max_age, 0)
+        self.max_retry = _check_count("max_retry", max_retry, 0)
+        self.connect_timeout = _check_seconds("connect_timeout", connect_timeout)
+        self.read_timeout = _check_seconds("read_timeout", read_timeout)
+        self.acl = acl
+        self.reproducible_storage_class = reproducible_storage_class
+        self.presigned = presigned
+        self.presigned_expires = _check_count("presigned_expires", presigned_expires, 1)
+        if self.presigned_expires > 7 * 24 * 3600:
+            raise ConfigurationError("presigned_expires cannot exceed 604800 s (7 days, SigV4)")
+        self.multipart_threshold = _check_count(
+            "multipart_threshold", multipart_threshold, 5 * 1024 * 1024
+        )
+        self.public_base_url = _check_url("public_base_url", public_base_url) or self._s3_base_url()
+        self._given_client = client
+        self._session = session
+        self._credentials = (aws_access_key_id, aws_secret_access_key, aws_session_token)
+        # One client per process: a client made before a fork (gunicorn
+        # --preload) would share its pooled sockets with the children.
+        self._client: tuple[int, S3Client] | None = None
+        self._client_lock = threading.Lock()
+        self._transfer_config = boto3.s3.transfer.TransferConfig(
+            multipart_threshold=self.multipart_threshold,
+            multipart_chunksize=max(_MULTIPART_CHUNK, self.multipart_threshold),
+            max_concurrency=4,
+        )
+
+    def _s3_base_url(self) -> str:
+        if self.endpoint_url is not None:
+            scheme, netloc, path, _, _ = urllib.parse.urlsplit(self.endpoint_url)
+            if self.addressing_style == "virtual":
+                return f"{scheme}://{self.bucket}.{netloc}{path}"
+            return f"{self.endpoint_url}/{self.bucket}"
+        host = "s3.amazonaws.com" if self.region is None else f"s3.{self.region}.amazonaws.com"
+        if self.addressing_style == "virtual":
+            return f"https://{self.bucket}.{host}"
+        return f"https://{host}/{self.bucket}"
+
+    @property
+    def client(self) -> S3Client:
+        """The boto3 S3 client (made on first use in each process)."""
+        if self._given_client is not None:
+            return self._given_client
+        pid = os.getpid()
+        with self._client_lock:
+            if self._client is None or self._client[0] != pid:
+                self._client = (pid, self._make_client())
+            return self._client[1]
+
+    def _make_client(self) -> S3Client:
+        key_id, secret, token = self._credentials
+        session = self._session or boto3.session.Session(
+            aws_access_key_id=key_id, aws_secret_access_key=secret, aws_session_token=token
+        )
+        config = botocore.config.Config(
+            signature_version="s3v4",
+            connect_timeout=self.connect_timeout,
+            read_timeout=self.read_timeout,
+            retries={"total_max_attempts": self.max_retry + 1, "mode": "standard"},
+            s3={"addressing_style": "virtual" if self.addressing_style == "virtual" else "path"},
+        )
+        return session.client(
+            "s3", region_name=self.region, endpoint_url=self.endpoint_url, config=config
+        )
+
+    # -- keys ----------------------------------------------------------------
+
+    def get_key(
+        self, object_type: str, object_id: int, width: int, height: int, mimetype: str
+    ) -> str:
+        """The S3 key of the file (the seed's layout)."""
+        key = f"{self._object_prefix(object_type, object_id)}{width}x{height}"
+        return key + guess_extension(mimetype)
+
+    def _object_prefix(self, object_type: str, object_id: int) -> str:
+        key = f"{object_type}/{object_id}/"
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def _where(self, key: str) -> str:
+        return f"s3://{self.bucket}/{key}"
+
+    # -- the primitives ------------------------------------------------------
+
+    def put_file(
+        self,
+        file: IO[bytes],
+        object_type: str,
+        object_id: int,
+        width: int,
+        height: int,
+        mimetype: str,
+        reproducible: bool,
+    ) -> None:
+        """Upload ``file``, streamed (in parts above ``multipart_threshold``).
+
+        A failed upload leaves nothing behind: a single ``PutObject`` is
+        atomic and a failed multipart upload is aborted.
+        """
+        key = self.get_key(object_type, object_id, width, height, mimetype)
+        extra: dict[str, str] = {
+            "ContentType": mimetype,
+            "CacheControl": f"max-age={self.max_age}",
+            "StorageClass": self.reproducible_storage_class if reproducible else "STANDARD",
+        }
+        if self.acl is not None:
+            extra["ACL"] = self.acl
+        try:
+            self.client.upload_fileobj(
+                file, self.bucket, key, ExtraArgs=extra, Config=self._transfer_config
+            )
+        except _BOTO_ERRORS as error:
+            raise _store_error(error, "upload to", self._where(key)) from error
+
+    def get_file(
+        self, object_type: str, object_id: int, width: int, height: int, mimetype: str
+    ) -> IO[bytes]:
+        """Open the file as a buffered stream over the HTTP response; closing
+        it releases the connection.
+
+        :raises FileNotFoundInStoreError: when there is no such key.
+        """
+        return self._open(self.get_key(object_type, object_id, width, height, mimetype))[0]
+
+    def _open(self, key: str) -> tuple[IO[bytes], str]:
+        """Open ``key``; return the stream and its ``Content-Type``."""
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=key)
+        except _BOTO_ERRORS as error:
+            raise _store_error(error, "download of", self._where(key)) from error
+        stream = io.BufferedReader(_ObjectStream(response["Body"], self._where(key)), _READ_BUFFER)
+        return stream, response.get("ContentType", "")
+
+    def delete_file(
+        self, object_type: str, object_id: int, width: int, height: int, mimetype: str
+    ) -> None:
+        """Delete the file; a missing key is not an error, a missing bucket,
+        a refused permission or an unreachable endpoint is."""
+        key = self.get_key(object_type, object_id, width, height, mimetype)
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=key)
+        except _BOTO_ERRORS as error:
+            failure = _store_error(error, "delete of", self._where(key))
+            if not isinstance(failure, FileNotFoundInStoreError):
+                raise failure from error
+
+    def get_url(
+        self, object_type: str, object_id: int, width: int, height: int, mimetype: str
+    ) -> str:
+        """The public URL (or a presigned one); no network round trip."""
+        key = self.get_key(object_type, object_id, width, height, mimetype)
+        if self.presigned:
+            return self.client.generate_presigned_url(
+                "get_object",
+                Params={"Bucket": self.bucket, "Key": key},
+                ExpiresIn=self.presigned_expires,
+            )
+        return f"{self.public_base_url}/{urllib.parse.quote(key)}"
+
+    # -- optional extensions -------------------------------------------------
+
+    def list_files(self, object_type: str, object_id: int) -> list[tuple[int, int, str]]:
+        return sorted(self._list_sizes(object_type, object_id))
+
+    def _list_sizes(self, object_type: str, object_id: int) -> dict[tuple[int, int, str], int]:
+        """Map each stored ``(width, height, mimetype)`` of the object to its byte size."""
+        prefix = self._object_prefix(object_type, object_id)
+        sizes = {}
+        for key, size in self._list_keys(prefix):
+            match = _SIZE_NAME.match(key[len(prefix) :])
+            mimetype = guess_mimetype(match["ext"]) if match else None
+            if match is not None and mimetype is not None:
+                sizes[int(match["w"]), int(match["h"]), mimetype] = size
+        return sizes
+
+    def _list_keys(self, prefix: str) -> Iterator[tuple[str, int]]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        try:
+            pages = paginator.paginate(
+                Bucket=self.bucket, Prefix=prefix, PaginationConfig={"PageSize": _LIST_PAGE_SIZE}
+            )
+            for page in pages:
+                for item in page.get("Contents", []):
+                    yield item["Key"], item["Size"]
+        except _BOTO_ERRORS as error:
+            raise _store_error(error, "listing of", self._where(prefix)) from error
+
+    def exists(
+        self, object_type: str, object_id: int, width: int, height: int, mimetype: str
+    ) -> bool:
+        """Whether the key exists, by a ``HeadObject`` request."""
+        return self._head(self.get_key(object_type, object_id, width, height, mimetype)) is not None
+
+    def _head(self, key: str) -> str | None:
+        """The ``Content-Type`` of ``key``, or ``None`` if there is no such key."""
+        try:
+            response = self.client.head_object(Bucket=self.bucket, Key=key)
+        except _BOTO_ERRORS as error:
+            failure = _store_error(error, "HEAD of", self._where(key))
+            if isinstance(failure, FileNotFoundInStoreError):
+                return None
+            raise failure from error
+        return response.get("ContentType", "")
+
+    def locate(self, image: Image) -> str:
+        if not self.presigned:
+            return super().locate(image)
+        # A presigned URL's whole query string is covered by its signature,
+        # so the _ts query cannot be appended (and is not needed: the URL
+        # changes with every call anyway).
+        image = _check_image(image)
+        return self.get_url(
+            image.object_type, _check_object_id(image), image.width, image.height, image.mimetype
+        )
+
+    def __repr__(self) -> str:
+        where = f"{self.bucket}/{self.prefix}" if self.prefix else self.bucket
+        return f"{type(self).__qualname__}({where!r}, public_base_url={self.public_base_url!r})"
+
+
+class S3SandboxStore(Store):
+    """Two buckets that look like one store: reads come from ``overriding``
+    when it has the key and fall through to the read-only ``underlying``
+    bucket when it answers 404; writes and deletes go to ``overriding`` only.
+
+    A delete writes an empty *tombstone* object with ``Content-Type``
+    :data:`DELETED_MARK_MIMETYPE` to ``overriding``, hiding the underlying
+    file.  Useful for a staging or development app run against a copy of the
+    production database without touching production images.
+
+    :param underlying: the read-only bucket name (or an :class:`S3Store`).
+    :param overriding: the writable bucket name (or an :class:`S3Store`).
+    :param underlying_prefix: / :param overriding_prefix: key prefixes of
+        the two buckets when they are given by name.
+    :param url_cache_size: how many keys' "which bucket has it" answers
+        :meth:`get_url` keeps, so that rendering a page makes no request
+        per image.  Each key is looked up once (a ``HEAD`` on
+        ``overriding``); this process's own writes update the cache, another
+        process's writes are seen for keys not looked up yet.
+    :param options: every other :class:`S3Store` option, applied to both
+        buckets when they are given by name.
+    """
+
+    #: The seed's name of :data:`DELETED_MARK_MIMETYPE`.
+    DELETED_MARK_MIMETYPE = DELETED_MARK_MIMETYPE
+
+    def __init__(
+        self,
+        underlying: str | S3Store,
+        overriding: str | S3Store,
+        *,
+        underlying_prefix: str = "",
+        overriding_prefix: str = "",
+        url_cache_size: int = 65536,
+        **options: Any,
+    ) -> None:
+        self.underlying = self._bucket_store(underlying, underlying_prefix, options)
+        self.overriding = self._bucket_store(overriding, overriding_prefix, options)
+        self.url_cache_size = _check_count("url_cache_size", url_cache_size, 0)
+        # key in overriding -> whether overriding has it (a file or a tombstone)
+        self._overridden: OrderedDict[str, bool] = OrderedDict()
+        self._cache_lock = threading.Lock()
+
+    @staticmethod
+    def _bucket_store(bucket: str | S3Store, prefix: str, options: dict[str, Any]) -> S3Store:
+        if isinstance(bucket, S3Store):
+            if prefix or options:
+                raise ConfigurationError(
+                    "pass prefixes and options to the S3Store instances, not to S3SandboxStore"
+                )
+            return bucket
+        return S3Store(bucket, prefix=prefix, **options)
+
+    def _remember(self, key: str, overridden: bool) -> None:
+        with self._cache_lock:
+            self._overridden[key] = overridden
+            self._overridden.move_to_end(key)
+            while len(self._overridden) > self.url_cache_size:
+                self._overridden.popitem(last=False)
+
+    def _is_overridden(self, key: str) -> bool:
+        with self._cache_lock:
+            known = self._overridden.get(key)
+        if known is not None:
+            return known
+        try:
+            overridden = self.overriding._head(key) is not None
+        except StoreError:
+            logger.warning("cannot tell whether %s is overridden", key, exc_info=True)
+            return True  # not cached: asked again next time
+        self._remember(key, overridden)
+        return overridden
+
+    def put_file(
+        self,
+        file: IO[bytes],
+        object_type: str,
+        object_id: int,
+        width: int,
+        height: int,
+        mimetype: str,
+        reproducible: bool,
+    ) -> None:
+        key = self.overriding.get_key(object_type, object_id, width, height, mimetype)
+        self.overriding.put_file(
+            file, object_type, object_id, width, height, mimetype, reproducible
+        )
+        self._remember(key, True)
+
+    def delete_file(
+        self, object_type: str, object_id: int, width: int, height: int, mimetype: str
+    ) -> None:
+        """Hide the file: write the tombstone over it in ``overriding``."""
+        key = self.overriding.get_key(object_type, object_id, width, height, mimetype)
+        extra: dict[str, Any] = {}
+        if self.overriding.acl is not None:
+            extra["ACL"] = "private"
+        try:
+            self.overriding.client.put_object(
+                Bucket=self.overriding.bucket,
+                Key=key,
+                Body=b"",
+                ContentType=DELETED_MARK_MIMETYPE,
+                CacheControl="no-store",
+                **extra,
+            )
+        except _BOTO_ERRORS as error:
+            raise _store_error(error, "tombstone write to", self.overriding._where(key)) from error
+        self._remember(key, True)
+
+    def get_file(
+        self, object_type: str, object_id: int, width: int, height: int, mimetype: str
+    ) -> IO[bytes]:
+        """Read from ``overriding``; on 404 only, from ``underlying``.
+
+        :raises FileNotFoundInStoreError: when neither has the file, or it
+            was deleted in the sandbox (a tombstone).
+        """
+        key = self.overriding.get_key(object_type, object_id, width, height, mimetype)
+        try:
+            stream, content_type = self.overriding._open(key)
+        except FileNotFoundInStoreError:
+            return self.underlying.get_file(object_type, object_id, width, height, mimetype)
+        if content_type == DELETED_MARK_MIMETYPE:
+            stream.close()
+            raise FileNotFoundInStoreError(f"deleted in the sandbox: {self.overriding._where(key)}")
+        return stream
+
+    def get_url(
+        self, object_type: str, object_id: int, width: int, height: int, mimetype: str
+    ) -> str:
+        key = self.overriding.get_key(object_type, object_id, width, height, mimetype)
+        store = self.overriding if self._is_overridden(key) else self.underlying
+        return store.get_url(object_type, object_id, width, height, mimetype)
+
+    def locate(self, image: Image) -> str:
+        image = _check_image(image)
+        key = self.overriding.get_key(
+            image.object_type, _check_object_id(image), image.width, image.height, image.mimetype
+        )
+        store = self.overriding if self._is_overridden(key) else self.underlying
+        return store.locate(image)
+
+    def list_files(self, object_type: str, object_id: int) -> list[tuple[int, int, str]]:
+        """The sizes visible through the sandbox.  A tombstone is recognised
+        by its empty body (no image is zero bytes long), which spares a
+        ``HEAD`` per listed key."""
+        overriding = self.overriding._list_sizes(object_type, object_id)
+        visible = set(self.underlying._list_sizes(object_type, object_id))
+        for size, length in overriding.items():
+            if length:
+                visible.add(size)
+            else:
+                visible.discard(size)
+        return sorted(visible)
+
+    def exists(
+        self, object_type: str, object_id: int, width: int, height: int, mimetype: str
+    ) -> bool:
+        key = self.overriding.get_key(object_type, object_id, width, height, mimetype)
+        content_type = self.overriding._head(key)
+        if content_type is None:
+            return self.underlying.exists(object_type, object_id, width, height, mimetype)
+        return content_type != DELETED_MARK_MIMETYPE
+
+    def __repr__(self) -> str:
+        return f"{type(self).__qualname__}({self.underlying!r}, {self.overriding!r})"
