@@ -15,6 +15,9 @@ from sqlalchemy import Engine, create_engine
 
 from imageattach.stores.fs import FileSystemStore
 
+# ``moto_server``: a real S3 HTTP endpoint on loopback, started once per session.
+pytest_plugins = ["stores.s3server"]
+
 
 def _database_urls() -> list[pytest.param]:
     params = [pytest.param("sqlite", id="sqlite")]
