@@ -19,6 +19,7 @@ import http.client
 import importlib.metadata
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -28,12 +29,12 @@ from pathlib import Path
 
 from imageattach.stores.fs import HttpExposedFileSystemStore
 
-from . import wrk
+from . import profile, wrk
 from .apps.common import PREFIX_VARIABLE, ROOT_VARIABLE, not_found_asgi, not_found_wsgi
 from .contenders import GROUPS, HOST, NGINX, Contender, build
 from .fixtures import File, write_files
 from .procs import Server, free_port, running
-from .report import Ratio, Series, table
+from .report import TIE, Ratio, Series, table
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results" / "static.md"
@@ -60,6 +61,11 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         help=f"comma-separated subset of: {', '.join([*GROUPS, NGINX])}",
     )
     parser.add_argument("--no-pin", action="store_true", help="do not pin servers and wrk to CPUs")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="after the rounds, sample our servers with py-spy (profile-*.txt beside --output)",
+    )
     parser.add_argument("--output", type=Path, default=RESULTS, help=f"report file ({RESULTS})")
     arguments = parser.parse_args(argv)
     if arguments.quick:
@@ -137,8 +143,9 @@ def git_revision() -> str:
         return output.stdout.strip()
 
     head = git("rev-parse", "--short", "HEAD") or "unknown"
-    dirty = git("status", "--porcelain", "--", "imageattach")
-    return f"{head}{' + uncommitted changes in imageattach/' if dirty else ''}"
+    serving = ("imageattach/middleware", "imageattach/stores/fs.py")
+    dirty = git("status", "--porcelain", "--", *serving)
+    return f"{head}{' + uncommitted serving code' if dirty else ''}"
 
 
 def measure(
@@ -267,23 +274,112 @@ def render(
     return "\n\n".join(output)
 
 
+def verify_all(
+    contenders: list[Contender], ports: dict[str, int], files: list[File]
+) -> tuple[list[Contender], list[str], dict[str, dict[str, str]]]:
+    """The contenders that serve every file right, the others' problems, and
+    each contender's response headers for the first file."""
+    passed: list[Contender] = []
+    failures: list[str] = []
+    headers_seen: dict[str, dict[str, str]] = {}
+    for contender in contenders:
+        problems = []
+        for file in files:
+            problem, headers = verify(contender, ports[contender.key], file)
+            headers_seen.setdefault(contender.key, headers)
+            if problem:
+                problems.append(f"{file.label}: {problem}")
+        if problems:
+            failures.append(f"{contender.key}: left out, " + "; ".join(problems))
+            log(failures[-1])
+        else:
+            passed.append(contender)
+    return passed, failures, headers_seen
+
+
+def profile_ours(
+    contenders: list[Contender],
+    servers: dict[str, Server],
+    files: list[File],
+    arguments: argparse.Namespace,
+    wrk_prefix: tuple[str, ...],
+) -> list[Path]:
+    """Profile each of our contenders on each file; the summaries' paths."""
+    directory = arguments.output.parent
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    seconds = max(round(arguments.duration), 5)
+    for contender in (c for c in contenders if c.ours):
+        server = servers[contender.key]
+        assert server.process is not None
+        for file in files:
+            slug = re.sub(r"[^a-z0-9]+", "-", f"{contender.server} {file.label}".lower()).strip("-")
+            raw = directory / f"profile-{slug}.raw"
+            result = profile.record(
+                server.process.pid,
+                f"http://{HOST}:{server.port}{contender.url_prefix}{file.path}",
+                raw,
+                duration=seconds,
+                threads=arguments.threads,
+                connections=arguments.connections,
+                wrk_prefix=wrk_prefix,
+            )
+            summary = directory / f"profile-{slug}.txt"
+            summary.write_text(
+                f"{contender.key}, {file.label}: {result.requests_per_second:,.0f} req/s "
+                f"while sampled\n\n{profile.summarize(raw, seconds=seconds)}\n"
+            )
+            log(f"profiled {contender.key} on {file.label}: {summary}")
+            written.append(summary)
+    return written
+
+
+def describe(
+    argv: Sequence[str] | None,
+    arguments: argparse.Namespace,
+    pinned: bool,
+    files: list[File],
+) -> list[str]:
+    """The report's opening: command, date, revision, machine and method."""
+    command = " ".join(["python -m bench static", *(argv if argv is not None else sys.argv[1:])])
+    sizes = ", ".join(f"{f.label} = {len(f.data):,} bytes ({f.path})" for f in files)
+    return [
+        "# Static-serving benchmark",
+        "",
+        f"`{command}` — {datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}, "
+        f"imageattach {git_revision()}",
+        "",
+        f"{os.cpu_count()} CPUs, {platform.platform()}, Python {platform.python_version()}; "
+        f"{versions()}.",
+        f"One worker process per server; wrk -t{arguments.threads} -c{arguments.connections}, "
+        f"{arguments.rounds} rounds x {arguments.duration:g} s per contender and file, "
+        + ("servers pinned to CPU 0 and wrk to CPU 1." if pinned else "no CPU pinning.")
+        + f" Files: {sizes}.",
+        "req/s: median ±half the range over the rounds; ratios: median of the per-round "
+        f"ratios (range); a tie is within ±{TIE:.0%}.",
+        "",
+    ]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = parse_arguments(argv)
     if shutil.which("wrk") is None:
         log("wrk is not installed: apt-get install wrk (scripts/install-system-deps.sh)")
         return 2
+    if arguments.profile and profile.py_spy() is None:
+        log("--profile needs py-spy: pip install py-spy (the bench extra)")
+        return 2
     selected = arguments.servers.split(",")
     if NGINX in selected and shutil.which("nginx") is None:
         log("nginx is not installed (apt-get install nginx-light): leaving it out")
         selected.remove(NGINX)
-    pin = not arguments.no_pin and (os.cpu_count() or 1) >= 2 and shutil.which("taskset")
-    server_prefix = ("taskset", "-c", "0") if pin else ()
-    wrk_prefix = ("taskset", "-c", "1") if pin else ()
+    pinned = not arguments.no_pin and (os.cpu_count() or 1) >= 2 and bool(shutil.which("taskset"))
+    server_prefix = ("taskset", "-c", "0") if pinned else ()
+    wrk_prefix = ("taskset", "-c", "1") if pinned else ()
 
     with tempfile.TemporaryDirectory(prefix="imageattach-bench-") as temp_name:
         temp = Path(temp_name)
-        root = temp / "images"
-        nginx_dir = temp / "nginx"
+        root, nginx_dir = temp / "images", temp / "nginx"
         nginx_dir.mkdir()
         log("making the JPEG files")
         files = write_files(HttpExposedFileSystemStore(root, PREFIX))
@@ -306,8 +402,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         env.update({ROOT_VARIABLE: str(root), PREFIX_VARIABLE: PREFIX})
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPOSITORY), env.get("PYTHONPATH")]))
         ports = {c.key: free_port() for c in contenders}
-        servers = [
-            Server(
+        servers = {
+            c.key: Server(
                 c.key,
                 [*server_prefix, *c.command(ports[c.key])],
                 ports[c.key],
@@ -316,57 +412,36 @@ def main(argv: Sequence[str] | None = None) -> int:
                 cwd=REPOSITORY,
             )
             for index, c in enumerate(contenders)
-        ]
+        }
         ready = {c.key: c.url_prefix + files[0].path for c in contenders}
         log(f"starting {len(servers)} servers")
-        with running(servers, ready):
-            measured, headers_seen, failures = [], {}, []
-            for contender in contenders:
-                problems = []
-                for file in files:
-                    problem, headers = verify(contender, ports[contender.key], file)
-                    headers_seen[(contender.key, file.label)] = headers
-                    if problem:
-                        problems.append(f"{file.label}: {problem}")
-                if problems:
-                    failures.append(f"{contender.key}: left out, " + "; ".join(problems))
-                    log(failures[-1])
-                else:
-                    measured.append(contender)
+        with running(list(servers.values()), ready):
+            measured, failures, headers_seen = verify_all(contenders, ports, files)
             estimate = len(measured) * len(files) * (arguments.rounds * arguments.duration + 1)
             log(f"measuring {len(measured)} contenders, about {estimate / 60:.0f} min")
             results = measure(measured, ports, files, arguments, wrk_prefix)
+            profiles = (
+                profile_ours(measured, servers, files, arguments, wrk_prefix)
+                if arguments.profile
+                else []
+            )
 
-    command = "python -m bench static " + " ".join(argv if argv is not None else sys.argv[1:])
     header_rows = [
-        [c.key, *(headers_seen[(c.key, files[0].label)].get(h, "-") for h in COMPARED_HEADERS)]
+        [c.key, *(headers_seen[c.key].get(name, "-") for name in COMPARED_HEADERS)]
         for c in measured
     ]
-    sizes = ", ".join(f"{f.label} = {len(f.data):,} bytes ({f.path})" for f in files)
     report = "\n".join(
         [
-            "# Static-serving benchmark",
-            "",
-            f"`{command.strip()}` — {datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}, "
-            f"imageattach {git_revision()}",
-            "",
-            f"{os.cpu_count()} CPUs, {platform.platform()}, Python {platform.python_version()}; "
-            f"{versions()}.",
-            f"One worker process per server; wrk -t{arguments.threads} -c{arguments.connections}, "
-            f"{arguments.rounds} rounds x {arguments.duration:g} s per contender and file, "
-            + ("servers pinned to CPU 0 and wrk to CPU 1." if pin else "no CPU pinning.")
-            + f" Files: {sizes}.",
-            "req/s: median ±half the range over the rounds; ratios: median of the per-round "
-            f"ratios (range); a tie is within ±{6} %.",
-            "",
+            *describe(argv, arguments, pinned, files),
             render(measured, files, results),
             "",
             *(["Left out: " + "; ".join(failures), ""] if failures else []),
             *([why_not.replace("\n", "; "), ""] if why_not else []),
-            "Response headers (20 KB file):",
+            f"Response headers ({files[0].label} file):",
             "",
             table(["Contender", *COMPARED_HEADERS], header_rows),
             "",
+            *([f"Profiles: {', '.join(p.name for p in profiles)}", ""] if profiles else []),
         ]
     )
     print(report)
