@@ -14,10 +14,12 @@ that never calls ``close()`` leaks nothing into its next request.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from ..context import store_context
+from ..hosturl import current_host_url, host_url_context
 from ..store import Store
 
 if TYPE_CHECKING:
@@ -27,18 +29,30 @@ __all__ = ["StoreContextMiddleware", "in_store_context", "install", "serve"]
 
 
 class _ContextBody:
-    """A response body whose iteration and ``close()`` run in a store context."""
+    """A response body whose iteration and ``close()`` run in a store context,
+    and with the request's base URL (:mod:`imageattach.hosturl`) that was
+    current when the body was made: the serving middleware sets it only while
+    the wrapped app is called."""
 
     def __init__(self, body: Iterable[bytes], store: Store) -> None:
         self._body = body
         self._iterator: Iterator[bytes] | None = None
         self._store = store
+        self._host_url = current_host_url()
 
     def __iter__(self) -> _ContextBody:
         return self
 
+    @contextlib.contextmanager
+    def _context(self) -> Iterator[None]:
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(store_context(self._store))
+            if self._host_url is not None and current_host_url() is None:
+                stack.enter_context(host_url_context(self._host_url))
+            yield
+
     def __next__(self) -> bytes:
-        with store_context(self._store):
+        with self._context():
             if self._iterator is None:
                 self._iterator = iter(self._body)
             return next(self._iterator)
@@ -46,7 +60,7 @@ class _ContextBody:
     def close(self) -> None:
         close = getattr(self._body, "close", None)
         if close is not None:
-            with store_context(self._store):
+            with self._context():
                 close()
 
 
