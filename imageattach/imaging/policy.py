@@ -1,0 +1,114 @@
+"""The ImageMagick security policy and resource limits imageattach runs under.
+
+:mod:`imageattach.imaging._environment` points ``MAGICK_CONFIGURE_PATH`` at
+this package's directory, which holds ``policy.xml``, before Wand starts
+ImageMagick.  :func:`check` then asks ImageMagick whether the rules are in
+force; when Wand was started earlier by someone else, they may not be, and
+:func:`require` refuses to process images (see ``docs/imaging.md``).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import warnings
+
+from wand.api import library
+from wand.resource import limits
+
+from ..exceptions import ImagingPolicyError
+from ._environment import POLICY_DIR, WAND_STARTED_BEFORE_US
+
+__all__ = [
+    "DEFAULT_RESOURCE_LIMITS",
+    "POLICY_DIR",
+    "check",
+    "is_coder_readable",
+    "require",
+    "set_resource_limits",
+]
+
+#: Coders that must never read untrusted bytes, and paths that must not resolve.
+_FORBIDDEN_CODERS = ("MVG", "MSL", "TEXT", "TXT", "URL", "HTTP", "HTTPS", "FTP", "EPHEMERAL", "PS")
+_FORBIDDEN_PATHS = ("@/etc/passwd",)
+
+# MagickCore enums, identical in ImageMagick 6 and 7 (magick/policy.h).
+_CODER_DOMAIN = 1
+_PATH_DOMAIN = 4
+_READ_RIGHTS = 1
+
+library.IsRightsAuthorized.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p]
+library.IsRightsAuthorized.restype = ctypes.c_int
+
+
+def is_coder_readable(coder: str) -> bool:
+    """Whether the policy in force lets ImageMagick read with ``coder``."""
+    return bool(library.IsRightsAuthorized(_CODER_DOMAIN, _READ_RIGHTS, coder.upper().encode()))
+
+
+def check() -> list[str]:
+    """What the policy in force allows that imageattach's policy refuses
+    (an empty list when the policy is in force)."""
+    problems = [f"coder {c}" for c in _FORBIDDEN_CODERS if is_coder_readable(c)]
+    problems += [
+        f"path {p}"
+        for p in _FORBIDDEN_PATHS
+        if library.IsRightsAuthorized(_PATH_DOMAIN, _READ_RIGHTS, p.encode())
+    ]
+    return problems
+
+
+_PROBLEMS = check()
+
+
+def require() -> None:
+    """Raise :exc:`~imageattach.exceptions.ImagingPolicyError` unless the
+    policy is in force; called before any untrusted bytes reach ImageMagick."""
+    if _PROBLEMS:
+        raise ImagingPolicyError(_explain(_PROBLEMS))
+
+
+def _explain(problems: list[str]) -> str:
+    cause = (
+        "Wand was imported before imageattach.imaging"
+        if WAND_STARTED_BEFORE_US
+        else "another ImageMagick policy file re-allows them"
+    )
+    return (
+        f"ImageMagick's security policy is not imageattach's: it allows {', '.join(problems)} "
+        f"({cause}). Import imageattach.imaging before wand, or set "
+        f"MAGICK_CONFIGURE_PATH={POLICY_DIR} in the environment; imageattach refuses to "
+        "process images until then."
+    )
+
+
+if _PROBLEMS:
+    warnings.warn(_explain(_PROBLEMS), RuntimeWarning, stacklevel=2)
+
+
+#: Resource limits set on import: one ImageMagick thread (parallelism is per
+#: request, outside ImageMagick), bounded pixel-cache memory, memory map and
+#: disk.  They are process-wide totals shared by concurrent thumbnails; a
+#: system policy.xml may cap them lower.
+DEFAULT_RESOURCE_LIMITS: dict[str, int] = {
+    "thread": 1,
+    "memory": 256 * 1024**2,
+    "map": 512 * 1024**2,
+    "disk": 1024**3,
+}
+
+
+def set_resource_limits(**values: int) -> None:
+    """Set ImageMagick resource limits, e.g. ``set_resource_limits(memory=2**30)``.
+
+    Names are ImageMagick's (``thread``, ``memory``, ``map``, ``disk``,
+    ``area``, ``width``, ``height``, ``file``); values are bytes or counts.
+    """
+    for name, value in values.items():
+        if name not in {"thread", "memory", "map", "disk", "area", "width", "height", "file"}:
+            raise ValueError(f"unknown ImageMagick resource {name!r}")
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ValueError(f"resource limit {name} must be a positive integer, not {value!r}")
+        limits[name] = value
+
+
+set_resource_limits(**DEFAULT_RESOURCE_LIMITS)

@@ -1,0 +1,114 @@
+"""Read an image's type and displayed size from its header, without decoding it."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import BinaryIO
+
+from wand.image import ORIENTATION_TYPES, Image
+
+from ..exceptions import CorruptImageError, ImageTooLargeError, UnsupportedImageError
+from . import policy
+from .errors import wand_errors
+from .formats import MIMETYPES, mimetype_of
+
+__all__ = ["DEFAULT_MAX_PIXELS", "ImageInfo", "probe", "read_source"]
+
+#: Largest source accepted, in pixels (width x height): 50 MP covers every
+#: camera photo in common use, and bounds the work a single upload can cause.
+DEFAULT_MAX_PIXELS: int = 50_000_000
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ImageInfo:
+    """What :func:`probe` learnt from an image's header."""
+
+    #: Normalised mimetype, a key of :data:`imageattach.stores.fs.EXTENSIONS`.
+    mimetype: str
+    #: Size as displayed, i.e. after applying the EXIF orientation.
+    width: int
+    height: int
+    #: EXIF orientation, 1..8 (1 when the image has none).
+    orientation: int
+    #: Number of frames or pages (>= 1); thumbnails are made of the first.
+    frames: int
+
+    @property
+    def stored_size(self) -> tuple[int, int]:
+        """``(width, height)`` as stored in the file, before EXIF rotation."""
+        if self.orientation >= 5:
+            return self.height, self.width
+        return self.width, self.height
+
+
+def read_source(source: bytes | BinaryIO) -> bytes:
+    """The bytes of ``source``; a file object is read from its current
+    position and, if seekable, put back there."""
+    if isinstance(source, bytes | bytearray | memoryview):
+        return bytes(source)
+    position = source.tell() if source.seekable() else None
+    data = source.read()
+    if position is not None:
+        source.seek(position)
+    if not isinstance(data, bytes):
+        raise TypeError(f"the file must be opened in binary mode, not {source!r}")
+    return data
+
+
+def probe(source: bytes | BinaryIO, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageInfo:
+    """Identify an image from its header (ImageMagick's *ping*: no pixel is decoded).
+
+    :raises CorruptImageError: not an image, truncated, or garbage.
+    :raises UnsupportedImageError: an image format imageattach does not accept.
+    :raises ImageTooLargeError: more than ``max_pixels`` pixels.
+    :raises ImagingPolicyError: ImageMagick runs without imageattach's policy.
+    """
+    return probe_bytes(read_source(source), max_pixels=max_pixels)
+
+
+def probe_bytes(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageInfo:
+    """:func:`probe` on bytes already in memory."""
+    policy.require()
+    if not data:
+        raise CorruptImageError("empty file")
+    with wand_errors(), Image.ping(blob=data) as image:
+        magick_format = image.format or ""
+        frames = len(image.sequence)
+        first = image.sequence[0]
+        width, height = first.width, first.height
+        orientation = ORIENTATION_TYPES.index(first.orientation) or 1
+    mimetype = mimetype_of(magick_format)
+    if mimetype is None:
+        known = " (not accepted here)" if magick_format.upper() in MIMETYPES else ""
+        raise UnsupportedImageError(
+            f"image format {magick_format or 'unknown'}{known} is not accepted"
+        )
+    if width <= 0 or height <= 0:
+        raise CorruptImageError(f"{magick_format} header gives no size")
+    if width * height > max_pixels:
+        raise ImageTooLargeError(f"{width}x{height} image exceeds the limit of {max_pixels} pixels")
+    _check_complete(mimetype, data)
+    if orientation >= 5:
+        width, height = height, width
+    return ImageInfo(mimetype, width, height, orientation, max(frames, 1))
+
+
+def _check_complete(mimetype: str, data: bytes) -> None:
+    """Refuse files cut short, which a header read cannot notice.
+
+    ImageMagick decodes a truncated JPEG or PNG with only a warning (grey or
+    missing rows), so the end of the data is checked here, cheaply.
+    """
+    if mimetype == "image/jpeg":
+        # Marker bytes cannot occur in entropy-coded data (0xFF is stuffed), so
+        # a complete file has an end-of-image marker after its last scan; data
+        # appended after it (as some cameras do) is tolerated.
+        complete = data.rfind(b"\xff\xd9") > data.rfind(b"\xff\xda") > 0
+    elif mimetype == "image/png":
+        complete = data.rfind(b"IEND") > data.rfind(b"IDAT") > 0
+    elif mimetype == "image/webp":
+        complete = len(data) >= 8 + int.from_bytes(data[4:8], "little")
+    else:
+        return
+    if not complete:
+        raise CorruptImageError(f"truncated {mimetype} file")
