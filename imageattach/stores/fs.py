@@ -24,6 +24,7 @@ from typing import IO, Any
 
 from ..exceptions import ConfigurationError, LocateError, UnknownMimeTypeError
 from ..hosturl import current_host_url
+from ..middleware.options import ServeOptions, make_options
 from ..store import Store
 
 __all__ = [
@@ -191,6 +192,10 @@ class HttpExposedFileSystemStore(BaseFileSystemStore):
         ``'https://example.com/'``) for code that runs outside a request,
         such as a task queue worker.  It takes precedence over the request.
     :param cors: ``True`` to allow any origin, or a list of allowed origins.
+    :param serve_options: further serving options, by name: any field of
+        :class:`~imageattach.middleware.options.ServeOptions` (``missing``,
+        ``cache_control``, ``versioned_cache_control``, ``follow_symlinks``,
+        ``trusted_proxy_headers``...).  See docs/serving.md.
     """
 
     def __init__(
@@ -200,6 +205,7 @@ class HttpExposedFileSystemStore(BaseFileSystemStore):
         host_url_getter: Callable[[], str] | None = None,
         *,
         cors: bool | list[str] | tuple[str, ...] = False,
+        **serve_options: Any,
     ) -> None:
         super().__init__(path)
         if host_url_getter is not None and not callable(host_url_getter):
@@ -208,7 +214,10 @@ class HttpExposedFileSystemStore(BaseFileSystemStore):
             raise ConfigurationError("prefix must be a string")
         self.prefix = prefix.strip("/")
         self.host_url_getter = host_url_getter
-        self.cors = cors
+        #: The validated serving options of :meth:`wsgi_middleware` and
+        #: :meth:`asgi_middleware`.
+        self.serve_options = make_options(None, {"cors": cors, **serve_options})
+        self.cors = self.serve_options.cors
 
     @property
     def base_url(self) -> str:
@@ -228,15 +237,57 @@ class HttpExposedFileSystemStore(BaseFileSystemStore):
             host_url += "/"
         return f"{host_url}{self.prefix}/" if self.prefix else host_url
 
+    def middleware_options(self, *, asynchronous: bool) -> ServeOptions:
+        """The options the middlewares are built with: :attr:`serve_options`.
+
+        The extension point for misses: an override returns them with an
+        ``on_miss`` hook (blocking for WSGI; a coroutine function may be
+        given when ``asynchronous``) and, if it has versioned URLs of its own,
+        an extended ``is_versioned``.
+        """
+        return self.serve_options
+
     def wsgi_middleware(self, app: Any) -> Any:
-        """Wrap the WSGI ``app``: serve this store's files under ``/<prefix>/``."""
-        raise NotImplementedError("the WSGI middleware is not built yet")
+        """Wrap the WSGI ``app``: serve this store's files under ``/<prefix>/``
+        and make each request's base URL current for :meth:`locate`::
+
+            app.wsgi_app = store.wsgi_middleware(app.wsgi_app)  # Flask
+        """
+        from ..middleware.wsgi import StaticServerMiddleware
+
+        return StaticServerMiddleware(
+            app,
+            "/" + self.prefix,
+            self.path,
+            block_size=_SERVE_BLOCK_SIZE,
+            options=self.middleware_options(asynchronous=False),
+        )
 
     def asgi_middleware(self, app: Any) -> Any:
-        """Wrap the ASGI ``app``: serve this store's files under ``/<prefix>/``."""
-        raise NotImplementedError("the ASGI middleware is not built yet")
+        """Wrap the ASGI ``app``: serve this store's files under ``/<prefix>/``
+        and make each request's base URL current for :meth:`locate`."""
+        from ..middleware.asgi import StaticFilesMiddleware
+
+        return StaticFilesMiddleware(
+            app, "/" + self.prefix, self.path, options=self.middleware_options(asynchronous=True)
+        )
 
     def __repr__(self) -> str:
         return (
             f"{type(self).__qualname__}({self.path!r}, {self.prefix!r}, {self.host_url_getter!r})"
         )
+
+
+#: Chunk size of the bodies the store's WSGI middleware streams.
+_SERVE_BLOCK_SIZE = 64 * 1024
+
+
+def __getattr__(name: str) -> Any:
+    # The seed's ``from sqlalchemy_imageattach.stores.fs import
+    # StaticServerMiddleware`` keeps working; imported lazily, as the
+    # middleware imports this module.
+    if name == "StaticServerMiddleware":
+        from ..middleware.wsgi import StaticServerMiddleware
+
+        return StaticServerMiddleware
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

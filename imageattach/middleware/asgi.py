@@ -1,0 +1,229 @@
+"""The ASGI 3 front end of the static file server: I/O only, the rules are in
+:mod:`.core`.
+
+Whole files go out as ``http.response.pathsend`` when the server advertises
+it in ``scope['extensions']`` (granian), so the server sends them itself.
+Otherwise bodies are read in a worker thread, in one read when they fit in
+``chunk_size`` and in ``chunk_size`` chunks beyond, and streaming stops when
+the client disconnects.  The open + ``fstat`` the core makes runs on the
+event loop: like nginx, only metadata calls are made there.
+
+Lifespan and websocket scopes go to the wrapped app untouched, and messages
+of the wrapped app (``pathsend`` included) pass through unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any, TypeAlias, cast
+
+try:
+    import anyio
+    import anyio.to_thread
+except ImportError as error:  # pragma: no cover - depends on the environment
+    raise ImportError("the ASGI middleware needs anyio: pip install 'imageattach[asgi]'") from error
+
+from ..exceptions import ConfigurationError
+from ..hosturl import host_url_context
+from .baseurl import base_url
+from .core import REQUEST_HEADERS, Miss, Request, Response, StaticServer
+from .files import FileBody, read_at
+from .miss import MissResult
+from .options import ServeOptions, make_options
+
+__all__ = ["MIN_CHUNK_SIZE", "StaticFilesMiddleware"]
+
+Scope: TypeAlias = MutableMapping[str, Any]
+Message: TypeAlias = MutableMapping[str, Any]
+Receive: TypeAlias = Callable[[], Awaitable[Message]]
+Send: TypeAlias = Callable[[Message], Awaitable[None]]
+ASGIApp: TypeAlias = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+#: The smallest ``chunk_size``: fewer, larger reads keep thread hops rare.
+MIN_CHUNK_SIZE = 64 * 1024
+
+_PATHSEND = "http.response.pathsend"
+_WANTED = {name.encode(): field for name, field in REQUEST_HEADERS.items()}
+_NAMES: dict[str, bytes] = {}
+
+
+class StaticFilesMiddleware:
+    """Serve the files of ``dir_path`` under ``url_path``; pass every other
+    request to ``app`` (with the request's base URL current for ``locate()``).
+
+    :param app: the ASGI 3 application to wrap.
+    :param url_path: the URL path prefix, e.g. ``'/images'``.
+    :param dir_path: the directory to serve.
+    :param chunk_size: bytes per read and per body message (at least 64 KiB).
+    :param pathsend: use ``http.response.pathsend`` when the server offers it.
+    :param options: a :class:`~.options.ServeOptions`; further keyword
+        arguments override its fields, e.g. ``cors=True``.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        url_path: str,
+        dir_path: str | os.PathLike[str],
+        *,
+        chunk_size: int = 256 * 1024,
+        pathsend: bool = True,
+        options: ServeOptions | None = None,
+        **overrides: Any,
+    ) -> None:
+        if not callable(app):
+            raise ConfigurationError("app must be an ASGI 3 callable")
+        if (
+            isinstance(chunk_size, bool)
+            or not isinstance(chunk_size, int)
+            or chunk_size < MIN_CHUNK_SIZE
+        ):
+            raise ConfigurationError(
+                f"chunk_size must be an int of at least {MIN_CHUNK_SIZE}, not {chunk_size!r}"
+            )
+        if not isinstance(pathsend, bool):
+            raise ConfigurationError("pathsend must be a bool")
+        self.app = app
+        self.options = make_options(options, overrides)
+        self.chunk_size = chunk_size
+        self.pathsend = pathsend
+        self.core = StaticServer(url_path, dir_path, self.options)
+        self._prefix = self.core.prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        root_path: str = scope.get("root_path", "")
+        if root_path and path.startswith(root_path):
+            rest = path[len(root_path) :]
+            if not rest or rest[0] == "/":
+                path = rest or "/"
+        if path.startswith(self._prefix):
+            response = await self._decide(scope, path)
+            if response is not None:
+                await self._send(response, scope, receive, send)
+                return
+        await self._call_app(scope, receive, send)
+
+    async def _decide(self, scope: Scope, path: str) -> Response | None:
+        raw_path = scope.get("raw_path")
+        request = Request(
+            scope["method"],
+            path,
+            scope.get("query_string", b"").decode("latin-1"),
+            raw_path.decode("latin-1") if raw_path and b"%" in raw_path else None,
+        )
+        for name, value in scope["headers"]:
+            field = _WANTED.get(name)
+            if field is not None:
+                previous = getattr(request, field)
+                text = value.decode("latin-1")
+                setattr(request, field, text if previous is None else f"{previous}, {text}")
+        decided = self.core.decide(request)
+        if isinstance(decided, Miss):
+            return self.core.after_miss(request, await self._call_hook(decided, request))
+        return decided
+
+    async def _call_hook(self, miss: Miss, request: Request) -> MissResult:
+        hook = self.options.on_miss
+        assert hook is not None
+        if self.options.async_on_miss:
+            return await cast(Callable[[str, str], Awaitable[MissResult]], hook)(
+                miss.relative_path, request.query_string
+            )
+        return await anyio.to_thread.run_sync(
+            cast(Callable[[str, str], MissResult], hook), miss.relative_path, request.query_string
+        )
+
+    async def _send(self, response: Response, scope: Scope, receive: Receive, send: Send) -> None:
+        start = {
+            "type": "http.response.start",
+            "status": response.status,
+            "headers": [
+                (_NAMES.get(k) or _name(k), v.encode("latin-1")) for k, v in response.headers
+            ],
+        }
+        body = response.body
+        if type(body) is bytes:
+            await send(start)
+            await send({"type": "http.response.body", "body": body})
+            return
+        assert isinstance(body, FileBody)
+        try:
+            if body.whole and body.path is not None and self.pathsend:
+                extensions = scope.get("extensions")
+                if extensions and _PATHSEND in extensions:
+                    await send(start)
+                    await send({"type": _PATHSEND, "path": body.path})
+                    return
+            if body.length <= self.chunk_size:
+                data = await anyio.to_thread.run_sync(read_at, body.fd, body.length, body.offset)
+                await send(start)
+                await send({"type": "http.response.body", "body": data})
+                return
+            await send(start)
+            await self._stream(body, receive, send)
+        finally:
+            body.close()
+
+    async def _stream(self, body: FileBody, receive: Receive, send: Send) -> None:
+        async with anyio.create_task_group() as group:
+            group.start_soon(_cancel_on_disconnect, receive, group.cancel_scope)
+            offset = body.offset
+            remaining = body.length
+            while remaining:
+                size = min(self.chunk_size, remaining)
+                data = await anyio.to_thread.run_sync(read_at, body.fd, size, offset)
+                offset += size
+                remaining -= size
+                try:
+                    await send(
+                        {"type": "http.response.body", "body": data, "more_body": remaining > 0}
+                    )
+                except OSError:
+                    break  # the client is gone (ASGI 2.4 servers raise on send)
+            group.cancel_scope.cancel()
+
+    async def _call_app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        url = self._base_url(scope)
+        if url is None:
+            await self.app(scope, receive, send)
+            return
+        with host_url_context(url):
+            await self.app(scope, receive, send)
+
+    def _base_url(self, scope: Scope) -> str | None:
+        trusted = self.options.trusted_proxy_headers
+        host = forwarded_proto = forwarded_host = None
+        for name, value in scope["headers"]:
+            if name == b"host":
+                host = value.decode("latin-1")
+            elif trusted and name == b"x-forwarded-proto":
+                forwarded_proto = value.decode("latin-1")
+            elif trusted and name == b"x-forwarded-host":
+                forwarded_host = value.decode("latin-1")
+        server = scope.get("server")
+        return base_url(
+            scope.get("scheme", "http"),
+            host,
+            tuple(server) if server else None,
+            scope.get("root_path", ""),
+            forwarded_proto,
+            forwarded_host,
+        )
+
+
+def _name(name: str) -> bytes:
+    """``name`` as ASGI wants it: lower-case bytes (remembered: the core uses
+    a handful of names)."""
+    encoded = _NAMES[name] = name.lower().encode("latin-1")
+    return encoded
+
+
+async def _cancel_on_disconnect(receive: Receive, scope: anyio.CancelScope) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+    scope.cancel()

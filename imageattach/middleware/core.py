@@ -1,0 +1,410 @@
+"""The protocol-free core of the static file server (sans-I/O).
+
+:class:`StaticServer` decides every answer from a :class:`Request` (method,
+path, query string, the few headers that matter) and one open + ``fstat`` of
+the file: "not ours" (``None``: the wrapped app answers), a :class:`Miss`
+(the front end consults the ``on_miss`` hook, then calls
+:meth:`StaticServer.after_miss`), or a :class:`Response` with a status, the
+headers and a body plan (bytes, or a :class:`~.files.FileBody` slice of the
+open file).  The WSGI and ASGI front ends only move bytes; every HTTP rule is
+here, once.
+
+Order of the rules (RFC 9110 section 13.2.2, nginx where the RFC leaves room):
+path safety → file lookup → method (405 / CORS preflight) → ``If-Match`` /
+``If-Unmodified-Since`` (412) → ``If-None-Match`` / ``If-Modified-Since``
+(304) → ``If-Range`` → ``Range`` (206 / 416) → 200.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Final
+
+from werkzeug.http import http_date, parse_date, parse_etags, parse_range_header, unquote_etag
+
+from .files import FORBIDDEN, MISSING, FileBody, OpenedFile, open_file
+from .mimetypes import CONTENT_TYPES, SVG
+from .miss import FileReady, MissResponse, MissResult
+from .options import ServeOptions
+from .paths import PathRejected, relative_path
+
+__all__ = ["REQUEST_HEADERS", "SVG_CSP", "Miss", "Request", "Response", "StaticServer"]
+
+#: Served with SVG files: an uploaded SVG opened directly cannot run script
+#: or load anything on the app's origin.
+SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+
+#: Request headers the core reads (lower-case name → :class:`Request` field).
+REQUEST_HEADERS: Final = {
+    "if-match": "if_match",
+    "if-none-match": "if_none_match",
+    "if-modified-since": "if_modified_since",
+    "if-unmodified-since": "if_unmodified_since",
+    "range": "range",
+    "if-range": "if_range",
+    "origin": "origin",
+    "access-control-request-method": "access_control_request_method",
+}
+
+_ALLOWED_REQUEST_HEADERS = (
+    "Range, If-Match, If-None-Match, If-Modified-Since, If-Unmodified-Since, If-Range"
+)
+_EXPOSED_HEADERS = "Content-Range, Accept-Ranges, ETag"
+_TEXT = "text/plain; charset=utf-8"
+_DATE_CACHE_SIZE = 4096
+
+
+@dataclass(slots=True)
+class Request:
+    """What the core needs to know of a request.
+
+    :param path: the percent-decoded path below the application root
+        (``PATH_INFO``; the ASGI ``path`` without ``root_path``).
+    :param raw_path: the request target as received, if the server gives it
+        and it contains ``%`` (only used to refuse encoded separators).
+    """
+
+    method: str
+    path: str
+    query_string: str = ""
+    raw_path: str | None = None
+    if_match: str | None = None
+    if_none_match: str | None = None
+    if_modified_since: str | None = None
+    if_unmodified_since: str | None = None
+    range: str | None = None
+    if_range: str | None = None
+    origin: str | None = None
+    access_control_request_method: str | None = None
+
+
+class Response:
+    """A decided answer: ``status``, ``headers`` and ``body`` (bytes, empty
+    for HEAD and bodiless statuses, or a :class:`~.files.FileBody` whose
+    descriptor the front end must :meth:`close`)."""
+
+    __slots__ = ("body", "headers", "status")
+
+    def __init__(self, status: int, headers: list[tuple[str, str]], body: bytes | FileBody) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def close(self) -> None:
+        """Release the open file, if any."""
+        if type(self.body) is FileBody:
+            self.body.close()
+
+    def __repr__(self) -> str:
+        return f"<Response {self.status}>"
+
+
+class Miss:
+    """No file at the safe path ``relative_path`` (yet): the front end calls
+    the ``on_miss`` hook, then :meth:`StaticServer.after_miss`."""
+
+    __slots__ = ("relative_path",)
+
+    def __init__(self, relative_path: str) -> None:
+        self.relative_path = relative_path
+
+    def __repr__(self) -> str:
+        return f"<Miss {self.relative_path!r}>"
+
+
+#: The range of a ``Range`` header that no byte of the file satisfies.
+_UNSATISFIABLE: Final = (-1, -1)
+
+
+class StaticServer:
+    """Decides the answers for the files of ``dir_path`` served under
+    ``url_path``.  Constant headers are computed here, once.
+
+    :param url_path: the URL path prefix (``'/images'``).
+    :param dir_path: the directory; symlinks are resolved once, now.
+    """
+
+    def __init__(self, url_path: str, dir_path: str | os.PathLike[str], options: ServeOptions):
+        prefix = "/" + url_path.strip("/")
+        self.prefix = prefix if prefix == "/" else prefix + "/"
+        self.root = os.path.realpath(os.fspath(dir_path) or ".")
+        self.options = options
+        self._directory = self.root if self.root.endswith(os.sep) else self.root + os.sep
+        self._confine_to = None if options.follow_symlinks else self.root
+        self._fall_through = options.missing == "fallthrough"
+        self._has_hook = options.on_miss is not None
+        self._is_versioned = options.is_versioned
+        self._dates: dict[int, str] = {}
+
+        cors = options.cors
+        self._cors = cors is not False
+        self._cors_origins = frozenset(cors) if isinstance(cors, tuple) else frozenset()
+        cors_static: tuple[tuple[str, str], ...] = ()
+        if cors is True:
+            cors_static = (
+                ("Access-Control-Allow-Origin", "*"),
+                ("Access-Control-Expose-Headers", _EXPOSED_HEADERS),
+            )
+        elif self._cors:
+            cors_static = (("Vary", "Origin"), ("Access-Control-Expose-Headers", _EXPOSED_HEADERS))
+        self._common = (("X-Content-Type-Options", "nosniff"), *cors_static)
+        self._allow = "GET, HEAD, OPTIONS" if self._cors else "GET, HEAD"
+
+        # extension → (unversioned, versioned) → (200/206 headers, 304/416 headers)
+        self._types: dict[str, tuple[tuple[_Block, _Block], tuple[_Block, _Block]]] = {}
+        for extension, content_type in CONTENT_TYPES.items():
+            by_version = []
+            for cache_control in (options.cache_control, options.versioned_cache_control):
+                short: list[tuple[str, str]] = [("Accept-Ranges", "bytes")]
+                if cache_control is not None:
+                    short.append(("Cache-Control", cache_control))
+                if content_type == SVG:
+                    short.append(("Content-Security-Policy", SVG_CSP))
+                short.extend(self._common)
+                by_version.append((tuple([("Content-Type", content_type), *short]), tuple(short)))
+            self._types[extension] = (by_version[0], by_version[1])
+
+    def owns(self, path: str) -> bool:
+        """Whether ``path`` is under the prefix (else the app answers)."""
+        return path.startswith(self.prefix)
+
+    def decide(self, request: Request) -> Response | Miss | None:
+        """The answer to ``request``, a :class:`Miss`, or ``None`` (not ours)."""
+        return self._decide(request, allow_miss=True)
+
+    def after_miss(self, request: Request, result: MissResult) -> Response | None:
+        """The answer once the ``on_miss`` hook returned ``result``."""
+        if result is None:
+            return self._unserved(request, 404)
+        if isinstance(result, FileReady):
+            decided = self._decide(request, allow_miss=False)
+            assert not isinstance(decided, Miss)
+            return decided
+        if isinstance(result, MissResponse):
+            return self._text(request, result.status, result.text, result.headers)
+        raise TypeError(f"on_miss returned {result!r}; expected None, FILE_READY or a MissResponse")
+
+    # -- the decision ---------------------------------------------------------
+
+    def _decide(self, request: Request, *, allow_miss: bool) -> Response | Miss | None:
+        path = request.path
+        if not path.startswith(self.prefix):
+            return None
+        try:
+            relative = relative_path(path[len(self.prefix) :], request.raw_path)
+        except PathRejected as rejected:
+            return self._unserved(request, rejected.status)
+        dot = relative.rfind(".")
+        blocks = self._types.get(relative[dot:].lower()) if dot > relative.rfind("/") else None
+        if blocks is None:
+            return self._unserved(request, 404)
+
+        opened = open_file(self._directory + relative, self._confine_to)
+        method = request.method
+        if type(opened) is int:
+            if opened == MISSING:
+                if allow_miss and self._has_hook and (method == "GET" or method == "HEAD"):
+                    return Miss(relative)
+                if method == "OPTIONS" and self._cors and request.access_control_request_method:
+                    return self._preflight(request)  # a thumbnail not made yet
+            return self._unserved(request, 403 if opened == FORBIDDEN else 404)
+
+        assert isinstance(opened, OpenedFile)
+        if method != "GET" and method != "HEAD":
+            os.close(opened.fd)
+            if method == "OPTIONS" and self._cors:
+                return self._preflight(request)
+            return self._text(request, 405, extra=(("Allow", self._allow),))
+        try:
+            return self._serve(request, opened, blocks)
+        except BaseException:
+            os.close(opened.fd)
+            raise
+
+    def _serve(
+        self, request: Request, opened: OpenedFile, blocks: tuple[tuple[_Block, _Block], ...]
+    ) -> Response:
+        st = opened.stat
+        size = st.st_size
+        mtime = st.st_mtime_ns // 1_000_000_000
+        etag = f'"{size:x}-{st.st_mtime_ns:x}"'
+        last_modified = self._dates.get(mtime)
+        if last_modified is None:
+            last_modified = self._http_date(mtime)
+        versioned = bool(request.query_string) and self._is_versioned(request.query_string)
+        full, short = blocks[versioned]
+        cors = self._cors_echo(request)
+
+        status = self._preconditions(request, etag, mtime, last_modified)
+        if status:
+            os.close(opened.fd)
+            if status == 304:
+                headers = [*short, ("ETag", etag), ("Last-Modified", last_modified), *cors]
+                return Response(304, headers, b"")
+            return Response(412, [*self._common, ("Content-Length", "0"), *cors], b"")
+
+        offset = 0
+        length = size
+        if request.range is not None and request.method == "GET" and size:
+            span = self._range(request, size, etag, mtime)
+            if span is _UNSATISFIABLE:
+                os.close(opened.fd)
+                headers = [
+                    *short,
+                    ("ETag", etag),
+                    ("Last-Modified", last_modified),
+                    ("Content-Range", f"bytes */{size}"),
+                    ("Content-Length", "0"),
+                    *cors,
+                ]
+                return Response(416, headers, b"")
+            if span is not None:
+                offset, end = span
+                length = end - offset
+                status = 206
+        headers = [
+            *full,
+            ("ETag", etag),
+            ("Last-Modified", last_modified),
+            ("Content-Length", str(length)),
+            *cors,
+        ]
+        if status == 206:
+            headers.append(("Content-Range", f"bytes {offset}-{offset + length - 1}/{size}"))
+        else:
+            status = 200
+        if request.method == "HEAD":
+            os.close(opened.fd)
+            return Response(status, headers, b"")
+        path = opened.real_path
+        if path is not None and path.endswith(" (deleted)"):
+            path = None  # replaced since it was opened: send from the descriptor only
+        return Response(status, headers, FileBody(opened.fd, offset, length, size, path))
+
+    # -- conditional requests -------------------------------------------------
+
+    @staticmethod
+    def _preconditions(request: Request, etag: str, mtime: int, last_modified: str) -> int:
+        """412, 304, or 0 to go on (RFC 9110 section 13.2.2, steps 1-4)."""
+        if request.if_match is not None:
+            if not _strong_match(request.if_match, etag):
+                return 412
+        elif request.if_unmodified_since is not None:
+            since = _timestamp(request.if_unmodified_since)
+            if since is not None and mtime > since:
+                return 412
+        if request.if_none_match is not None:
+            return 304 if _weak_match(request.if_none_match, etag) else 0
+        if request.if_modified_since is not None:
+            if request.if_modified_since == last_modified:
+                return 304
+            since = _timestamp(request.if_modified_since)
+            if since is not None and mtime <= since:
+                return 304
+        return 0
+
+    @staticmethod
+    def _range(request: Request, size: int, etag: str, mtime: int) -> tuple[int, int] | None:
+        """``(start, end)`` of the one range to send, :data:`_UNSATISFIABLE`,
+        or ``None`` to ignore the header and send the whole file."""
+        if request.if_range is not None and not _if_range_matches(request.if_range, etag, mtime):
+            return None
+        parsed = parse_range_header(request.range)
+        # Malformed, another unit, or several ranges: answered 200 with the
+        # whole file (RFC 9110 lets a server ignore Range).  No multipart:
+        # images are small, and it closes the overlapping-ranges amplification.
+        if parsed is None or parsed.units != "bytes" or len(parsed.ranges) != 1:
+            return None
+        start, stop = parsed.ranges[0]
+        # Not Range.range_for_length: it refuses a suffix longer than the file,
+        # which RFC 9110 section 14.1.2 says means the whole file.
+        if stop is None:
+            if start < 0:
+                return max(0, size + start), size
+            stop = size
+        if start >= size:
+            return _UNSATISFIABLE
+        return start, min(stop, size)
+
+    # -- headers ----------------------------------------------------------------
+
+    def _http_date(self, mtime: int) -> str:
+        if len(self._dates) >= _DATE_CACHE_SIZE:
+            self._dates.clear()
+        value = self._dates[mtime] = http_date(mtime)
+        return value
+
+    def _cors_echo(self, request: Request) -> Sequence[tuple[str, str]]:
+        origin = request.origin
+        if origin is not None and origin in self._cors_origins:
+            return (("Access-Control-Allow-Origin", origin),)
+        return ()
+
+    # -- answers without a file -----------------------------------------------
+
+    def _unserved(self, request: Request, status: int) -> Response | None:
+        return None if self._fall_through else self._text(request, status)
+
+    def _text(
+        self,
+        request: Request,
+        status: int,
+        text: str = "",
+        extra: Sequence[tuple[str, str]] = (),
+    ) -> Response:
+        body = (text or HTTPStatus(status).phrase).encode()
+        headers = [
+            ("Content-Type", _TEXT),
+            ("Content-Length", str(len(body))),
+            *self._common,
+            *extra,
+            *self._cors_echo(request),
+        ]
+        return Response(status, headers, b"" if request.method == "HEAD" else body)
+
+    def _preflight(self, request: Request) -> Response:
+        headers = [
+            *self._common,
+            ("Allow", self._allow),
+            ("Access-Control-Allow-Methods", self._allow),
+            ("Access-Control-Allow-Headers", _ALLOWED_REQUEST_HEADERS),
+            ("Access-Control-Max-Age", "86400"),
+            *self._cors_echo(request),
+        ]
+        return Response(204, headers, b"")
+
+
+_Block = tuple[tuple[str, str], ...]
+
+
+def _strong_match(value: str, etag: str) -> bool:
+    """``If-Match``: ``*`` or a strong tag equal to ``etag`` (strong comparison)."""
+    return value == etag or parse_etags(value).contains(etag[1:-1])
+
+
+def _weak_match(value: str, etag: str) -> bool:
+    """``If-None-Match``: ``*`` or any tag, weak or strong, equal to ``etag``."""
+    return value == etag or parse_etags(value).contains_weak(etag[1:-1])
+
+
+def _if_range_matches(value: str, etag: str, mtime: int) -> bool:
+    """``If-Range`` by strong comparison: the exact strong ETag, or exactly the
+    ``Last-Modified`` date.
+
+    Not ``werkzeug.http.parse_if_range_header``: it drops the weakness of an
+    entity tag, and a weak tag must never match here (RFC 9110 section 13.1.5).
+    """
+    value = value.strip()
+    if value[:1] == '"' or value[:2] in ("W/", "w/"):
+        tag, weak = unquote_etag(value)
+        return not weak and tag == etag[1:-1]
+    return _timestamp(value) == mtime
+
+
+def _timestamp(value: str) -> int | None:
+    """An HTTP date as whole Unix seconds, or ``None`` when invalid."""
+    parsed = parse_date(value)
+    return None if parsed is None else int(parsed.timestamp())

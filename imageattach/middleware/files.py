@@ -1,0 +1,125 @@
+"""The file I/O primitives: one open + one fstat per request, and positional
+reads from that descriptor.
+
+A response reads only from the descriptor it opened, so a file replaced
+(``os.replace``) while it is being served keeps yielding the old inode's
+bytes: never a mix of two files.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+
+from .paths import is_inside
+
+__all__ = ["FileBody", "OpenedFile", "open_file", "read_at"]
+
+_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+# O_NONBLOCK: opening a FIFO planted in the directory must not hang the worker
+# (it is then refused as not a regular file).  No effect on regular files.
+_FLAGS |= getattr(os, "O_NONBLOCK", 0)
+
+#: Where the kernel tells the real path of an open descriptor.
+_PROC_FD = "/proc/self/fd/"
+HAVE_PROC_FD = os.path.isdir(_PROC_FD)
+
+#: ``open_file`` outcomes that are not an open file.
+MISSING = 1  # nothing there (ENOENT, ENOTDIR): the on-miss hook may make it
+NOT_FOUND = 2  # something unservable there: a directory, device, loop...
+FORBIDDEN = 3  # the server may not read it
+
+
+class OpenedFile:
+    """An open regular file: its descriptor, ``fstat`` result and real path
+    (``None`` when unknown; ends with ``' (deleted)'`` once replaced)."""
+
+    __slots__ = ("fd", "real_path", "stat")
+
+    def __init__(self, fd: int, st: os.stat_result, real_path: str | None) -> None:
+        self.fd = fd
+        self.stat = st
+        self.real_path = real_path
+
+
+def open_file(path: str, root: str | None) -> OpenedFile | int:
+    """Open ``path`` once and ``fstat`` the descriptor.
+
+    :param root: the real root the file must be inside, or ``None`` to allow
+        any real path (symlinks opted in).
+    :returns: the :class:`OpenedFile`, or :data:`MISSING`,
+        :data:`NOT_FOUND` or :data:`FORBIDDEN`.
+    """
+    if root is not None and not HAVE_PROC_FD:
+        # No /proc: resolve before opening.  A directory swapped for a symlink
+        # in between could still be followed; on Linux the check below is on
+        # the descriptor itself and has no such window.
+        resolved = os.path.realpath(path)
+        if not is_inside(root, resolved):
+            return NOT_FOUND
+        path = resolved
+    try:
+        fd = os.open(path, _FLAGS)
+    except (FileNotFoundError, NotADirectoryError):
+        return MISSING
+    except PermissionError:
+        return FORBIDDEN
+    except OSError as error:
+        if error.errno in (errno.ELOOP, errno.ENAMETOOLONG, errno.EISDIR, errno.ENXIO):
+            return NOT_FOUND
+        raise
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            os.close(fd)
+            return NOT_FOUND
+        real_path: str | None = path
+        if root is not None and HAVE_PROC_FD:
+            real_path = os.readlink(f"{_PROC_FD}{fd}")
+            if not is_inside(root, real_path):
+                os.close(fd)
+                return NOT_FOUND
+    except BaseException:
+        os.close(fd)
+        raise
+    return OpenedFile(fd, st, real_path)
+
+
+def read_at(fd: int, length: int, offset: int) -> bytes:
+    """Exactly ``length`` bytes at ``offset``.
+
+    :raises OSError: if the file ends sooner (it was truncated in place while
+        being served; the response is cut rather than padded or mixed).
+    """
+    data = os.pread(fd, length, offset)
+    if len(data) != length:
+        raise OSError(errno.EIO, f"file shrank while being served (fd {fd})")
+    return data
+
+
+class FileBody:
+    """The part ``[offset, offset + length)`` of an open file to send; the
+    front end sends it, then calls :meth:`close` (on every path)."""
+
+    __slots__ = ("fd", "length", "offset", "path", "size")
+
+    def __init__(self, fd: int, offset: int, length: int, size: int, path: str | None) -> None:
+        self.fd = fd
+        self.offset = offset
+        self.length = length
+        self.size = size
+        #: The real path, for servers that send by path (ASGI pathsend);
+        #: ``None`` if unknown or the file was replaced since it was opened.
+        self.path = path
+
+    @property
+    def whole(self) -> bool:
+        """Whether it is the whole file."""
+        return self.offset == 0 and self.length == self.size
+
+    def close(self) -> None:
+        """Close the descriptor; later calls do nothing."""
+        fd, self.fd = self.fd, -1
+        if fd >= 0:
+            os.close(fd)

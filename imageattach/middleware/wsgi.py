@@ -1,0 +1,274 @@
+"""The WSGI front end of the static file server: I/O only, the rules are in
+:mod:`.core`.
+
+Whole files go out through ``environ['wsgi.file_wrapper']`` when the server
+has one (gunicorn then uses ``sendfile``); otherwise, and for ranges, small
+bodies are read in one ``pread`` and larger ones streamed in ``block_size``
+chunks.  Bodies are always bytes, and the file is closed on every path,
+including a client that goes away (the server calls ``close()``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import os
+from collections.abc import Callable, Iterable, Iterator
+from http import HTTPStatus
+from typing import Any, TypeAlias
+
+from ..exceptions import ConfigurationError
+from ..hosturl import host_url_context
+from .baseurl import base_url
+from .core import Miss, Request, Response, StaticServer
+from .files import FileBody, read_at
+from .options import ServeOptions, make_options
+
+__all__ = ["StaticServerMiddleware"]
+
+WSGIApp: TypeAlias = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+#: Bodies up to this size, when not sent by ``wsgi.file_wrapper``, are read
+#: in one call and returned as a one-item list (one write for the server).
+READ_AT_ONCE = 1024 * 1024
+
+_STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
+
+
+class StaticServerMiddleware:
+    """Serve the files of ``dir_path`` under ``url_path``; pass every other
+    request to ``app`` (with the request's base URL current for ``locate()``).
+
+    :param app: the WSGI application to wrap.
+    :param url_path: the URL path prefix, e.g. ``'/images'``.
+    :param dir_path: the directory to serve.
+    :param block_size: the chunk size of streamed bodies.
+    :param cors: as :attr:`ServeOptions.cors` (positional for the seed's sake).
+    :param options: a :class:`~.options.ServeOptions`; further keyword
+        arguments override its fields, e.g. ``missing='fallthrough'``.
+    """
+
+    def __init__(
+        self,
+        app: WSGIApp,
+        url_path: str,
+        dir_path: str | os.PathLike[str],
+        block_size: int = 8192,
+        cors: bool | list[str] | tuple[str, ...] = False,
+        *,
+        options: ServeOptions | None = None,
+        **overrides: Any,
+    ) -> None:
+        if not callable(app):
+            raise ConfigurationError("app must be a WSGI callable")
+        if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1:
+            raise ConfigurationError(f"block_size must be a positive int, not {block_size!r}")
+        if cors is not False:
+            overrides["cors"] = cors
+        self.options = make_options(options, overrides)
+        if self.options.async_on_miss:
+            raise ConfigurationError("the WSGI middleware needs a blocking on_miss hook")
+        self.app = app
+        self.block_size = block_size
+        self.core = StaticServer(url_path, dir_path, self.options)
+        self._prefix = self.core.prefix
+        self._on_miss = self.options.on_miss
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        path: str = environ.get("PATH_INFO") or "/"
+        if path.startswith(self._prefix):
+            response = self._decide(environ, path)
+            if response is not None:
+                return self._send(response, environ, start_response)
+        return self._call_app(environ, start_response)
+
+    def _decide(self, environ: dict[str, Any], path: str) -> Response | None:
+        if not path.isascii():
+            # PEP 3333 strings carry the request's bytes as latin-1.
+            with contextlib.suppress(UnicodeEncodeError):
+                path = path.encode("latin-1").decode("utf-8", "surrogateescape")
+        raw_path = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+        request = Request(
+            environ["REQUEST_METHOD"],
+            path,
+            environ.get("QUERY_STRING", ""),
+            raw_path if raw_path and "%" in raw_path else None,
+            environ.get("HTTP_IF_MATCH"),
+            environ.get("HTTP_IF_NONE_MATCH"),
+            environ.get("HTTP_IF_MODIFIED_SINCE"),
+            environ.get("HTTP_IF_UNMODIFIED_SINCE"),
+            environ.get("HTTP_RANGE"),
+            environ.get("HTTP_IF_RANGE"),
+            environ.get("HTTP_ORIGIN"),
+            environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD"),
+        )
+        decided = self.core.decide(request)
+        if isinstance(decided, Miss):
+            assert self._on_miss is not None
+            result = self._on_miss(decided.relative_path, request.query_string)
+            return self.core.after_miss(request, result)  # type: ignore[arg-type]
+        return decided
+
+    def _send(
+        self, response: Response, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        body = response.body
+        if type(body) is bytes:
+            start_response(_STATUS_LINES[response.status], response.headers)
+            return [body] if body else []
+        assert isinstance(body, FileBody)
+        try:
+            file_wrapper = environ.get("wsgi.file_wrapper")
+            if file_wrapper is not None and body.whole:
+                start_response(_STATUS_LINES[response.status], response.headers)
+                wrapped: Iterable[bytes] = file_wrapper(_Descriptor(body), self.block_size)
+                return wrapped
+            if body.length <= READ_AT_ONCE:
+                data = read_at(body.fd, body.length, body.offset)
+                body.close()
+                start_response(_STATUS_LINES[response.status], response.headers)
+                return [data]
+            start_response(_STATUS_LINES[response.status], response.headers)
+            return _FileSlice(body, self.block_size)
+        except BaseException:
+            body.close()
+            raise
+
+    def _call_app(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        url = self._base_url(environ)
+        if url is None:
+            return self.app(environ, start_response)
+        # The app and the consumption of its response iterable run in one
+        # copied context, so streamed templates see the URL even when the
+        # server iterates in another thread (granian); nothing leaks out.
+        context = contextvars.copy_context()
+        manager = host_url_context(url)
+        context.run(manager.__enter__)
+        try:
+            result = context.run(self.app, environ, start_response)
+        except BaseException:
+            context.run(manager.__exit__, None, None, None)
+            raise
+        file_wrapper = environ.get("wsgi.file_wrapper")
+        if isinstance(result, list | tuple) or (
+            isinstance(file_wrapper, type) and isinstance(result, file_wrapper)
+        ):
+            # Nothing of the app left to run; a file wrapper stays unwrapped
+            # so the server can still sendfile it.
+            context.run(manager.__exit__, None, None, None)
+            return result
+        return _InContext(result, context, manager)
+
+    def _base_url(self, environ: dict[str, Any]) -> str | None:
+        trusted = self.options.trusted_proxy_headers
+        name = environ.get("SERVER_NAME")
+        port = environ.get("SERVER_PORT")
+        server = (name, int(port)) if name and port and port.isdigit() else None
+        script_name: str = environ.get("SCRIPT_NAME", "")
+        root: str | bytes = script_name
+        if not script_name.isascii():
+            with contextlib.suppress(UnicodeEncodeError):
+                root = script_name.encode("latin-1")
+        return base_url(
+            environ.get("wsgi.url_scheme", "http"),
+            environ.get("HTTP_HOST"),
+            server,
+            root,
+            environ.get("HTTP_X_FORWARDED_PROTO") if trusted else None,
+            environ.get("HTTP_X_FORWARDED_HOST") if trusted else None,
+        )
+
+
+class _Descriptor:
+    """The minimal binary file object ``wsgi.file_wrapper`` needs (``read``,
+    ``fileno`` for sendfile, ``seek``, ``close``) over the open descriptor,
+    without another ``fstat`` as :class:`io.FileIO` would do."""
+
+    __slots__ = ("_body",)
+    mode = "rb"
+
+    def __init__(self, body: FileBody) -> None:
+        self._body = body
+
+    def read(self, size: int = -1) -> bytes:
+        if size < 0:
+            size = self._body.size
+        return os.read(self._body.fd, size)
+
+    def fileno(self) -> int:
+        return self._body.fd
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        return os.lseek(self._body.fd, offset, whence)
+
+    def close(self) -> None:
+        self._body.close()
+
+
+class _FileSlice:
+    """Iterate over a :class:`FileBody` in ``block_size`` chunks (``pread``:
+    the descriptor's position is never used)."""
+
+    __slots__ = ("_block_size", "_body", "_offset", "_remaining")
+
+    def __init__(self, body: FileBody, block_size: int) -> None:
+        self._body = body
+        self._block_size = block_size
+        self._offset = body.offset
+        self._remaining = body.length
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        if self._remaining <= 0:
+            self._body.close()
+            raise StopIteration
+        size = min(self._block_size, self._remaining)
+        try:
+            data = read_at(self._body.fd, size, self._offset)
+        except BaseException:
+            self._body.close()
+            raise
+        self._offset += size
+        self._remaining -= size
+        return data
+
+    def close(self) -> None:
+        self._body.close()
+
+
+class _InContext:
+    """The app's response iterable, iterated and closed inside ``context``;
+    closing also ends the host URL ``manager``."""
+
+    __slots__ = ("_context", "_iterable", "_manager", "_next")
+
+    def __init__(
+        self,
+        iterable: Iterable[bytes],
+        context: contextvars.Context,
+        manager: contextlib.AbstractContextManager[None],
+    ) -> None:
+        self._iterable = iterable
+        self._context = context
+        self._manager = manager
+        self._next = context.run(iter, iterable).__next__
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        return self._context.run(self._next)
+
+    def close(self) -> None:
+        try:
+            close = getattr(self._iterable, "close", None)
+            if close is not None:
+                self._context.run(close)
+        finally:
+            self._context.run(self._manager.__exit__, None, None, None)
