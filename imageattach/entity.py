@@ -1,0 +1,627 @@
+"""Image entities: the :class:`Image` mixin, image sets and :func:`image_attachment`.
+
+An image entity class mixes :class:`Image` into a mapped class, and its owner
+attaches it with :func:`image_attachment`, a :func:`~sqlalchemy.orm.relationship`
+whose value is an image set::
+
+    class User(Base):
+        __tablename__ = "user"
+        id: Mapped[int] = mapped_column(primary_key=True)
+        picture: Mapped[SingleImageSet[UserPicture]] = image_attachment("UserPicture")
+
+    class UserPicture(Base, Image):
+        __tablename__ = "user_picture"
+        user_id: Mapped[int] = mapped_column(ForeignKey(User.id), primary_key=True)
+        user: Mapped[User] = relationship(back_populates="picture")
+
+    with store_context(store):
+        user.picture.from_file(upload)
+        user.picture.generate_thumbnail(width=150)
+        session.commit()
+
+An image set holds one original and its thumbnails.  Files are written when
+the rows are flushed and removed when the transaction does not commit; see
+:mod:`imageattach.tracking`.  Image work is done by :mod:`imageattach.imaging`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import html
+import io
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from typing import IO, TYPE_CHECKING, Any, Generic, TypeVar
+
+from sqlalchemy import Boolean, DateTime, Integer, String, func, inspect, select, tuple_
+from sqlalchemy.exc import MultipleResultsFound, NoResultFound
+from sqlalchemy.ext.hybrid import hybrid_property
+from sqlalchemy.orm import (
+    AppenderQuery,
+    Mapped,
+    PassiveFlag,
+    Relationship,
+    mapped_column,
+    object_session,
+    with_parent,
+)
+from sqlalchemy.orm.attributes import get_history
+from sqlalchemy.sql.elements import ColumnElement
+
+from . import tracking
+from .context import current_store, resolve_store
+from .exceptions import NoOriginalImageError
+from .file import ReusableFileProxy
+from .sizing import VECTOR_TYPES, thumbnail_size
+from .store import Store
+
+if TYPE_CHECKING:
+    from .imaging import ImageInfo
+
+__all__ = [
+    "VECTOR_TYPES",
+    "BaseImageSet",
+    "Image",
+    "ImageSet",
+    "ImageSubset",
+    "MultipleImageSet",
+    "SingleImageSet",
+    "image_attachment",
+]
+
+
+def _check_store(store: object) -> Store:
+    if not isinstance(store, Store):
+        raise TypeError(f"store must be an imageattach.store.Store, not {store!r}")
+    return store
+
+
+def _img_tag(url: str, width: int, height: int) -> str:
+    return f'<img src="{html.escape(url, quote=True)}" width="{int(width)}" height="{int(height)}">'
+
+
+class _ObjectType:
+    """The default :attr:`Image.object_type`: the table name, ``_`` → ``-``."""
+
+    def __get__(self, instance: object, owner: type | None = None) -> str:
+        cls = owner if owner is not None else type(instance)
+        name = getattr(cls, "__tablename__", None)
+        if name is None:
+            table = getattr(cls, "__table__", None)
+            name = getattr(table, "name", None)
+        if not isinstance(name, str):
+            raise NotImplementedError(
+                f"{cls.__qualname__} has no table name: implement its object_type property"
+            )
+        return name.replace("_", "-")
+
+
+class Image:
+    """Mixin of image entities: one image of one size.
+
+    Identifies its file in a store by :attr:`object_type`, :attr:`object_id`,
+    :attr:`width`, :attr:`height` and :attr:`mimetype`.  Renders itself as an
+    ``<img>`` tag in templates that honour ``__html__`` (Jinja2, Mako)::
+
+        {{ user.picture.find_thumbnail(width=120) }}
+    """
+
+    #: The kind of image, used in file paths and keys.  Defaults to
+    #: ``__tablename__`` with underscores replaced by hyphens; may be overridden.
+    object_type: str = _ObjectType()  # type: ignore[assignment]
+
+    #: Width in pixels, as displayed (after the EXIF orientation).
+    width: Mapped[int] = mapped_column("width", Integer, primary_key=True)
+    #: Height in pixels, as displayed.
+    height: Mapped[int] = mapped_column("height", Integer, primary_key=True)
+    #: e.g. ``'image/jpeg'``.
+    mimetype: Mapped[str] = mapped_column("mimetype", String(255), nullable=False)
+    #: Whether this is the original rather than a thumbnail.
+    original: Mapped[bool] = mapped_column("original", Boolean, nullable=False, default=False)
+    #: When the image was attached; also the cache-busting ``_ts`` of its URL.
+    created_at: Mapped[datetime.datetime] = mapped_column(
+        "created_at", DateTime(timezone=True), nullable=False, default=func.now()
+    )
+
+    @property
+    def object_id(self) -> int:
+        """The number identifying the image's object in the store.
+
+        The primary key (besides ``width`` and ``height``) when it is a single
+        integer, or a UUID's integer value.  Override it for other keys.
+        """
+        names = self.identity_attributes()
+        if len(names) == 1:
+            value = getattr(self, names[0])
+            if isinstance(value, uuid.UUID):
+                return value.int
+            if isinstance(value, int) and not isinstance(value, bool):
+                return value
+        raise NotImplementedError(
+            f"{type(self).__qualname__} has a non-integer or composite primary key: "
+            "implement its object_id property"
+        )
+
+    @classmethod
+    def identity_attributes(cls) -> list[str]:
+        """Names of the primary key attributes other than ``width`` and ``height``."""
+        mapper = inspect(cls)
+        names = (mapper.get_property_by_column(column).key for column in mapper.primary_key)
+        return [name for name in names if name not in ("width", "height")]
+
+    @property
+    def identity_map(self) -> dict[str, Any]:
+        """The values of :meth:`identity_attributes`, by name."""
+        return {name: getattr(self, name) for name in self.identity_attributes()}
+
+    @hybrid_property
+    def size(self) -> tuple[int, int]:
+        """``(width, height)``."""
+        return self.width, self.height
+
+    @size.inplace.setter
+    def _size_setter(self, size: tuple[int, int]) -> None:
+        self.width, self.height = size
+
+    @size.inplace.expression
+    @classmethod
+    def _size_expression(cls) -> ColumnElement[Any]:
+        return tuple_(cls.width, cls.height)
+
+    def open_file(self, store: Store = current_store, use_seek: bool = False) -> Any:
+        """Open the image's data as a readable context manager (seekable too
+        with ``use_seek``).  An image not flushed yet reads its pending data."""
+        store = _check_store(store)
+        pending = tracking.pending_file(self)
+        if pending is not None:
+            return ReusableFileProxy(pending.rewind())
+        return store.open(self, use_seek)
+
+    def make_blob(self, store: Store = current_store) -> bytes:
+        """The image's data as bytes."""
+        with self.open_file(store) as file:
+            data: bytes = file.read()
+        return data
+
+    def locate(self, store: Store = current_store) -> str:
+        """The URL of the image in ``store``."""
+        return _check_store(store).locate(self)
+
+    def __html__(self) -> str:
+        return _img_tag(self.locate(), self.width, self.height)
+
+
+_I = TypeVar("_I", bound=Image)
+
+
+def _matches(image: Image, criteria: Mapping[str, Any]) -> bool:
+    return all(getattr(image, name) == value for name, value in criteria.items())
+
+
+def _collection_members(collection: AppenderQuery[_I], criteria: Mapping[str, Any]) -> list[_I]:
+    """The images of ``collection`` matching ``criteria``, counting changes
+    not flushed yet.  A parent that is not persistent only has the images
+    attached to it in memory."""
+    parent = collection.instance
+    key = collection.attr.key
+    session = object_session(parent)
+    found: list[_I] = []
+    if session is not None and inspect(parent).has_identity:
+        cls = collection.attr.target_mapper.class_
+        query = (
+            select(cls).where(with_parent(parent, getattr(type(parent), key))).filter_by(**criteria)
+        )
+        found.extend(image for image in session.scalars(query) if image not in session.deleted)
+    history = get_history(parent, key, passive=PassiveFlag.PASSIVE_NO_INITIALIZE)
+    removed = {id(image) for image in history.deleted}
+    found = [image for image in found if id(image) not in removed]
+    known = {id(image) for image in found}
+    found.extend(
+        image for image in history.added if id(image) not in known and _matches(image, criteria)
+    )
+    return found
+
+
+def _imaging() -> Any:
+    from . import imaging
+
+    return imaging
+
+
+class BaseImageSet(Generic[_I]):
+    """One original image and its thumbnails, all looking the same.
+
+    ``bool(image_set)`` is false while there is no original.  Renders itself as
+    an ``<img>`` tag of the original in templates that honour ``__html__``.
+    """
+
+    #: The values of the extra primary key columns of the set's images.
+    identity_map: Mapping[str, Any]
+
+    # -- implemented by the concrete sets ------------------------------------
+
+    def _members(self, **criteria: Any) -> list[_I]:
+        raise NotImplementedError
+
+    def _image_class(self) -> type[_I]:
+        raise NotImplementedError
+
+    def _collection(self) -> AppenderQuery[_I]:
+        raise NotImplementedError
+
+    # -- attaching -------------------------------------------------------------
+
+    def from_raw_file(
+        self,
+        raw_file: IO[bytes],
+        store: Store = current_store,
+        size: tuple[int, int] | None = None,
+        mimetype: str | None = None,
+        original: bool = True,
+        extra_args: Sequence[Any] | None = None,
+        extra_kwargs: Mapping[str, Any] | None = None,
+    ) -> _I:
+        """Attach the image in the seekable ``raw_file`` without copying it:
+        it is read when the row is flushed, so keep it open until then.
+
+        ``size`` and ``mimetype`` are read from the file's header unless both
+        are given.  An original replaces the set's images.
+
+        :raises imageattach.exceptions.ImageError: the data is corrupt,
+            unsupported or too large; nothing is attached.
+        """
+        if not callable(getattr(raw_file, "seek", None)):
+            raise TypeError(f"raw_file must be seekable; use from_file() for {raw_file!r}")
+        return self._attach(
+            tracking.PendingFile(raw_file, raw_file.tell(), resolve_store(store), owned=False),
+            size=size,
+            mimetype=mimetype,
+            original=original,
+            extra_args=extra_args,
+            extra_kwargs=extra_kwargs,
+        )
+
+    def from_blob(
+        self,
+        blob: bytes,
+        store: Store = current_store,
+        extra_args: Sequence[Any] | None = None,
+        extra_kwargs: Mapping[str, Any] | None = None,
+    ) -> _I:
+        """Attach the image in ``blob`` as the original.
+
+        :raises imageattach.exceptions.ImageError: see :meth:`from_raw_file`.
+        """
+        if not isinstance(blob, bytes | bytearray | memoryview):
+            raise TypeError(f"blob must be bytes, not {blob!r}")
+        return self._attach(
+            tracking.PendingFile(io.BytesIO(blob), 0, resolve_store(store), owned=True),
+            extra_args=extra_args,
+            extra_kwargs=extra_kwargs,
+        )
+
+    def from_file(
+        self,
+        file: IO[bytes],
+        store: Store = current_store,
+        extra_args: Sequence[Any] | None = None,
+        extra_kwargs: Mapping[str, Any] | None = None,
+    ) -> _I:
+        """Attach the image read from ``file`` (any readable object, read from
+        its current position) as the original.
+
+        The data is copied into a temporary file (kept in memory only when
+        small), so ``file`` may be closed right away.
+
+        :raises imageattach.exceptions.ImageError: see :meth:`from_raw_file`.
+        """
+        if not callable(getattr(file, "read", None)):
+            raise TypeError(f"file must be readable, not {file!r}")
+        store = resolve_store(store)
+        copy = tracking.spool(file)
+        try:
+            return self._attach(
+                tracking.PendingFile(copy, 0, store, owned=True),
+                extra_args=extra_args,
+                extra_kwargs=extra_kwargs,
+            )
+        except BaseException:
+            copy.close()
+            raise
+
+    def _attach(
+        self,
+        pending: tracking.PendingFile,
+        *,
+        size: tuple[int, int] | None = None,
+        mimetype: str | None = None,
+        original: bool = True,
+        extra_args: Sequence[Any] | None = None,
+        extra_kwargs: Mapping[str, Any] | None = None,
+    ) -> _I:
+        _check_store(pending.store)
+        if size is None or mimetype is None:
+            info: ImageInfo = _imaging().probe(pending.rewind())
+            size = size or (info.width, info.height)
+            mimetype = mimetype or info.mimetype
+        if mimetype.startswith("image/x-"):
+            mimetype = "image/" + mimetype[len("image/x-") :]
+        if original:
+            self._clear(pending.store)
+        image = self._image_class()(
+            *(extra_args or ()), **{**(extra_kwargs or {}), **self.identity_map}
+        )
+        image.width, image.height = size
+        image.mimetype = mimetype
+        image.original = original
+        image.created_at = datetime.datetime.now(datetime.UTC)
+        tracking.attach_file(image, pending)
+        self._collection().append(image)
+        return image
+
+    def _clear(self, store: Store) -> None:
+        """Remove the set's images (before a new original is attached); their
+        files go when the transaction commits."""
+        collection = self._collection()
+        members = self._members()
+        for image in members:
+            tracking.remember_store(image, store)
+            collection.remove(image)
+        session = object_session(collection.instance)
+        if members and session is not None and inspect(collection.instance).has_identity:
+            session.flush()
+
+    # -- thumbnails ------------------------------------------------------------
+
+    def generate_thumbnail(
+        self,
+        ratio: float | None = None,
+        width: int | None = None,
+        height: int | None = None,
+        filter: str = "undefined",
+        store: Store = current_store,
+    ) -> _I:
+        """Make, attach and return a thumbnail of the original, or return the
+        set's existing image of that size.
+
+        Pass exactly one of ``ratio`` (> 0; above 1 enlarges), ``width`` or
+        ``height``; the other dimension keeps the aspect ratio, rounded.
+        ``filter`` is an ImageMagick filter name (``wand.image.FILTER_TYPES``).
+
+        :raises NoOriginalImageError: the set has no original.
+        :raises TypeError, ValueError: bad size arguments.
+        """
+        original = self.require_original()
+        size = thumbnail_size(
+            original.width, original.height, width=width, height=height, ratio=ratio
+        )
+        existing = self._existing_thumbnail(size, width=width, height=height)
+        if existing is not None:
+            return existing
+        store = resolve_store(_check_store(store))
+        with original.open_file(store) as source:
+            data, mimetype = tracking.run_blocking(
+                lambda: _imaging().make_thumbnail(
+                    source, width=size[0], height=size[1], filter=filter
+                )
+            )
+        return self._attach(
+            tracking.PendingFile(io.BytesIO(data), 0, store, owned=True),
+            size=size,
+            mimetype=mimetype,
+            original=False,
+        )
+
+    def _existing_thumbnail(
+        self, size: tuple[int, int], *, width: int | None, height: int | None
+    ) -> _I | None:
+        # Asked for a width (or height) only, an image of that width is
+        # accepted as the seed did: thumbnails the seed made have their other
+        # dimension truncated, not rounded.
+        candidates = self._members()
+        for image in candidates:
+            if (image.width, image.height) == size:
+                return image
+        for image in candidates:
+            if (width is not None and image.width == width) or (
+                height is not None and image.height == height
+            ):
+                return image
+        return None
+
+    def find_thumbnail(self, width: int | None = None, height: int | None = None) -> _I:
+        """The set's image (original included) of the given width and/or height.
+
+        :raises sqlalchemy.orm.exc.NoResultFound: there is none.
+        """
+        if width is None and height is None:
+            raise TypeError("pass width and/or height")
+        criteria = {
+            name: value
+            for name, value in (("width", width), ("height", height))
+            if value is not None
+        }
+        found = self._members(**criteria)
+        if not found:
+            described = ", ".join(f"{name}={value!r}" for name, value in criteria.items())
+            raise NoResultFound(f"no image of {described} in the set")
+        if len(found) > 1:
+            raise MultipleResultsFound(f"{len(found)} images match {criteria!r}")
+        return found[0]
+
+    # -- the original ------------------------------------------------------------
+
+    @property
+    def original(self) -> _I | None:
+        """The original image, or ``None`` if there is none yet."""
+        found = self._members(original=True)
+        return found[0] if found else None
+
+    def require_original(self) -> _I:
+        """The original image.
+
+        :raises NoOriginalImageError: there is none yet (an ``OSError``, as
+            the seed's ``IOError``).
+        """
+        image = self.original
+        if image is None:
+            raise NoOriginalImageError("the image set has no original image yet")
+        return image
+
+    def open_file(self, store: Store = current_store, use_seek: bool = False) -> Any:
+        """:meth:`Image.open_file` of the original."""
+        return self.require_original().open_file(store, use_seek)
+
+    def make_blob(self, store: Store = current_store) -> bytes:
+        """:meth:`Image.make_blob` of the original."""
+        return self.require_original().make_blob(store)
+
+    def locate(
+        self,
+        store: Store = current_store,
+        *,
+        width: int | None = None,
+        height: int | None = None,
+        ratio: float | None = None,
+    ) -> str:
+        """The URL of the original, or with a size, the URL of that size made
+        on demand when first requested (see
+        :meth:`imageattach.store.Store.locate_resized`); no image work here.
+        """
+        original = self.require_original()
+        if width is None and height is None and ratio is None:
+            return original.locate(store)
+        w, h = thumbnail_size(
+            original.width, original.height, width=width, height=height, ratio=ratio
+        )
+        return resolve_store(_check_store(store)).locate_resized(original, w, h)
+
+    def __bool__(self) -> bool:
+        return self.original is not None
+
+    def __html__(self) -> str:
+        original = self.original
+        if original is None:
+            return ""
+        return _img_tag(original.locate(), original.width, original.height)
+
+
+class SingleImageSet(BaseImageSet[_I], AppenderQuery[_I]):  # type: ignore[misc]
+    """The value of an ``image_attachment(..., uselist=False)`` (the default):
+    one image set.  It is also a query of the set's images::
+
+        for image in user.picture: ...
+        user.picture.count()
+    """
+
+    @property
+    def identity_map(self) -> Mapping[str, Any]:  # type: ignore[override]
+        return {}
+
+    @property
+    def query(self) -> SingleImageSet[_I]:
+        return self
+
+    def _members(self, **criteria: Any) -> list[_I]:
+        return _collection_members(self, criteria)
+
+    def _image_class(self) -> type[_I]:
+        cls: type[_I] = self.attr.target_mapper.class_
+        return cls
+
+    def _collection(self) -> AppenderQuery[_I]:
+        return self
+
+
+#: The seed's deprecated alias of :class:`SingleImageSet`.
+ImageSet = SingleImageSet
+
+
+class MultipleImageSet(AppenderQuery[_I]):
+    """The value of an ``image_attachment(..., uselist=True)``: a set of
+    image sets, told apart by extra primary key columns of the image entity
+    (e.g. ``order_index``).  Pick one with :meth:`get_image_set`.
+    """
+
+    def get_image_set(self, **pk: Any) -> ImageSubset[_I]:
+        """The image set whose extra primary key columns have these values;
+        it may be empty, to attach a new image set::
+
+            post.photos.get_image_set(order_index=2).from_file(f)
+        """
+        return ImageSubset(self, **pk)
+
+    @property
+    def image_sets(self) -> Iterator[ImageSubset[_I]]:
+        """Each image set that has an original."""
+        for image in _collection_members(self, {"original": True}):
+            yield ImageSubset(self, **image.identity_map)
+
+    def __bool__(self) -> bool:
+        return bool(_collection_members(self, {"original": True}))
+
+
+class ImageSubset(BaseImageSet[_I]):
+    """One image set of a :class:`MultipleImageSet`."""
+
+    def __init__(self, _query: MultipleImageSet[_I], **identity_map: Any) -> None:
+        cls: type[Image] = _query.attr.target_mapper.class_
+        unknown = set(identity_map) - set(cls.identity_attributes())
+        if unknown:
+            raise TypeError(
+                f"unexpected keys {sorted(unknown)!r}: an image set is chosen by the "
+                f"primary key columns {cls.identity_attributes()!r}"
+            )
+        self.query = _query
+        self.identity_map = identity_map
+
+    def _members(self, **criteria: Any) -> list[_I]:
+        return _collection_members(self.query, {**self.identity_map, **criteria})
+
+    def _image_class(self) -> type[_I]:
+        cls: type[_I] = self.query.attr.target_mapper.class_
+        return cls
+
+    def _collection(self) -> AppenderQuery[_I]:
+        return self.query
+
+    def count(self) -> int:
+        """The number of images in this set."""
+        return len(self._members())
+
+    def __iter__(self) -> Iterator[_I]:
+        return iter(self._members())
+
+    def __repr__(self) -> str:
+        return f"<ImageSubset {dict(self.identity_map)!r} of {self.query.instance!r}>"
+
+
+class _ImageAttachment(Relationship[Any]):
+    """A dynamic relationship whose value is an image set, whatever its
+    ``Mapped[...]`` annotation makes of it."""
+
+    inherit_cache = True
+
+    def declarative_scan(self, *args: Any, **kwargs: Any) -> None:
+        super().declarative_scan(*args, **kwargs)
+        # Mapped[SingleImageSet[X]] reads as a scalar reference to the scanner.
+        self.uselist = True
+        self.lazy = "dynamic"
+        self.strategy_key = (("lazy", "dynamic"),)
+
+
+def image_attachment(*args: Any, uselist: bool = False, **kwargs: Any) -> Any:
+    """A :func:`~sqlalchemy.orm.relationship` to an :class:`Image` entity,
+    whose value is a :class:`SingleImageSet` (or, with ``uselist=True``, a
+    :class:`MultipleImageSet`).  Takes relationship()'s arguments.
+
+    Annotate it as ``Mapped[SingleImageSet[UserPicture]]`` (or
+    ``Mapped[MultipleImageSet[PostPhoto]]``) in ``DeclarativeBase`` classes.
+    """
+    kwargs.setdefault("query_class", MultipleImageSet if uselist else SingleImageSet)
+    kwargs.setdefault("cascade", "all, delete-orphan")
+    kwargs["lazy"] = "dynamic"
+    return _ImageAttachment(*args, uselist=True, **kwargs)
+
+
+tracking.install(Image)

@@ -1,0 +1,434 @@
+"""Which image files each session wrote or must delete, per transaction.
+
+An image's file is written when its row is flushed (its object id is known
+then) and deleted only after the outermost commit.  Each session keeps, in
+``session.info``, a log per open transaction that can end on its own (the
+root transaction and each SAVEPOINT):
+
+- a SAVEPOINT that is released hands its log on to its parent;
+- a transaction that ends without committing (rollback, savepoint rollback,
+  ``Session.close()``) undoes its writes, newest first, and forgets its
+  deletes; a file that a write replaced is put back from a backup;
+- the outermost commit carries out the deletes, except of files written
+  again later in the same transaction ("delete old + store new under the
+  same key" keeps the new file).  A deleted original also takes every other
+  size of its object with it, on-demand ones included
+  (:meth:`~imageattach.store.Store.list_files`).
+
+The seed kept this in two process-global sets, so one session's commit or
+rollback acted on another session's files, and a savepoint rollback deleted
+the outer transaction's files.
+
+Storage errors after the database has committed (or rolled back) are logged
+to the ``imageattach`` logger, never raised out of ``commit()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import shutil
+import tempfile
+from collections.abc import Callable
+from typing import IO, TYPE_CHECKING, Any, TypeVar
+
+from sqlalchemy import event
+from sqlalchemy.exc import MissingGreenlet
+from sqlalchemy.orm import Mapper, Session, SessionTransaction, object_session
+from sqlalchemy.orm.state import InstanceState
+
+from .context import current_store, resolve_store
+from .store import Store
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from .entity import Image
+
+__all__ = ["PendingFile", "attach_file", "install", "pending_file", "remember_store"]
+
+logger = logging.getLogger("imageattach")
+
+_T = TypeVar("_T")
+
+#: A file's address in a store: ``(object_type, object_id, width, height, mimetype)``.
+Key = tuple[str, int, int, int, str]
+
+#: Uploads and backups larger than this are spooled to a temporary file.
+SPOOL_SIZE = 1024 * 1024
+
+_INFO_KEY = "imageattach.files"
+_PENDING_ATTR = "_imageattach_pending"
+_STORE_ATTR = "_imageattach_store"
+
+
+# -- running blocking I/O under AsyncSession ----------------------------------
+
+
+def run_blocking(function: Callable[[], _T]) -> _T:
+    """Call ``function``; inside the greenlet in which an ``AsyncSession``
+    flushes or commits, call it in a worker thread so that the event loop
+    serves other tasks meanwhile."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return function()
+    from sqlalchemy import util
+
+    await_ = getattr(util, "await_", None) or util.await_only
+    coroutine = asyncio.to_thread(function)  # not started until awaited
+    try:
+        result: _T = await_(coroutine)
+    except MissingGreenlet:  # plain sync Session used inside a coroutine
+        return function()
+    return result
+
+
+# -- state attached to image instances ----------------------------------------
+
+
+@dataclasses.dataclass(eq=False, slots=True)
+class PendingFile:
+    """The data of an image that is not stored yet, and where it will go."""
+
+    file: IO[bytes]
+    #: Offset of the image data in :attr:`file`.
+    start: int
+    store: Store
+    #: Whether imageattach made :attr:`file` (and so closes it when done).
+    owned: bool
+
+    def rewind(self) -> IO[bytes]:
+        self.file.seek(self.start)
+        return self.file
+
+    def close(self) -> None:
+        if self.owned:
+            self.file.close()
+
+
+def attach_file(image: Image, pending: PendingFile) -> None:
+    """Make ``pending`` the data stored for ``image`` when its row is flushed."""
+    setattr(image, _PENDING_ATTR, pending)
+    remember_store(image, pending.store, replace=True)
+
+
+def pending_file(image: Image) -> PendingFile | None:
+    """The data of ``image`` if it is not stored yet."""
+    pending: PendingFile | None = image.__dict__.get(_PENDING_ATTR)
+    return pending
+
+
+def remember_store(image: Image, store: Store, *, replace: bool = False) -> None:
+    """Note that ``image``'s file is in ``store`` (used when it is deleted)."""
+    if replace or _STORE_ATTR not in image.__dict__:
+        setattr(image, _STORE_ATTR, resolve_store(store))
+
+
+def _store_of(image: Image) -> Store:
+    store: Store | None = image.__dict__.get(_STORE_ATTR)
+    return store if store is not None else resolve_store(current_store)
+
+
+def image_key(image: Image) -> Key:
+    object_id = image.object_id
+    if isinstance(object_id, bool) or not isinstance(object_id, int):
+        raise TypeError(f"image.object_id must be an integer, not {object_id!r}")
+    return image.object_type, object_id, image.width, image.height, image.mimetype
+
+
+def spool(source: IO[bytes]) -> IO[bytes]:
+    """Copy ``source`` (from its current position) into a temporary file that
+    stays in memory up to :data:`SPOOL_SIZE`, and rewind it."""
+    copy: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_SIZE)  # noqa: SIM115
+    try:
+        shutil.copyfileobj(source, copy, 64 * 1024)
+        copy.seek(0)
+    except BaseException:
+        copy.close()
+        raise
+    return copy
+
+
+# -- the per-session log ------------------------------------------------------
+
+
+@dataclasses.dataclass(eq=False, slots=True)
+class _Write:
+    store: Store
+    key: Key
+    reproducible: bool
+    #: What the key held before this write, put back if it is undone.
+    backup: IO[bytes] | None
+    image: Image
+    pending: PendingFile
+
+
+@dataclasses.dataclass(eq=False, slots=True)
+class _Delete:
+    store: Store
+    key: Key
+    #: An original: every other size of its object goes too.
+    purge: bool
+
+
+_Entry = _Write | _Delete
+
+
+class _SessionFiles:
+    """One session's logs, keyed by the transaction that owns them."""
+
+    __slots__ = ("flush_position", "logs", "staged")
+
+    def __init__(self) -> None:
+        self.logs: dict[SessionTransaction, list[_Entry]] = {}
+        #: Where the current flush's deletes go in its log: before its writes,
+        #: as a row deleted and a row inserted in one flush is a replacement.
+        self.flush_position: int | None = None
+        #: Deletes computed before their rows went (attributes still loadable).
+        self.staged: dict[InstanceState[Any], _Delete] = {}
+
+    def log(self, session: Session) -> list[_Entry]:
+        transaction = session.get_nested_transaction() or session.get_transaction()
+        assert transaction is not None, "images are only flushed in a transaction"
+        return self.logs.setdefault(transaction, [])
+
+    def add_write(self, session: Session, write: _Write) -> None:
+        log = self.log(session)
+        if self.flush_position is None:
+            self.flush_position = len(log)
+        log.append(write)
+
+    def add_delete(self, session: Session, delete: _Delete) -> None:
+        log = self.log(session)
+        if self.flush_position is None:
+            self.flush_position = len(log)
+        log.insert(self.flush_position, delete)
+        self.flush_position += 1
+
+    def deleted_earlier(self, store: Store, key: Key) -> bool:
+        return any(
+            isinstance(entry, _Delete) and entry.store is store and entry.key == key
+            for log in self.logs.values()
+            for entry in log
+        )
+
+
+def _files(session: Session, *, create: bool) -> _SessionFiles | None:
+    files: _SessionFiles | None = session.info.get(_INFO_KEY)
+    if files is None and create:
+        files = session.info[_INFO_KEY] = _SessionFiles()
+    return files
+
+
+def _boundary(transaction: SessionTransaction) -> SessionTransaction:
+    """The nearest transaction that ends on its own: a SAVEPOINT or the root."""
+    while not transaction.nested and transaction.parent is not None:
+        transaction = transaction.parent
+    return transaction
+
+
+# -- flush: write new files, note deleted ones -------------------------------
+
+
+def _store_file(image: Image, *, replaces_row: bool) -> None:
+    pending = image.__dict__.pop(_PENDING_ATTR, None)
+    if pending is None:
+        if replaces_row:
+            return  # an ordinary UPDATE
+        raise TypeError(
+            f"{image!r} has no file to store: attach images with the image set's "
+            "from_file(), from_blob() or from_raw_file() methods"
+        )
+    session = object_session(image)
+    assert session is not None
+    files = _files(session, create=True)
+    assert files is not None
+    store, key = pending.store, image_key(image)
+    reproducible = not image.original
+    backup = None
+    if replaces_row or files.deleted_earlier(store, key):
+        backup = run_blocking(lambda: _backup(store, key))
+    try:
+        run_blocking(lambda: store.put_file(pending.rewind(), *key, reproducible))
+    except BaseException:
+        setattr(image, _PENDING_ATTR, pending)
+        if backup is not None:
+            backup.close()
+        raise
+    files.add_write(session, _Write(store, key, reproducible, backup, image, pending))
+
+
+def _backup(store: Store, key: Key) -> IO[bytes] | None:
+    if store.exists(*key) is False:
+        return None
+    try:
+        source = store.get_file(*key)
+    except FileNotFoundError:
+        return None
+    with contextlib.closing(source):
+        return spool(source)
+
+
+def _stage_delete(image: Image) -> None:
+    session = object_session(image)
+    assert session is not None
+    files = _files(session, create=True)
+    assert files is not None
+    files.staged[_state(image)] = _Delete(_store_of(image), image_key(image), bool(image.original))
+
+
+def _state(image: Image) -> InstanceState[Any]:
+    from sqlalchemy import inspect
+
+    state: InstanceState[Any] = inspect(image)
+    return state
+
+
+# -- transaction ends ----------------------------------------------------------
+
+
+def _after_commit(session: Session) -> None:
+    files = _files(session, create=False)
+    if files is None:
+        return
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    assert transaction is not None
+    entries = files.logs.pop(transaction, None)
+    if not entries:
+        return
+    if transaction.parent is not None:  # a released SAVEPOINT
+        files.logs.setdefault(_boundary(transaction.parent), []).extend(entries)
+    else:
+        run_blocking(lambda: _finalize(entries))
+
+
+def _after_transaction_end(session: Session, transaction: SessionTransaction) -> None:
+    files = _files(session, create=False)
+    if files is None:
+        return
+    entries = files.logs.pop(transaction, None)
+    if entries:
+        for entry in entries:
+            if isinstance(entry, _Write):
+                # The row is gone with the transaction; keep the data so that
+                # adding the image again and committing stores it again.
+                entry.image.__dict__.setdefault(_PENDING_ATTR, entry.pending)
+        run_blocking(lambda: _undo(entries))
+    if transaction.parent is None and not files.logs:
+        session.info.pop(_INFO_KEY, None)
+
+
+def _finalize(entries: list[_Entry]) -> None:
+    """Carry out the deletes of a committed transaction, newest first, except
+    of keys written again after the delete."""
+    live: set[tuple[int, Key]] = set()
+    gone: set[tuple[int, Key]] = set()
+
+    def delete(store: Store, key: Key) -> None:
+        address = (id(store), key)
+        if address in live or address in gone:
+            return
+        gone.add(address)
+        _logged("delete", store, key, store.delete_file, *key)
+
+    for entry in reversed(entries):
+        if isinstance(entry, _Write):
+            live.add((id(entry.store), entry.key))
+            entry.pending.close()
+            if entry.backup is not None:
+                entry.backup.close()
+            continue
+        delete(entry.store, entry.key)
+        if entry.purge:
+            object_type, object_id = entry.key[:2]
+            try:
+                sizes = entry.store.list_files(object_type, object_id)
+            except NotImplementedError:
+                continue
+            except Exception:
+                logger.exception(
+                    "imageattach: could not list the sizes of %s %s in %r to delete them",
+                    object_type,
+                    object_id,
+                    entry.store,
+                )
+                continue
+            for width, height, mimetype in sizes:
+                delete(entry.store, (object_type, object_id, width, height, mimetype))
+
+
+def _undo(entries: list[_Entry]) -> None:
+    """Undo the writes of a transaction that did not commit, newest first."""
+    for entry in reversed(entries):
+        if not isinstance(entry, _Write):
+            continue
+        store, key, backup = entry.store, entry.key, entry.backup
+        if backup is None:
+            _logged("remove the uncommitted file", store, key, store.delete_file, *key)
+        else:
+            with backup:
+                backup.seek(0)
+                _logged(
+                    "restore the replaced file",
+                    store,
+                    key,
+                    store.put_file,
+                    backup,
+                    *key,
+                    entry.reproducible,
+                )
+
+
+def _logged(
+    action: str, store: Store, key: Key, function: Callable[..., object], *args: Any
+) -> None:
+    try:
+        function(*args)
+    except Exception:
+        logger.exception("imageattach: could not %s %r in %r", action, key, store)
+
+
+# -- wiring -------------------------------------------------------------------
+
+
+def install(image_class: type[Image]) -> None:
+    """Listen to the mapper events of ``image_class`` subclasses and to every
+    session's transaction events."""
+
+    def after_insert(mapper: Mapper[Any], connection: Connection, target: Image) -> None:
+        _store_file(target, replaces_row=False)
+
+    def after_update(mapper: Mapper[Any], connection: Connection, target: Image) -> None:
+        # A pending image whose primary key equals a deleted one's is flushed
+        # as an UPDATE of that row (SQLAlchemy's "row switch").
+        _store_file(target, replaces_row=True)
+
+    def before_delete(mapper: Mapper[Any], connection: Connection, target: Image) -> None:
+        _stage_delete(target)
+
+    def before_flush(session: Session, flush_context: Any, instances: Any) -> None:
+        files = _files(session, create=False)
+        if files is not None:
+            files.flush_position = None
+            files.staged.clear()
+
+    def persistent_to_deleted(session: Session, instance: object) -> None:
+        if not isinstance(instance, image_class):
+            return
+        files = _files(session, create=True)
+        assert files is not None
+        delete = files.staged.pop(_state(instance), None)
+        if delete is None:  # the row was replaced in a row switch
+            delete = _Delete(_store_of(instance), image_key(instance), bool(instance.original))
+        files.add_delete(session, delete)
+
+    event.listen(image_class, "after_insert", after_insert, propagate=True)
+    event.listen(image_class, "after_update", after_update, propagate=True)
+    event.listen(image_class, "before_delete", before_delete, propagate=True)
+    event.listen(Session, "before_flush", before_flush)
+    event.listen(Session, "persistent_to_deleted", persistent_to_deleted)
+    event.listen(Session, "after_commit", _after_commit)
+    event.listen(Session, "after_transaction_end", _after_transaction_end)
