@@ -1,15 +1,16 @@
-"""The image formats imageattach accepts, keyed by ImageMagick's format name.
+"""The image formats imageattach accepts.
 
-The table is fixed (the keys of :data:`imageattach.stores.fs.EXTENSIONS` are
-the mimetypes); a format is *accepted* when it is in this table, the
-ImageMagick here has its coder, and the policy in force lets it read them.
+The table is fixed (its mimetypes are keys of
+:data:`imageattach.stores.fs.EXTENSIONS`).  A raster format or PDF is
+*accepted* when the ImageMagick here has its coder and the policy in force
+lets it read; SVG when librsvg is here (it never reaches ImageMagick).
 """
 
 from __future__ import annotations
 
 from wand.version import formats
 
-from . import policy
+from . import policy, svg
 
 __all__ = ["ACCEPTED_MIMETYPES", "CODERS", "MIMETYPES", "mimetype_of"]
 
@@ -19,7 +20,6 @@ MIMETYPES: dict[str, str] = {
     "PNG": "image/png",
     "GIF": "image/gif",
     "WEBP": "image/webp",
-    "SVG": "image/svg+xml",
     "PDF": "application/pdf",
     "ICO": "image/vnd.microsoft.icon",
     "BMP": "image/bmp",
@@ -30,13 +30,13 @@ MIMETYPES: dict[str, str] = {
     "JXL": "image/jxl",
 }
 
-#: Mimetype -> the coder that reads it, always given explicitly when decoding.
+#: Mimetype -> the ImageMagick coder that reads and writes it; always named
+#: explicitly when decoding, never guessed from the data or a filename.
 CODERS: dict[str, str] = {
     "image/jpeg": "JPEG",
     "image/png": "PNG",
     "image/gif": "GIF",
     "image/webp": "WEBP",
-    "image/svg+xml": "SVG",
     "application/pdf": "PDF",
     "image/vnd.microsoft.icon": "ICO",
     "image/bmp": "BMP",
@@ -49,16 +49,19 @@ CODERS: dict[str, str] = {
 
 def _accepted() -> frozenset[str]:
     present = set(formats())
-    return frozenset(
+    accepted = {
         mimetype
         for mimetype, coder in CODERS.items()
         if coder in present and policy.is_coder_readable(coder)
-    )
+    }
+    if svg.available():
+        accepted.add("image/svg+xml")
+    return frozenset(accepted)
 
 
-#: Mimetypes :func:`~imageattach.imaging.probe` accepts with the ImageMagick
-#: and policy in this process (e.g. PDF only where the system policy lets
-#: Ghostscript run, HEIC/AVIF/JXL only where the coder exists).
+#: Mimetypes :func:`~imageattach.imaging.probe` accepts in this process.
+#: E.g. PDF only where the system policy lets Ghostscript run (Debian's does
+#: not), HEIC/AVIF/JXL only where ImageMagick has the coder.
 ACCEPTED_MIMETYPES: frozenset[str] = _accepted()
 
 

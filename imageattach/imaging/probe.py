@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 from typing import BinaryIO
 
 from wand.image import ORIENTATION_TYPES, Image
+from wand.resource import limits
 
 from ..exceptions import CorruptImageError, ImageTooLargeError, UnsupportedImageError
-from . import policy
+from . import policy, svg
 from .errors import wand_errors
-from .formats import MIMETYPES, mimetype_of
+from .formats import ACCEPTED_MIMETYPES, MIMETYPES, mimetype_of
+from .headers import claimed_size
 
 __all__ = ["DEFAULT_MAX_PIXELS", "ImageInfo", "probe", "read_source"]
 
@@ -71,26 +75,80 @@ def probe_bytes(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageIn
     policy.require()
     if not data:
         raise CorruptImageError("empty file")
-    with wand_errors(), Image.ping(blob=data) as image:
-        magick_format = image.format or ""
-        frames = len(image.sequence)
-        first = image.sequence[0]
-        width, height = first.width, first.height
-        orientation = ORIENTATION_TYPES.index(first.orientation) or 1
+    if svg.looks_like_svg(data):
+        return _probe_svg(data, max_pixels)
+    if data.startswith(b"%PDF-"):
+        return _probe_pdf(data, max_pixels)
+    claimed = claimed_size(data)
+    if claimed is not None:
+        _check_pixels(*claimed, max_pixels)
+    try:
+        with wand_errors(), Image.ping(blob=data) as image:
+            magick_format = image.format or ""
+            frames = len(image.sequence)
+            first = image.sequence[0]
+            width, height = first.width, first.height
+            orientation = ORIENTATION_TYPES.index(first.orientation) or 1
+    except CorruptImageError:
+        if claimed is not None and _beyond_imagemagick_limits(*claimed):
+            raise ImageTooLargeError(
+                f"{claimed[0]}x{claimed[1]} image exceeds ImageMagick's width/height limits"
+            ) from None
+        raise
     mimetype = mimetype_of(magick_format)
-    if mimetype is None:
+    if mimetype is None or mimetype == "application/pdf":
         known = " (not accepted here)" if magick_format.upper() in MIMETYPES else ""
         raise UnsupportedImageError(
             f"image format {magick_format or 'unknown'}{known} is not accepted"
         )
     if width <= 0 or height <= 0:
         raise CorruptImageError(f"{magick_format} header gives no size")
-    if width * height > max_pixels:
-        raise ImageTooLargeError(f"{width}x{height} image exceeds the limit of {max_pixels} pixels")
+    _check_pixels(width, height, max_pixels)
     _check_complete(mimetype, data)
     if orientation >= 5:
         width, height = height, width
     return ImageInfo(mimetype, width, height, orientation, max(frames, 1))
+
+
+def _probe_svg(data: bytes, max_pixels: int) -> ImageInfo:
+    if "image/svg+xml" not in ACCEPTED_MIMETYPES:
+        raise UnsupportedImageError("SVG is not accepted here: librsvg 2.52+ and cairo are needed")
+    width, height = svg.size(data)
+    _check_pixels(width, height, max_pixels)
+    return ImageInfo("image/svg+xml", width, height, 1, 1)
+
+
+#: Density at which a PDF's first page is rendered to learn its size: tiny,
+#: since ImageMagick 6 cannot ping a PDF held in memory.
+_PDF_PROBE_DENSITY = 9
+
+
+def _probe_pdf(data: bytes, max_pixels: int) -> ImageInfo:
+    """Size of the first page in points (pixels at 72 DPI).  Pages are not
+    counted: ``frames`` is 1, and thumbnails show the first page."""
+    if "application/pdf" not in ACCEPTED_MIMETYPES:
+        raise UnsupportedImageError(
+            "PDF is not accepted here: the ImageMagick policy in force refuses the PDF coder "
+            "(Debian's default; see docs/imaging.md to allow it)"
+        )
+    with wand_errors(), Image(blob=data, format="PDF[0]", resolution=_PDF_PROBE_DENSITY) as image:
+        box = image.metadata.get("pdf:HiResBoundingBox", "")
+        scale = 72 / _PDF_PROBE_DENSITY
+        fallback = (image.width * scale, image.height * scale)
+    match = re.match(r"([\d.]+)x([\d.]+)", box)
+    width, height = (float(match[1]), float(match[2])) if match else fallback
+    size = max(1, math.ceil(width - 0.01)), max(1, math.ceil(height - 0.01))
+    _check_pixels(*size, max_pixels)
+    return ImageInfo("application/pdf", *size, 1, 1)
+
+
+def _beyond_imagemagick_limits(width: int, height: int) -> bool:
+    return bool(width > limits["width"] or height > limits["height"])
+
+
+def _check_pixels(width: int, height: int, max_pixels: int) -> None:
+    if width * height > max_pixels:
+        raise ImageTooLargeError(f"{width}x{height} image exceeds the limit of {max_pixels} pixels")
 
 
 def _check_complete(mimetype: str, data: bytes) -> None:

@@ -9,8 +9,8 @@ from typing import BinaryIO
 from wand.image import FILTER_TYPES, Image
 
 from ..exceptions import CorruptImageError, ImageTooLargeError, UnsupportedImageError
-from ..sizing import VECTOR_TYPES, thumbnail_mimetype
-from . import policy
+from ..sizing import thumbnail_mimetype
+from . import policy, svg
 from .color import to_srgb
 from .errors import wand_errors
 from .formats import ACCEPTED_MIMETYPES, CODERS
@@ -22,9 +22,6 @@ __all__ = ["DEFAULT_JPEG_QUALITY", "PNG_COMPRESSION_LEVEL", "make_thumbnail"]
 DEFAULT_JPEG_QUALITY = 85
 #: zlib level of PNG thumbnails: most of level 9's gain at a fraction of its time.
 PNG_COMPRESSION_LEVEL = 6
-
-#: The density (DPI) at which ImageMagick reports a vector source's size.
-_BASE_DENSITY = {"application/pdf": 72.0, "image/svg+xml": 96.0}
 
 
 def make_thumbnail(
@@ -93,6 +90,7 @@ def _decode(data: bytes, info: ImageInfo, width: int, height: int) -> Image:
     image = Image()
     try:
         resolution = None
+        coder = CODERS.get(info.mimetype, "")
         if info.mimetype == "image/jpeg":
             # libjpeg then decodes at 1/2, 1/4 or 1/8 scale, no smaller than the
             # hint.  The hint is in stored orientation, and clamped: ImageMagick 6
@@ -102,10 +100,14 @@ def _decode(data: bytes, info: ImageInfo, width: int, height: int) -> Image:
             image.options["jpeg:size"] = (
                 f"{min(hint_width, stored_width)}x{min(hint_height, stored_height)}"
             )
-        elif info.mimetype in VECTOR_TYPES:
+        elif info.mimetype == "image/svg+xml":
+            # Rendered at the target size by librsvg (see svg.py); then PNG.
+            data, coder = svg.render(data, width, height), "PNG"
+        elif info.mimetype == "application/pdf":
+            # Rasterised by Ghostscript at the density that gives the target size.
             scale = max(width / info.width, height / info.height)
-            resolution = math.ceil(_BASE_DENSITY[info.mimetype] * scale * 100) / 100
-        image.read(blob=data, format=f"{CODERS[info.mimetype]}[0]", resolution=resolution)
+            resolution = math.ceil(72 * scale * 100) / 100
+        image.read(blob=data, format=f"{coder}[0]", resolution=resolution)
         if image.width == 0 or image.height == 0:
             raise CorruptImageError(f"cannot decode the {info.mimetype} image")
         return image
