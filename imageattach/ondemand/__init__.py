@@ -13,6 +13,6 @@ the middleware serve it as a static file.  See docs/ondemand.md.
 
 from __future__ import annotations
 
-from .resizer import READY, Refusal, Resizer
+from .resizer import Resizer
 
-__all__ = ["READY", "Refusal", "Resizer"]
+__all__ = ["Resizer"]

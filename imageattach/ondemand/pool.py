@@ -49,12 +49,22 @@ class BoundedPool:
         executor = self._ensure_executor()
         if not self._slots.acquire(blocking=False):
             return None
+        slots = self._slots
+
+        def job() -> T:
+            # Freed before the result is set, so whoever sees the result can
+            # submit again at once.
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                slots.release()
+
         try:
-            future = executor.submit(fn, *args, **kwargs)
+            future = executor.submit(job)
         except BaseException:
-            self._slots.release()
+            slots.release()
             raise
-        future.add_done_callback(lambda _: self._slots.release())
+        future.add_done_callback(_release_if_cancelled(slots))
         return future
 
     def _ensure_executor(self) -> ThreadPoolExecutor:
@@ -75,3 +85,11 @@ class BoundedPool:
             executor, self._executor = self._executor, None
         if executor is not None:
             executor.shutdown(wait=True)
+
+
+def _release_if_cancelled(slots: threading.BoundedSemaphore) -> Callable[[Future[T]], None]:
+    def callback(future: Future[T]) -> None:
+        if future.cancelled():  # it never ran, so job() did not free its slot
+            slots.release()
+
+    return callback

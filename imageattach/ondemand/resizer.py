@@ -2,9 +2,11 @@
 misses the store.
 
 :meth:`Resizer.handle` (WSGI, blocking) and :meth:`Resizer.handle_async`
-(ASGI, never blocks the event loop) answer with :data:`READY` (the file now
-exists: serve it), a :class:`Refusal` (an error status with a short text) or
-``None`` (not a resize URL: the middleware's usual miss).  In order:
+(ASGI, never blocks the event loop) are the serving middleware's ``on_miss``
+hooks (see :mod:`imageattach.middleware.miss`).  They answer with
+:data:`~imageattach.middleware.miss.FILE_READY` (the file now exists: serve
+it), a :class:`~imageattach.middleware.miss.MissResponse` (an error status
+with a short text) or ``None`` (not a resize URL: the usual miss).  In order:
 
 1. parse and authorise the URL, and check the size follows from the
    original's — all without touching the disk;
@@ -25,8 +27,7 @@ import threading
 import time
 from collections.abc import Iterable
 from concurrent.futures import Future
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final, Literal
+from typing import TYPE_CHECKING
 
 from ..exceptions import (
     ConfigurationError,
@@ -35,6 +36,7 @@ from ..exceptions import (
     SigningNotConfiguredError,
     UnsupportedImageError,
 )
+from ..middleware.miss import FILE_READY, FileReady, MissResponse
 from ..sizing import thumbnail_size
 from ..store import _check_object_id, created_tag
 from ..stores.fs import BaseFileSystemStore
@@ -46,12 +48,9 @@ from .url import ResizeRequest, build_query, is_resize_query, make_request, pars
 if TYPE_CHECKING:
     from ..entity import Image
 
-__all__ = ["READY", "Outcome", "Refusal", "Resizer", "is_derived_size"]
+__all__ = ["Resizer", "is_derived_size"]
 
 logger = logging.getLogger("imageattach.ondemand")
-
-#: The answer meaning "the file now exists in the store: serve it".
-READY: Final = "ready"
 
 #: Seconds a client is told to wait when the pool is full.
 RETRY_AFTER = 1
@@ -59,21 +58,12 @@ RETRY_AFTER = 1
 #: Its name starts with a dot, and the serving core serves no dot segment.
 LOCK_DIRECTORY = ".imageattach-locks"
 
+#: What a generation ends with.
+Outcome = FileReady | MissResponse
 
-@dataclass(frozen=True)
-class Refusal:
-    """An error answer: ``status``, a short plain ``text``, extra ``headers``."""
-
-    status: int
-    text: str
-    headers: tuple[tuple[str, str], ...] = ()
-
-
-Outcome = Literal["ready"] | Refusal
-
-_NOT_FOUND = Refusal(404, "Not Found")
-_FORBIDDEN = Refusal(403, "Forbidden: the URL's signature is missing or invalid")
-_BUSY = Refusal(
+_NOT_FOUND = MissResponse(404, "Not Found")
+_FORBIDDEN = MissResponse(403, "Forbidden: the URL's signature is missing or invalid")
+_BUSY = MissResponse(
     503,
     "Service Unavailable: too many thumbnails are being made, retry shortly",
     (("Retry-After", str(RETRY_AFTER)),),
@@ -179,12 +169,6 @@ class Resizer:
 
     # -- answering misses ------------------------------------------------------
 
-    def is_versioned(self, relative_path: str, query_string: str) -> bool:
-        """Whether the URL is an authorised resize URL carrying the original's
-        version (``_ts``), so its response may be cached as immutable."""
-        decision = self._authorise(relative_path, query_string)
-        return isinstance(decision, ResizeRequest) and bool(decision.tag)
-
     def handle(self, relative_path: str, query_string: str) -> Outcome | None:
         """Answer a miss of ``relative_path`` (relative to the store root),
         blocking until the thumbnail is stored."""
@@ -213,7 +197,9 @@ class Resizer:
         except TimeoutError:
             return _BUSY
 
-    def _authorise(self, relative_path: str, query_string: str) -> ResizeRequest | Refusal | None:
+    def _authorise(
+        self, relative_path: str, query_string: str
+    ) -> ResizeRequest | MissResponse | None:
         """Everything that needs no I/O: the request, or why it is refused."""
         if not self.enabled or not is_resize_query(query_string):
             return None
@@ -229,7 +215,7 @@ class Resizer:
         if not signed and not is_allowlisted(self.allowlist, request):
             return _FORBIDDEN
         if max(request.width, request.height) > self.max_resize_dimension:
-            return Refusal(
+            return MissResponse(
                 400,
                 f"Bad Request: thumbnails are at most {self.max_resize_dimension} pixels wide/high",
             )
@@ -256,17 +242,17 @@ class Resizer:
         try:
             self._generate(request)
         except FileNotFoundError:
-            return Refusal(404, "Not Found: the original image is not in the store")
+            return MissResponse(404, "Not Found: the original image is not in the store")
         except ImageTooLargeError:
             return _source_too_large(self.max_source_pixels)
         except ImageError:
-            return Refusal(422, "Unprocessable: the original image cannot be decoded")
+            return MissResponse(422, "Unprocessable: the original image cannot be decoded")
         except TimeoutError:
             return _BUSY
         except Exception:
             logger.exception("on-demand thumbnail %s failed", request.path)
-            return Refusal(500, "Internal Server Error: the thumbnail could not be made")
-        return READY
+            return MissResponse(500, "Internal Server Error: the thumbnail could not be made")
+        return FILE_READY
 
     def _generate(self, request: ResizeRequest) -> None:
         from ..imaging import make_thumbnail, probe
@@ -288,7 +274,11 @@ class Resizer:
                 source = file.read()
             info = probe(source, max_pixels=self.max_source_pixels)
             data, mimetype = make_thumbnail(
-                source, width=request.width, height=request.height, info=info
+                source,
+                width=request.width,
+                height=request.height,
+                info=info,
+                max_pixels=self.max_source_pixels,
             )
             if mimetype != request.mimetype:
                 raise UnsupportedImageError(
@@ -352,8 +342,8 @@ def _exists(
     return True
 
 
-def _source_too_large(max_pixels: int) -> Refusal:
-    return Refusal(422, f"Unprocessable: the original image has more than {max_pixels} pixels")
+def _source_too_large(max_pixels: int) -> MissResponse:
+    return MissResponse(422, f"Unprocessable: the original image has more than {max_pixels} pixels")
 
 
 def _positive(name: str, value: int) -> int:
