@@ -244,7 +244,8 @@ class StaticServer:
             if status == 304:
                 headers = [*short, ("ETag", etag), ("Last-Modified", last_modified), *cors]
                 return Response(304, headers, b"")
-            return Response(412, [*self._common, ("Content-Length", "0"), *cors], b"")
+            headers = [("Content-Type", _TEXT), *self._common, ("Content-Length", "0"), *cors]
+            return Response(412, headers, b"")
 
         offset = 0
         length = size
@@ -253,6 +254,7 @@ class StaticServer:
             if span is _UNSATISFIABLE:
                 os.close(opened.fd)
                 headers = [
+                    ("Content-Type", _TEXT),
                     *short,
                     ("ETag", etag),
                     ("Last-Modified", last_modified),
