@@ -133,6 +133,11 @@ class Image:
         names = self.identity_attributes()
         if len(names) == 1:
             value = getattr(self, names[0])
+            if value is None:
+                raise ValueError(
+                    f"this {type(self).__qualname__} has no {names[0]} yet: "
+                    "flush the session before storing or locating it"
+                )
             if isinstance(value, uuid.UUID):
                 return value.int
             if isinstance(value, int) and not isinstance(value, bool):
