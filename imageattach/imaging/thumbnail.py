@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from typing import BinaryIO
 
+from wand.api import library
 from wand.image import FILTER_TYPES, Image
 
 from ..exceptions import CorruptImageError, ImageTooLargeError, UnsupportedImageError
@@ -107,7 +108,15 @@ def _decode(data: bytes, info: ImageInfo, width: int, height: int) -> Image:
             # Rasterised by Ghostscript at the density that gives the target size.
             scale = max(width / info.width, height / info.height)
             resolution = math.ceil(72 * scale * 100) / 100
-        image.read(blob=data, format=f"{coder}[0]", resolution=resolution)
+        if resolution is not None:
+            library.MagickSetResolution(image.wand, resolution, resolution)
+        # "CODER:" makes ImageMagick use that coder whatever the bytes look
+        # like (Wand's format= only names an extension, which magic bytes
+        # override); "[0]" decodes the first frame or page only.
+        library.MagickSetFilename(image.wand, f"{coder}:upload[0]".encode())
+        if not library.MagickReadImageBlob(image.wand, data, len(data)):
+            image.raise_exception()
+            raise CorruptImageError(f"cannot decode the {info.mimetype} image")
         if image.width == 0 or image.height == 0:
             raise CorruptImageError(f"cannot decode the {info.mimetype} image")
         return image
@@ -118,6 +127,7 @@ def _decode(data: bytes, info: ImageInfo, width: int, height: int) -> Image:
 
 def _encode(image: Image, mimetype: str, quality: int | None) -> bytes:
     image.format = CODERS[mimetype]
+    image.depth = 8  # 16-bit sources and colour transforms would otherwise double PNG sizes
     if mimetype in ("image/jpeg", "image/webp"):
         image.compression_quality = quality or DEFAULT_JPEG_QUALITY
     if mimetype == "image/jpeg":
