@@ -19,13 +19,17 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable
-from typing import IO, Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import IO, TYPE_CHECKING, Any
 
 from ..exceptions import ConfigurationError, LocateError, UnknownMimeTypeError
 from ..hosturl import current_host_url
 from ..middleware.options import ServeOptions, make_options
 from ..store import Store
+
+if TYPE_CHECKING:
+    from ..entity import Image
+    from ..ondemand.resizer import Resizer
 
 __all__ = [
     "EXTENSIONS",
@@ -192,6 +196,18 @@ class HttpExposedFileSystemStore(BaseFileSystemStore):
         ``'https://example.com/'``) for code that runs outside a request,
         such as a task queue worker.  It takes precedence over the request.
     :param cors: ``True`` to allow any origin, or a list of allowed origins.
+    :param secret_key: signs on-demand resize URLs (see :meth:`locate_resized`
+        and docs/ondemand.md): a ``str``/``bytes`` key of 16 bytes or more,
+        or a sequence of them to rotate keys (the first signs, all verify).
+    :param resize_allowlist: widths/heights whose resize URLs need no
+        signature (``locate(width=w)`` or ``locate(height=h)`` for a listed
+        ``w`` or ``h``).
+    :param max_resize_dimension: the largest width or height made on demand.
+    :param max_source_pixels: the largest original (width x height, read
+        from its header) resized on demand.
+    :param resize_workers: thumbnails made at once (default: one per CPU).
+    :param resize_queue: generations waiting for a worker before requests
+        get 503 with ``Retry-After``.
     :param serve_options: further serving options, by name: any field of
         :class:`~imageattach.middleware.options.ServeOptions` (``missing``,
         ``cache_control``, ``versioned_cache_control``, ``follow_symlinks``,
@@ -205,8 +221,16 @@ class HttpExposedFileSystemStore(BaseFileSystemStore):
         host_url_getter: Callable[[], str] | None = None,
         *,
         cors: bool | list[str] | tuple[str, ...] = False,
+        secret_key: str | bytes | Sequence[str | bytes] | None = None,
+        resize_allowlist: Iterable[int] | None = None,
+        max_resize_dimension: int = 4096,
+        max_source_pixels: int = 50_000_000,
+        resize_workers: int | None = None,
+        resize_queue: int = 32,
         **serve_options: Any,
     ) -> None:
+        from ..ondemand.resizer import Resizer
+
         super().__init__(path)
         if host_url_getter is not None and not callable(host_url_getter):
             raise ConfigurationError("host_url_getter must be callable")
@@ -218,6 +242,21 @@ class HttpExposedFileSystemStore(BaseFileSystemStore):
         #: :meth:`asgi_middleware`.
         self.serve_options = make_options(None, {"cors": cors, **serve_options})
         self.cors = self.serve_options.cors
+        #: Builds and serves the on-demand resize URLs (docs/ondemand.md).
+        self.resizer: Resizer = Resizer(
+            self,
+            secret_key=secret_key,
+            resize_allowlist=resize_allowlist,
+            max_resize_dimension=max_resize_dimension,
+            max_source_pixels=max_source_pixels,
+            resize_workers=resize_workers,
+            resize_queue=resize_queue,
+        )
+        if self.resizer.enabled and self.serve_options.on_miss is not None:
+            raise ConfigurationError(
+                "on_miss cannot be given with secret_key or resize_allowlist: "
+                "the on-demand resizer is the store's on_miss hook"
+            )
 
     @property
     def base_url(self) -> str:
@@ -237,15 +276,31 @@ class HttpExposedFileSystemStore(BaseFileSystemStore):
             host_url += "/"
         return f"{host_url}{self.prefix}/" if self.prefix else host_url
 
+    def locate_resized(self, image: Image, width: int, height: int) -> str:
+        """The signed (or allowlisted) URL of a ``width`` x ``height``
+        thumbnail of the original ``image``, made by the middleware when it is
+        first requested.  No I/O.
+
+        :raises SigningNotConfiguredError: the store has neither a
+            ``secret_key`` nor a ``resize_allowlist`` covering the size.
+        :raises ImageTooLargeError: the size is above ``max_resize_dimension``.
+        """
+        return self.resizer.url(image, width, height)
+
     def middleware_options(self, *, asynchronous: bool) -> ServeOptions:
         """The options the middlewares are built with: :attr:`serve_options`.
 
         The extension point for misses: an override returns them with an
         ``on_miss`` hook (blocking for WSGI; a coroutine function may be
         given when ``asynchronous``) and, if it has versioned URLs of its own,
-        an extended ``is_versioned``.
+        an extended ``is_versioned``.  With a ``secret_key`` or a
+        ``resize_allowlist``, the hook is the on-demand resizer; its URLs
+        carry ``_ts`` and so are versioned already.
         """
-        return self.serve_options
+        if not self.resizer.enabled:
+            return self.serve_options
+        hook = self.resizer.handle_async if asynchronous else self.resizer.handle
+        return make_options(self.serve_options, {"on_miss": hook})
 
     def wsgi_middleware(self, app: Any) -> Any:
         """Wrap the WSGI ``app``: serve this store's files under ``/<prefix>/``
