@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+import html
+import io
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import flask
+import images
 import pytest
+from entity_models import User
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy.orm import Session, sessionmaker
 
+from imageattach import imaging
 from imageattach.adapters.flask import ImageAttach, get_state
 from imageattach.context import current_store
 from imageattach.exceptions import ConfigurationError
 from imageattach.store import Store
-from imageattach.stores.fs import FileSystemStore
+from imageattach.stores.fs import FileSystemStore, HttpExposedFileSystemStore
 
 Current = Callable[[], Store | None]
+SECRET_KEY = "flask-tests-secret-key-0123456789"
 
 
 def make_app(store: Store, current: Current, seen: list[Store | None]) -> flask.Flask:
@@ -184,3 +192,128 @@ def test_unknown_config_key_is_refused(tmp_path: Path) -> None:
 def test_store_argument_is_checked() -> None:
     with pytest.raises(TypeError):
         ImageAttach(store=FileSystemStore)  # type: ignore[arg-type]
+
+
+def test_store_files_are_served_before_the_app_runs(http_store: HttpExposedFileSystemStore) -> None:
+    app = flask.Flask(__name__)
+    ImageAttach(app, store=http_store)
+    requests: list[str] = []
+    app.before_request(lambda: requests.append(flask.request.path) and None)
+    http_store.put_file(io.BytesIO(b"\xff\xd8jpeg"), "thing", 7, 10, 10, "image/jpeg", False)
+
+    response = app.test_client().get("/__images__/thing/7/0/7.10x10.jpe")
+    assert (response.status_code, response.data) == (200, b"\xff\xd8jpeg")
+    assert response.headers["Content-Type"] == "image/jpeg"
+    assert requests == []
+
+
+def test_config_builds_the_store(tmp_path: Path) -> None:
+    app = flask.Flask(__name__)
+    app.config.update(
+        IMAGEATTACH_STORE_PATH=str(tmp_path),
+        IMAGEATTACH_PREFIX="media",
+        IMAGEATTACH_SECRET_KEY=SECRET_KEY,
+        IMAGEATTACH_CACHE_CONTROL="public, max-age=60",
+        IMAGEATTACH_CORS=True,
+    )
+    extension = ImageAttach(app)
+    with app.app_context():
+        store = extension.store
+    assert isinstance(store, HttpExposedFileSystemStore)
+    assert (store.path, store.prefix) == (str(tmp_path), "media")
+    store.put_file(io.BytesIO(b"png"), "thing", 1, 1, 1, "image/png", False)
+    response = app.test_client().get("/media/thing/1/0/1.1x1.png")
+    assert response.data == b"png"
+    assert response.headers["Cache-Control"] == "public, max-age=60"
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_store_defaults_to_the_instance_folder(tmp_path: Path) -> None:
+    app = flask.Flask(__name__, instance_path=str(tmp_path / "instance"))
+    ImageAttach(app)
+    store = get_state(app).store
+    assert isinstance(store, HttpExposedFileSystemStore)
+    assert store.path == str(tmp_path / "instance" / "images")
+
+
+def make_sqlalchemy_app(
+    database_url: str, store: HttpExposedFileSystemStore
+) -> tuple[flask.Flask, SQLAlchemy]:
+    app = flask.Flask(__name__)
+    app.config["SQLALCHEMY_DATABASE_URI"] = database_url
+    fsa = SQLAlchemy(app)
+    ImageAttach(app, store=store)
+
+    @app.post("/users/<int:user_id>/picture")
+    def upload(user_id: int) -> flask.Response:
+        user = fsa.session.get_one(User, user_id)
+        user.picture.from_file(flask.request.files["picture"].stream)
+        fsa.session.flush()  # the file is written now
+        if flask.request.form.get("fail"):
+            raise RuntimeError("something after the upload failed")
+        fsa.session.commit()
+        return flask.redirect(f"/users/{user_id}")
+
+    @app.get("/users/<int:user_id>")
+    def show(user_id: int) -> str:
+        user = fsa.session.get_one(User, user_id)
+        return flask.render_template_string(
+            "{{ user.picture }}|{{ user.picture.locate(width=150) }}", user=user
+        )
+
+    return app, fsa
+
+
+def test_flask_sqlalchemy_upload_rolled_back_leaves_no_file(
+    db: sessionmaker[Session],
+    database_url: str,
+    http_store: HttpExposedFileSystemStore,
+    stored_files: Callable[[HttpExposedFileSystemStore], list[str]],
+) -> None:
+    with db() as session:
+        session.add(User(id=1))
+        session.commit()
+    app, fsa = make_sqlalchemy_app(database_url, http_store)
+    client = app.test_client()
+    data = {"picture": (io.BytesIO(images.jpeg(400, 300)), "a.jpg"), "fail": "1"}
+    assert client.post("/users/1/picture", data=data).status_code == 500
+    assert stored_files(http_store) == []
+    with db() as session:
+        assert not session.get_one(User, 1).picture
+    with app.app_context():
+        fsa.engine.dispose()
+
+
+def test_flask_sqlalchemy_upload_committed_renders_and_resizes_on_demand(
+    db: sessionmaker[Session],
+    database_url: str,
+    http_store: HttpExposedFileSystemStore,
+    stored_files: Callable[[HttpExposedFileSystemStore], list[str]],
+) -> None:
+    with db() as session:
+        session.add(User(id=1))
+        session.commit()
+    app, fsa = make_sqlalchemy_app(database_url, http_store)
+    client = app.test_client()
+    data = {"picture": (io.BytesIO(images.jpeg(400, 300)), "a.jpg")}
+    assert client.post("/users/1/picture", data=data).status_code == 302
+    assert stored_files(http_store) == ["ia-user-picture/1/0/1.400x300.jpe"]
+
+    page = client.get("/users/1").get_data(as_text=True)
+    tag, thumbnail_url = page.split("|")
+    assert tag.startswith(
+        '<img src="http://localhost/__images__/ia-user-picture/1/0/1.400x300.jpe?'
+    )
+    assert tag.endswith('" width="400" height="300">')
+    assert thumbnail_url.startswith("http://localhost/__images__/")
+
+    original = client.get(html.unescape(tag.split('"')[1]))
+    assert original.status_code == 200
+    assert (imaging.probe(original.data).width, imaging.probe(original.data).height) == (400, 300)
+    thumbnail = client.get(html.unescape(thumbnail_url))
+    assert thumbnail.status_code == 200
+    info = imaging.probe(thumbnail.data)
+    assert (info.width, info.height, info.mimetype) == (150, 113, "image/jpeg")
+    assert "ia-user-picture/1/0/1.150x113.jpe" in stored_files(http_store)
+    with app.app_context():
+        fsa.engine.dispose()
