@@ -102,13 +102,13 @@ def test_small_bodies_are_one_bytes_item_and_the_file_is_closed(
     middleware: StaticServerMiddleware,
 ) -> None:
     before = open_fds()
-    started, body = call(middleware, JPE)
+    _started, body = call(middleware, JPE)
     assert body == [FILES["user/5/0/5.1000x1000.jpe"]]
     assert open_fds() == before
 
 
 def test_large_bodies_stream_in_blocks(middleware: StaticServerMiddleware, big: bytes) -> None:
-    started, body = call(middleware, BIG)
+    _started, body = call(middleware, BIG)
     assert not isinstance(body, list)
     chunks = list(body)
     assert all(isinstance(chunk, bytes) and len(chunk) <= 65536 for chunk in chunks)
@@ -177,7 +177,7 @@ def test_the_host_url_is_current_while_a_streamed_response_is_consumed(root: Pat
         yield (current_host_url() or "-").encode()
 
     middleware = StaticServerMiddleware(streaming_app, "/images", root)
-    started, body = call(middleware, "/page", HTTP_HOST="example.com:8080")
+    _started, body = call(middleware, "/page", HTTP_HOST="example.com:8080")
     assert current_host_url() is None
     chunks: list[bytes] = []
     # granian iterates in another thread than the one that called the app
