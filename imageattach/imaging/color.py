@@ -76,13 +76,13 @@ def to_srgb(image: Image) -> None:
     it has one, else from CMYK by formula.  A profile ImageMagick cannot apply
     (corrupt, or no Little CMS) is ignored with a log message: the upload is
     still a readable picture, its colours just stay as stored."""
-    if "icc" in image.profiles:
+    # Mapping-style lookups ("icc" in profiles) answer True for any name in
+    # Wand 0.6; fetch the bytes instead.
+    if image.profiles["icc"]:
         profile = srgb_profile()
-        if profile is not None and _MagickProfileImage is not None:
-            if _MagickProfileImage(image.wand, b"icc", profile, len(profile)):
-                return
-            logger.warning("cannot apply the embedded ICC profile: %s", image.get_exception())
-        else:
+        if profile is None or _MagickProfileImage is None:
             logger.warning("ImageMagick has no Little CMS; embedded ICC profile left unapplied")
+        elif not _MagickProfileImage(image.wand, b"icc", profile, len(profile)):
+            logger.warning("cannot apply the embedded ICC profile: %s", image.get_exception())
     if image.colorspace == "cmyk":
         image.transform_colorspace("srgb")
