@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import io
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import images
 import pytest
+import zope.sqlalchemy
+from entity_models import User
 from pyramid.config import Configurator
 from pyramid.request import Request
 from pyramid.response import Response
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.test import Client
 
+from imageattach import imaging
 from imageattach.adapters.pyramid import STORE_KEY, get_store, wrap
 from imageattach.context import current_store
 from imageattach.exceptions import ConfigurationError
@@ -228,3 +235,90 @@ def test_wrap_leaves_an_app_alone_when_the_store_does_not_serve(store: Store) ->
     config = make_config({"imageattach.store": store})
     app = config.make_wsgi_app()
     assert wrap(app) is app
+
+
+def test_wrap_serves_store_files_before_the_router(http_store: HttpExposedFileSystemStore) -> None:
+    config = make_config({"imageattach.store": http_store})
+    reached: list[str] = []
+    config.add_route("any", "/*rest")
+    config.add_view(
+        lambda request: reached.append(request.path) or Response("app"), route_name="any"
+    )
+    http_store.put_file(io.BytesIO(b"gif"), "thing", 3, 2, 2, "image/gif", False)
+    client = Client(wrap(config.make_wsgi_app()))
+    response = client.get("/__images__/thing/3/0/3.2x2.gif")
+    assert (response.status_code, response.get_data()) == (200, b"gif")
+    assert client.get("/elsewhere").get_data() == b"app"
+    assert reached == ["/elsewhere"]
+
+
+def make_tm_app(engine: Engine, store: HttpExposedFileSystemStore) -> Client:
+    """An app whose sessions join pyramid_tm's transaction (zope.sqlalchemy)."""
+    factory = sessionmaker(engine)
+    config = Configurator(settings={"imageattach.store": store})
+    config.include("pyramid_tm")
+    config.include("imageattach.adapters.pyramid")
+
+    def dbsession(request: Request) -> Session:
+        session = factory()
+        zope.sqlalchemy.register(session, transaction_manager=request.tm)
+        return session
+
+    config.add_request_method(dbsession, "dbsession", reify=True)
+
+    def upload(request: Request) -> Response:
+        user = request.dbsession.get_one(User, 1)
+        user.picture.from_blob(images.png(300, 200))
+        request.dbsession.flush()  # the file is written now
+        if "fail" in request.params:
+            raise RuntimeError("something after the upload failed")
+        return Response("uploaded")
+
+    def show(request: Request) -> Response:
+        user = request.dbsession.get_one(User, 1)
+        return Response(f"{user.picture.__html__()}|{user.picture.locate(height=50)}")
+
+    config.add_route("upload", "/upload")
+    config.add_view(upload, route_name="upload")
+    config.add_route("show", "/show")
+    config.add_view(show, route_name="show")
+    return Client(wrap(config.make_wsgi_app()))
+
+
+def test_pyramid_tm_abort_removes_the_uploaded_file(
+    db: sessionmaker[Session],
+    engine: Engine,
+    http_store: HttpExposedFileSystemStore,
+    stored_files: Callable[[HttpExposedFileSystemStore], list[str]],
+) -> None:
+    with db() as session:
+        session.add(User(id=1))
+        session.commit()
+    client = make_tm_app(engine, http_store)
+    with pytest.raises(RuntimeError, match="after the upload"):
+        client.get("/upload?fail=1")
+    assert stored_files(http_store) == []
+    with db() as session:
+        assert not session.get_one(User, 1).picture
+
+
+def test_pyramid_tm_commit_keeps_the_file_and_serves_on_demand_sizes(
+    db: sessionmaker[Session],
+    engine: Engine,
+    http_store: HttpExposedFileSystemStore,
+    stored_files: Callable[[HttpExposedFileSystemStore], list[str]],
+) -> None:
+    with db() as session:
+        session.add(User(id=1))
+        session.commit()
+    client = make_tm_app(engine, http_store)
+    assert client.get("/upload").get_data() == b"uploaded"
+    assert stored_files(http_store) == ["ia-user-picture/1/0/1.300x200.png"]
+    tag, thumbnail_url = client.get("/show").get_data(as_text=True).split("|")
+    assert tag.startswith(
+        '<img src="http://localhost/__images__/ia-user-picture/1/0/1.300x200.png?'
+    )
+    thumbnail = client.get(thumbnail_url)
+    assert thumbnail.status_code == 200
+    info = imaging.probe(thumbnail.get_data())
+    assert (info.width, info.height, info.mimetype) == (75, 50, "image/png")
