@@ -102,12 +102,41 @@ class Server:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of every live process in the server's group
+        (its workers included), from ``/proc``; 0 where there is no ``/proc``."""
+        if self.process is None:
+            return 0.0
+        return group_cpu_seconds(self.process.pid)
+
     def log_tail(self, lines: int = 20) -> str:
         try:
             text = self.log_path.read_text(errors="replace")
         except OSError:
             return "(no log)"
         return "\n".join(text.splitlines()[-lines:])
+
+
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def group_cpu_seconds(group: int) -> float:
+    """CPU seconds used so far by the processes whose process group is ``group``."""
+    total = 0
+    for entry in os.scandir("/proc") if os.path.isdir("/proc") else ():
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as stat:
+                text = stat.read()
+        except OSError:
+            continue
+        # Fields after the parenthesised command (which may hold spaces):
+        # state ppid pgrp session ... utime (14th) stime (15th).
+        fields = text[text.rindex(b")") + 2 :].split()
+        if int(fields[2]) == group:
+            total += int(fields[11]) + int(fields[12])
+    return total / _TICKS
 
 
 @contextlib.contextmanager

@@ -17,6 +17,7 @@ import contextlib
 import datetime
 import http.client
 import importlib.metadata
+import itertools
 import os
 import platform
 import re
@@ -25,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from imageattach.stores.fs import HttpExposedFileSystemStore
@@ -148,129 +150,131 @@ def git_revision() -> str:
     return f"{head}{' + uncommitted serving code' if dirty else ''}"
 
 
+@dataclass(frozen=True)
+class Sample:
+    """One timed slice: what ``wrk`` saw, and the CPU time the server used.
+
+    Requests per CPU-second hardly moves when other processes take turns on
+    the server's CPU, so it cross-checks a throughput ratio on a busy machine.
+    """
+
+    result: wrk.Result
+    cpu_seconds: float
+    duration: float
+
+    @property
+    def per_cpu_second(self) -> float:
+        return self.result.requests / self.cpu_seconds if self.cpu_seconds else 0.0
+
+    @property
+    def cpu_use(self) -> float:
+        return self.cpu_seconds / self.duration
+
+
+Samples = dict[tuple[str, str], list[Sample]]
+
+
+def schedule(contenders: list[Contender], round_: int) -> list[Contender]:
+    """The order of one round: contenders of one server stay next to each
+    other (ours and its peers a few seconds apart); the servers' order is
+    reversed every other round and rotated every two."""
+    groups = [list(g) for _, g in itertools.groupby(contenders, key=lambda c: c.server)]
+    if round_ % 2:
+        groups = [group[::-1] for group in groups[::-1]]
+    shift = (round_ // 2) % len(groups)
+    return [c for group in groups[shift:] + groups[:shift] for c in group]
+
+
 def measure(
     contenders: list[Contender],
-    ports: dict[str, int],
+    servers: dict[str, Server],
     files: list[File],
     arguments: argparse.Namespace,
     wrk_prefix: tuple[str, ...],
-) -> dict[tuple[str, str], list[wrk.Result]]:
+) -> Samples:
     """A warm-up slice each, then ``rounds`` rounds of one slice per
-    (contender, file); the order is reversed and rotated every round."""
-    results: dict[tuple[str, str], list[wrk.Result]] = {}
+    (contender, file) in the order of :func:`schedule`."""
+    samples: Samples = {}
 
-    def slice_(contender: Contender, file: File, duration: float) -> wrk.Result:
-        url = f"http://{HOST}:{ports[contender.key]}{contender.url_prefix}{file.path}"
-        return wrk.run(
+    def slice_(contender: Contender, file: File, duration: float) -> Sample:
+        server = servers[contender.key]
+        url = f"http://{HOST}:{server.port}{contender.url_prefix}{file.path}"
+        cpu_before = server.cpu_seconds()
+        result = wrk.run(
             url,
             duration=duration,
             threads=arguments.threads,
             connections=arguments.connections,
             prefix=wrk_prefix,
         )
+        return Sample(result, server.cpu_seconds() - cpu_before, max(1, round(duration)))
 
     log("warming up")
     for file in files:
         for contender in contenders:
             slice_(contender, file, 1)
     for round_ in range(arguments.rounds):
-        order = contenders[::-1] if round_ % 2 else list(contenders)
-        shift = (round_ // 2) % len(order)
-        order = order[shift:] + order[:shift]
         for file in files:
-            for contender in order:
-                result = slice_(contender, file, arguments.duration)
-                results.setdefault((contender.key, file.label), []).append(result)
-                problems = ""
+            for contender in schedule(contenders, round_):
+                sample = slice_(contender, file, arguments.duration)
+                samples.setdefault((contender.key, file.label), []).append(sample)
+                result, problems = sample.result, ""
                 if result.non_2xx or result.socket_errors:
                     problems = f"  ({result.non_2xx} non-2xx, {result.socket_errors} socket errors)"
                 log(
                     f"[round {round_ + 1}/{arguments.rounds}] {file.label:>6}  "
-                    f"{contender.key:<45} {result.requests_per_second:>10,.0f} req/s{problems}"
+                    f"{contender.key:<40} {result.requests_per_second:>9,.0f} req/s "
+                    f"{sample.per_cpu_second:>9,.0f} req/CPU-s {sample.cpu_use:4.0%} CPU{problems}"
                 )
-    return results
+    return samples
 
 
-def render(
-    contenders: list[Contender],
-    files: list[File],
-    results: dict[tuple[str, str], list[wrk.Result]],
-) -> str:
+def render(contenders: list[Contender], files: list[File], samples: Samples) -> str:
     """The comparison tables: ours against the peers under the same server,
     and every contender against nginx."""
-    series = {
-        key: Series(tuple(result.requests_per_second for result in values))
-        for key, values in results.items()
+    rates = {
+        key: Series(tuple(s.result.requests_per_second for s in values))
+        for key, values in samples.items()
     }
+    efficiency = {
+        key: Series(tuple(s.per_cpu_second for s in values)) for key, values in samples.items()
+    }
+    cpu_use = {key: Series(tuple(s.cpu_use for s in values)) for key, values in samples.items()}
     servers = list(dict.fromkeys(c.server for c in contenders if c.server != NGINX))
     rows = []
     for server in servers:
         ours = next((c for c in contenders if c.server == server and c.ours), None)
         peers = [c for c in contenders if c.server == server and not c.ours]
         for file in files:
-            for peer in peers:
-                peer_series = series[(peer.key, file.label)]
+            comparisons = [(peer.name, [peer]) for peer in peers]
+            if len(peers) > 1:
+                comparisons.append(("faster of the two, per round", peers))
+            for name, against in comparisons:
+                keys = [(peer.key, file.label) for peer in against]
+                peer_rate = str(rates[keys[0]]) if len(keys) == 1 else ""
                 if ours is None:
-                    rows.append(
-                        [server, file.label, "not built", peer.name, str(peer_series), "", ""]
-                    )
+                    rows.append([server, file.label, "not built", name, peer_rate, "", "", ""])
                     continue
-                ours_series = series[(ours.key, file.label)]
-                ratio = Ratio.of(ours_series, [peer_series])
-                rows.append(
-                    [
-                        server,
-                        file.label,
-                        str(ours_series),
-                        peer.name,
-                        str(peer_series),
-                        str(ratio),
-                        ratio.verdict,
-                    ]
-                )
-            if ours is not None and len(peers) > 1:
-                ours_series = series[(ours.key, file.label)]
-                ratio = Ratio.of(ours_series, [series[(p.key, file.label)] for p in peers])
-                rows.append(
-                    [
-                        server,
-                        file.label,
-                        str(ours_series),
-                        "faster of the two per round",
-                        "",
-                        str(ratio),
-                        ratio.verdict,
-                    ]
-                )
-    output = [
-        table(
-            ["Server", "File", "ours req/s", "Peer", "peer req/s", "ours/peer (range)", "verdict"],
-            rows,
-        )
-    ]
+                mine = (ours.key, file.label)
+                ratio = Ratio.of(rates[mine], [rates[key] for key in keys])
+                per_cpu = Ratio.of(efficiency[mine], [efficiency[key] for key in keys])
+                cells = [str(rates[mine]), name, peer_rate, str(ratio), str(per_cpu)]
+                rows.append([server, file.label, *cells, ratio.verdict])
+    header = ["Server", "File", "ours req/s", "Peer", "peer req/s", "ours/peer"]
+    output = [table([*header, "ours/peer per CPU-s", "verdict"], rows)]
     nginx = next((c for c in contenders if c.name == NGINX), None)
     if nginx is not None:
         nginx_rows = []
         for file in files:
-            reference = series[(nginx.key, file.label)]
+            reference = (nginx.key, file.label)
             for contender in contenders:
-                if contender is nginx:
-                    continue
-                mine = series[(contender.key, file.label)]
-                nginx_rows.append(
-                    [
-                        contender.key,
-                        file.label,
-                        str(mine),
-                        str(reference),
-                        str(Ratio.of(mine, [reference])),
-                    ]
-                )
-        output.append(
-            table(
-                ["Contender", "File", "req/s", "nginx req/s", "ratio to nginx (range)"], nginx_rows
-            )
-        )
+                key = (contender.key, file.label)
+                to_nginx = Ratio.of(rates[key], [rates[reference]])
+                per_cpu = Ratio.of(efficiency[key], [efficiency[reference]])
+                cells = [str(rates[key]), f"{cpu_use[key].median:.0%}", str(to_nginx), str(per_cpu)]
+                nginx_rows.append([contender.key, file.label, *cells])
+        header = ["Contender", "File", "req/s", "server CPU", "to nginx", "to nginx per CPU-s"]
+        output.append(table(header, nginx_rows))
     return "\n\n".join(output)
 
 
@@ -419,7 +423,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             measured, failures, headers_seen = verify_all(contenders, ports, files)
             estimate = len(measured) * len(files) * (arguments.rounds * arguments.duration + 1)
             log(f"measuring {len(measured)} contenders, about {estimate / 60:.0f} min")
-            results = measure(measured, ports, files, arguments, wrk_prefix)
+            samples = measure(measured, servers, files, arguments, wrk_prefix)
             profiles = (
                 profile_ours(measured, servers, files, arguments, wrk_prefix)
                 if arguments.profile
@@ -433,7 +437,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     report = "\n".join(
         [
             *describe(argv, arguments, pinned, files),
-            render(measured, files, results),
+            render(measured, files, samples),
             "",
             *(["Left out: " + "; ".join(failures), ""] if failures else []),
             *([why_not.replace("\n", "; "), ""] if why_not else []),
