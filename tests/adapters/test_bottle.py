@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import io
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import bottle
+import images
 import pytest
+from entity_models import User
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.test import Client
 
+from imageattach import imaging
 from imageattach.adapters.bottle import ImageAttachPlugin
 from imageattach.exceptions import ConfigurationError
 from imageattach.store import Store
@@ -136,24 +142,68 @@ def test_one_plugin_per_app_and_one_app_per_plugin(store: Store, other_store: St
         bottle.Bottle().install(plugin)
 
 
-class ServingStore(HttpExposedFileSystemStore):
-    """A store whose serving middleware answers ``/served`` itself, to see
-    where the plugin puts it."""
-
-    def wsgi_middleware(self, app: object) -> object:
-        def middleware(environ: dict[str, object], start_response: object) -> object:
-            if environ["PATH_INFO"] == "/served":
-                start_response("200 OK", [("Content-Type", "text/plain")])  # type: ignore[operator]
-                return [b"from the store"]
-            return app(environ, start_response)  # type: ignore[operator]
-
-        return middleware
-
-
-def test_install_serves_through_the_store_and_uninstall_stops(tmp_path: Path) -> None:
+def test_install_serves_store_files_and_uninstall_stops(
+    http_store: HttpExposedFileSystemStore,
+) -> None:
     app = bottle.Bottle()
-    plugin = ImageAttachPlugin(ServingStore(tmp_path))
+    plugin = ImageAttachPlugin(http_store)
     app.install(plugin)
-    assert Client(app).get("/served").get_data() == b"from the store"
+    http_store.put_file(io.BytesIO(b"gif"), "thing", 3, 2, 2, "image/gif", False)
+    response = Client(app).get("/__images__/thing/3/0/3.2x2.gif")
+    assert (response.status_code, response.get_data()) == (200, b"gif")
     app.uninstall(plugin)
-    assert Client(app).get("/served").status_code == 404
+    assert Client(app).get("/__images__/thing/3/0/3.2x2.gif").status_code == 404
+    assert "wsgi" not in vars(app)
+
+
+def make_upload_app(engine: Engine, store: HttpExposedFileSystemStore) -> bottle.Bottle:
+    factory = sessionmaker(engine)
+    app = new_app()
+    app.install(ImageAttachPlugin(store))
+
+    @app.post("/upload")
+    def upload() -> str:
+        with factory() as session:
+            user = session.get_one(User, 1)
+            user.picture.from_file(bottle.request.files["picture"].file)
+            session.flush()  # the file is written now
+            if bottle.request.forms.get("fail"):
+                raise RuntimeError("something after the upload failed")
+            session.commit()
+        return "uploaded"
+
+    @app.get("/show")
+    def show() -> str:
+        with factory() as session:
+            picture = session.get_one(User, 1).picture
+            return f"{picture.__html__()}|{picture.locate(width=40)}"
+
+    return app
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_upload_committed_or_rolled_back(
+    db: sessionmaker[Session],
+    engine: Engine,
+    http_store: HttpExposedFileSystemStore,
+    stored_files: Callable[[HttpExposedFileSystemStore], list[str]],
+    fail: bool,
+) -> None:
+    with db() as session:
+        session.add(User(id=1))
+        session.commit()
+    client = Client(make_upload_app(engine, http_store))
+    data = {"picture": (io.BytesIO(images.webp(80, 60)), "a.webp")}
+    if fail:
+        with pytest.raises(RuntimeError, match="after the upload"):
+            client.post("/upload", data={**data, "fail": "1"})
+        assert stored_files(http_store) == []
+        return
+    assert client.post("/upload", data=data).get_data() == b"uploaded"
+    assert stored_files(http_store) == ["ia-user-picture/1/0/1.80x60.webp"]
+    tag, thumbnail_url = client.get("/show").get_data(as_text=True).split("|")
+    assert tag.startswith('<img src="http://localhost/__images__/ia-user-picture/1/0/1.80x60.webp?')
+    thumbnail = client.get(thumbnail_url)
+    assert thumbnail.status_code == 200
+    info = imaging.probe(thumbnail.get_data())
+    assert (info.width, info.height, info.mimetype) == (40, 30, "image/webp")

@@ -6,20 +6,27 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
+import images
 import pytest
+from entity_models import User
 from fastapi import BackgroundTasks, Depends, FastAPI
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
-from starlette.testclient import TestClient
 from starlette.websockets import WebSocket
 
+from imageattach import imaging
 from imageattach.adapters.starlette import ImageAttachMiddleware
 from imageattach.store import Store
+from imageattach.stores.fs import HttpExposedFileSystemStore
 
 Current = Callable[[], Store | None]
 
@@ -117,11 +124,18 @@ def test_context_is_popped_when_the_endpoint_raises(store: Store, current: Curre
 
 def test_websocket_sees_store(store: Store, current: Current) -> None:
     seen: list[Store | None] = []
-    with (
-        TestClient(make_app(store, current, seen)) as client,
-        client.websocket_connect("/ws") as ws,
-    ):
-        assert ws.receive_text() == "hi"
+    app = make_app(store, current, seen)
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "websocket.connect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "websocket", "path": "/ws", "headers": [], "query_string": b""}
+    asyncio.run(app(scope, receive, send))  # type: ignore[arg-type]
+    assert [m["type"] for m in sent] == ["websocket.accept", "websocket.send", "websocket.close"]
     assert seen == [store]
 
 
@@ -216,20 +230,92 @@ def test_fastapi_dependencies_and_background_tasks_see_store(
 def test_lifespan_passes_through(store: Store) -> None:
     events: list[str] = []
 
+    @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         events.append("startup")
         yield
         events.append("shutdown")
 
-    app = Starlette(
-        lifespan=asynccontextmanager(lifespan),
-        middleware=[Middleware(ImageAttachMiddleware, store=store)],
-    )
-    with TestClient(app):
-        pass
+    app = Starlette(lifespan=lifespan, middleware=[Middleware(ImageAttachMiddleware, store=store)])
+    incoming = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+    sent: list[str] = []
+
+    async def receive() -> dict[str, Any]:
+        return incoming.pop(0)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message["type"])
+
+    asyncio.run(app({"type": "lifespan", "state": {}}, receive, send))  # type: ignore[arg-type]
     assert events == ["startup", "shutdown"]
+    assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
 
 
 def test_store_must_be_a_store() -> None:
     with pytest.raises(TypeError):
         ImageAttachMiddleware(Starlette(), store="nope")  # type: ignore[arg-type]
+
+
+def make_upload_app(engine: Engine, store: HttpExposedFileSystemStore) -> FastAPI:
+    factory = sessionmaker(engine)
+    app = FastAPI()
+    app.add_middleware(ImageAttachMiddleware, store=store)
+
+    @app.put("/picture")
+    async def upload(request: Request, fail: bool = False) -> str:
+        data = await request.body()
+        return await run_in_threadpool(store_picture, data, fail)
+
+    def store_picture(data: bytes, fail: bool) -> str:
+        with factory() as session:
+            user = session.get_one(User, 1)
+            user.picture.from_blob(data)
+            session.flush()  # the file is written now
+            if fail:
+                raise RuntimeError("something after the upload failed")
+            session.commit()
+        return "uploaded"
+
+    @app.get("/show")
+    def show() -> list[str]:
+        with factory() as session:
+            picture = session.get_one(User, 1).picture
+            return [picture.locate(), picture.locate(width=60)]
+
+    return app
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_upload_committed_or_rolled_back_and_served(
+    db: sessionmaker[Session],
+    engine: Engine,
+    http_store: HttpExposedFileSystemStore,
+    stored_files: Callable[[HttpExposedFileSystemStore], list[str]],
+    fail: bool,
+) -> None:
+    with db() as session:
+        session.add(User(id=1))
+        session.commit()
+    app = make_upload_app(engine, http_store)
+
+    async def main() -> None:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            if fail:
+                with pytest.raises(RuntimeError, match="after the upload"):
+                    await client.put("/picture?fail=true", content=images.jpeg(120, 90))
+                assert stored_files(http_store) == []
+                return
+            response = await client.put("/picture", content=images.jpeg(120, 90))
+            assert response.json() == "uploaded"
+            assert stored_files(http_store) == ["ia-user-picture/1/0/1.120x90.jpe"]
+            original_url, thumbnail_url = (await client.get("/show")).json()
+            assert original_url.startswith("http://test/__images__/ia-user-picture/1/0/")
+            original = await client.get(original_url)
+            assert (original.status_code, original.headers["content-type"]) == (200, "image/jpeg")
+            thumbnail = await client.get(thumbnail_url)
+            assert thumbnail.status_code == 200
+            info = imaging.probe(thumbnail.content)
+            assert (info.width, info.height) == (60, 45)
+
+    asyncio.run(main())
