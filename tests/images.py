@@ -207,27 +207,31 @@ def text_payload() -> bytes:
 
 
 def large_jpeg(width: int = 4000, height: int = 3000) -> bytes:
-    """A photo-sized JPEG (12 MP by default) with noisy, photo-like content,
-    cached on disk because generating it takes a second or two."""
+    """A photo-sized JPEG (12 MP by default, about 6 MB) with grainy blotches
+    of colour, about as costly to decode as a camera photo.  Cached on disk:
+    making it takes seconds."""
     directory = Path(tempfile.gettempdir()) / "imageattach-test-images"
-    cache = directory / f"large-{width}x{height}-v1.jpg"
+    cache = directory / f"large-{width}x{height}-v2.jpg"
     if cache.exists():
         return cache.read_bytes()
-    with Image(width=width, height=height, background=Color("white")) as image:
+    small_width, small_height = max(1, width // 4), max(1, height // 4)
+    with Image(width=small_width, height=small_height, background=Color("gray")) as image:
         image.sparse_color(
             "bilinear",
             {
                 Color("#c04020"): (0, 0),
-                Color("#2060c0"): (width - 1, 0),
-                Color("#20a040"): (0, height - 1),
-                Color("#e0d060"): (width - 1, height - 1),
+                Color("#2060c0"): (small_width - 1, 0),
+                Color("#20a040"): (0, small_height - 1),
+                Color("#e0d060"): (small_width - 1, small_height - 1),
             },
         )
-        image.noise("gaussian", attenuate=0.6)
+        image.noise("gaussian", attenuate=1.0)
+        image.resize(width, height)
+        image.noise("gaussian", attenuate=0.15)
         image.format = "jpeg"
         image.compression_quality = 90
         data: bytes = image.make_blob()
-    cache.parent.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(parents=True, exist_ok=True)
     temporary = cache.with_suffix(f".{os.getpid()}.tmp")
     temporary.write_bytes(data)
     os.replace(temporary, cache)

@@ -161,9 +161,11 @@ def _check_complete(mimetype: str, data: bytes) -> None:
         # Marker bytes cannot occur in entropy-coded data (0xFF is stuffed), so
         # a complete file has an end-of-image marker after its last scan; data
         # appended after it (as some cameras do) is tolerated.
-        complete = data.rfind(b"\xff\xd9") > data.rfind(b"\xff\xda") > 0
+        complete = (
+            b"\xff\xd9" in data[-32:] or data.rfind(b"\xff\xd9") > data.rfind(b"\xff\xda") > 0
+        )
     elif mimetype == "image/png":
-        complete = data.rfind(b"IEND") > data.rfind(b"IDAT") > 0
+        complete = b"IEND" in data[-64:] or data.rfind(b"IEND") > data.rfind(b"IDAT") > 0
     elif mimetype == "image/webp":
         complete = len(data) >= 8 + int.from_bytes(data[4:8], "little")
     else:
