@@ -1,0 +1,111 @@
+"""Real servers (gunicorn, uvicorn, granian) running tests/ondemand/serverapp.py
+on a free loopback port, in their own process group so that stopping one
+stops its workers too."""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+TESTS = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def command(kind: str, port: int) -> list[str]:
+    address = f"127.0.0.1:{port}"
+    if kind == "gunicorn":
+        return [
+            str(BIN / "gunicorn"),
+            "--bind",
+            address,
+            "--workers",
+            "1",
+            "--threads",
+            "16",
+            "--worker-class",
+            "gthread",
+            "ondemand.serverapp:wsgi_app",
+        ]
+    if kind == "uvicorn":
+        return [
+            str(BIN / "uvicorn"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "ondemand.serverapp:asgi_app",
+        ]
+    if kind == "granian":
+        return [
+            str(BIN / "granian"),
+            "--interface",
+            "asgi",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "ondemand.serverapp:asgi_app",
+        ]
+    raise ValueError(kind)
+
+
+@contextlib.contextmanager
+def running(kind: str, env: dict[str, str], log: Path) -> Iterator[str]:
+    """Run a ``kind`` server with ``env`` added; yield its base URL."""
+    port = free_port()
+    with open(log, "ab") as output:
+        process = subprocess.Popen(
+            command(kind, port),
+            cwd=TESTS,
+            env={**os.environ, "PYTHONPATH": str(TESTS), **env},
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        _wait_until_up(process, port, log)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def _wait_until_up(process: subprocess.Popen[bytes], port: int, log: Path) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited: {log.read_text(errors='replace')[-2000:]}")
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            connection.request("GET", "/")
+            connection.getresponse().read()
+            connection.close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"server did not start: {log.read_text(errors='replace')[-2000:]}")
