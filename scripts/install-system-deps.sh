@@ -7,6 +7,7 @@ packages=(
   libmagickwand-6.q16-6        # Wand's ImageMagick
   libmagickcore-6.q16-6-extra  # SVG (librsvg) and other coders
   ghostscript                  # PDF rasterising
+  librsvg2-2                   # SVG rendering (imageattach calls librsvg and cairo directly)
   fonts-dejavu-core
 )
 if [ "${IMAGEATTACH_E2E_DEPS:-1}" = 1 ]; then
