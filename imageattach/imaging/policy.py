@@ -46,9 +46,12 @@ def is_coder_readable(coder: str) -> bool:
 
 
 def check() -> list[str]:
-    """What the policy in force allows that imageattach's policy refuses
-    (an empty list when the policy is in force)."""
+    """How the policy in force differs from imageattach's: what it allows that
+    imageattach refuses, or basic formats it refuses (empty when in force)."""
     problems = [f"coder {c}" for c in _FORBIDDEN_CODERS if is_coder_readable(c)]
+    # ImageMagick before 6.9.7-7 let the first refusal win, which turns an
+    # allow-list into "refuse everything": say so rather than accept nothing.
+    problems += [f"(it refuses {c})" for c in ("JPEG", "PNG") if not is_coder_readable(c)]
     problems += [
         f"path {p}"
         for p in _FORBIDDEN_PATHS
