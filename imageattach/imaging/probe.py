@@ -83,8 +83,8 @@ def probe_bytes(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageIn
     if claimed is not None:
         _check_pixels(*claimed, max_pixels)
     try:
-        with wand_errors(), Image.ping(blob=data) as image:
-            magick_format = image.format or ""
+        with wand_errors(), Image.ping(blob=data, format=_format_hint(data)) as image:
+            magick_format = _ISO_BRANDS.get(data[8:12], image.format or "")
             frames = len(image.sequence)
             first = image.sequence[0]
             width, height = first.width, first.height
@@ -108,6 +108,18 @@ def probe_bytes(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageIn
     if orientation >= 5:
         width, height = height, width
     return ImageInfo(mimetype, width, height, orientation, max(frames, 1))
+
+
+#: HEIF files by their ISO-BMFF brand: ImageMagick 6 pings AVIF as HEIC.
+_ISO_BRANDS = {b"avif": "AVIF", b"avis": "AVIF", b"heic": "HEIC", b"heix": "HEIC"}
+
+
+def _format_hint(data: bytes) -> str | None:
+    """A format for the ping of headers ImageMagick has no magic for (ICO):
+    only chosen by the bytes, it names the one coder that may try them."""
+    if data[:4] == b"\x00\x00\x01\x00" and data[4:6] != b"\x00\x00":
+        return "ICO"
+    return None
 
 
 def _probe_svg(data: bytes, max_pixels: int) -> ImageInfo:

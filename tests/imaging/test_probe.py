@@ -20,7 +20,13 @@ from images import (
 from wand.image import Image
 
 from imageattach.exceptions import CorruptImageError, ImageTooLargeError, UnsupportedImageError
-from imageattach.imaging import ACCEPTED_MIMETYPES, DEFAULT_MAX_PIXELS, ImageInfo, probe
+from imageattach.imaging import (
+    ACCEPTED_MIMETYPES,
+    DEFAULT_MAX_PIXELS,
+    ImageInfo,
+    make_thumbnail,
+    probe,
+)
 from imageattach.stores.fs import EXTENSIONS
 
 from .helpers import run_json
@@ -50,12 +56,28 @@ def test_size_is_as_displayed(orientation: int) -> None:
     assert info.stored_size == (400, 300)
 
 
-@pytest.mark.parametrize(("coder", "mimetype"), [("bmp", "image/bmp"), ("tiff", "image/tiff")])
+@pytest.mark.parametrize(
+    ("coder", "mimetype"),
+    [
+        ("bmp", "image/bmp"),
+        ("tiff", "image/tiff"),
+        ("ico", "image/vnd.microsoft.icon"),
+        ("heic", "image/heic"),
+        ("avif", "image/avif"),
+    ],
+)
 def test_other_raster_formats(coder: str, mimetype: str) -> None:
+    if mimetype not in ACCEPTED_MIMETYPES:
+        pytest.skip(f"ImageMagick here has no {coder} coder")
     with Image(width=30, height=20, background="blue") as image:
         image.format = coder
         data = image.make_blob()
     assert probe(data) == ImageInfo(mimetype, 30, 20, 1, 1)
+    thumbnail, thumbnail_mimetype = make_thumbnail(data, width=15, height=10)
+    assert thumbnail_mimetype == mimetype
+    with Image(blob=thumbnail, format=coder) as image:
+        assert image.format == coder.upper()
+        assert image.size == (15, 10)
 
 
 def test_mimetypes_are_store_keys() -> None:
