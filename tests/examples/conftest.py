@@ -1,0 +1,143 @@
+"""Fixtures for the example apps: real servers on loopback and headless Chromium.
+
+The example packages live at the top of the repository (``examples/``), which
+is not installed; the repository root is put on ``sys.path`` for the tests
+that import them in-process, and is the working directory of the servers.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class Server:
+    """A server process started in its own process group, with its output in
+    a log file that tests can read (gunicorn's access log goes there)."""
+
+    def __init__(self, args: list[str], *, url: str, log: Path, env: dict[str, str]) -> None:
+        self.url = url
+        self.log = log
+        self._log_file = log.open("wb")
+        self.process = subprocess.Popen(
+            args,
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdin=subprocess.DEVNULL,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def wait_ready(self, path: str = "/", timeout: float = 60) -> httpx.Response:
+        """Poll ``path`` until it answers; fail with the server's output if it dies."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process.poll() is not None:
+                pytest.fail(f"server exited with {self.process.returncode}:\n{self.output()}")
+            try:
+                return httpx.get(self.url + path, timeout=5)
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"server did not answer in {timeout} s:\n{self.output()}")
+                time.sleep(0.1)
+
+    def output(self) -> str:
+        self._log_file.flush()
+        return self.log.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(10)
+        self._log_file.close()
+
+
+@pytest.fixture
+def start_server(tmp_path: Path) -> Iterator[type[Server] | object]:
+    """``start_server(args, url=..., env=...)``: a :class:`Server`, stopped after the test."""
+    servers: list[Server] = []
+
+    def start(args: list[str], *, url: str, env: dict[str, str] | None = None) -> Server:
+        log = tmp_path / f"server-{len(servers)}.log"
+        server = Server(args, url=url, log=log, env=env or {})
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Headless Chromium through the system chromedriver (never a downloaded one)."""
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        pytest.skip(
+            "chromium and chromium-driver are not installed (scripts/install-system-deps.sh)"
+        )
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="imageattach-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--window-size=1200,1600",
+        f"--user-data-dir={profile}",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver.set_page_load_timeout(60)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def screenshot(driver: object, name: str) -> Path:
+    """Save a screenshot under ``test-artifacts/`` (gitignored) and return its path."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    driver.save_screenshot(str(path))  # type: ignore[attr-defined]
+    return path
