@@ -7,6 +7,7 @@ import math
 import re
 from typing import BinaryIO
 
+from wand.api import library
 from wand.image import ORIENTATION_TYPES, Image
 from wand.resource import limits
 
@@ -85,10 +86,12 @@ def probe_bytes(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageIn
     try:
         with wand_errors(), Image.ping(blob=data, format=_format_hint(data)) as image:
             magick_format = _ISO_BRANDS.get(data[8:12], image.format or "")
-            frames = len(image.sequence)
-            first = image.sequence[0]
-            width, height = first.width, first.height
-            orientation = ORIENTATION_TYPES.index(first.orientation) or 1
+            frames = library.MagickGetNumberImages(image.wand)
+            # Wand's image.sequence[0] clones the frame, and aborts the whole
+            # process on a header without pixels; the iterator reads in place.
+            library.MagickSetFirstIterator(image.wand)
+            width, height = image.width, image.height
+            orientation = ORIENTATION_TYPES.index(image.orientation) or 1
     except CorruptImageError:
         if claimed is not None and _beyond_imagemagick_limits(*claimed):
             raise ImageTooLargeError(

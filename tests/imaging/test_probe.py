@@ -104,8 +104,17 @@ def test_file_object_position_is_kept() -> None:
         png()[:40],
         jpeg()[:100],
         b"\x89PNG\r\n\x1a\n" + b"\0" * 50,
+        b"\xff\xd8\xff\xe0" + b"garbage" * 100,
     ],
-    ids=["truncated-jpeg", "text", "empty", "truncated-png", "jpeg-header-only", "png-garbage"],
+    ids=[
+        "truncated-jpeg",
+        "text",
+        "empty",
+        "truncated-png",
+        "jpeg-header-only",
+        "png-garbage",
+        "jpeg-garbage",  # used to abort the process in Wand's sequence[0]
+    ],
 )
 def test_corrupt(data: bytes) -> None:
     with pytest.raises(CorruptImageError):
