@@ -1,6 +1,7 @@
-"""The Flask example app in-process (Flask's test client): uploads, pages,
-on-demand thumbnails, friendly errors, deletes; SQLite and the filesystem
-store by default, each configured database, and S3 on the moto server."""
+"""Both example apps in-process (Werkzeug's test client), through the same
+scenarios, since they share routes and templates: uploads, pages, on-demand
+thumbnails, friendly errors, deletes; SQLite and the filesystem store by
+default, each configured database, and S3 on the moto server."""
 
 from __future__ import annotations
 
@@ -8,42 +9,71 @@ import html
 import io
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import flask
 import images
 import pytest
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import Engine, create_engine, func, select
+from sqlalchemy.orm import Session
 from stores.s3server import REGION, MotoServer
+from werkzeug.test import Client
 
+from examples.common import gallery
 from examples.common.models import Base, Post, User
-from examples.flask_app import create_app, db
+from examples.flask_app import create_app as create_flask_app
+from examples.flask_app import db
+from examples.pyramid_app import make_app as make_pyramid_app
 from imageattach import imaging
 
 
-@pytest.fixture
+@dataclass
+class App:
+    """An example app under test, its instance directory and its database."""
+
+    client: Client
+    instance_path: Path
+    engine: Engine
+
+    def image_files(self) -> list[str]:
+        root = self.instance_path / "images"
+        return sorted(
+            str(p.relative_to(root))
+            for p in root.rglob("*")
+            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
+        )
+
+    def count(self, model: type[Base]) -> int:
+        with Session(self.engine) as session:
+            return session.scalar(select(func.count()).select_from(model)) or 0
+
+
+def make_wsgi_app(kind: str, instance_path: Path) -> Any:
+    if kind == "flask":
+        return create_flask_app(instance_path)
+    return make_pyramid_app(instance_path)
+
+
+@pytest.fixture(params=["flask", "pyramid"])
 def app(
-    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[flask.Flask]:
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[App]:
     monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setattr(gallery, "MAX_UPLOAD_BYTES", 100_000)
     engine = create_engine(database_url)
     Base.metadata.drop_all(engine)
-    app = create_app(tmp_path / "instance")
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    wsgi_app = make_wsgi_app(request.param, tmp_path / "instance")
+    yield App(Client(wsgi_app), tmp_path / "instance", engine)
+    if request.param == "flask":
+        with wsgi_app.app_context():
+            db.session.remove()
+            db.engine.dispose()
     Base.metadata.drop_all(engine)
     engine.dispose()
-
-
-def image_files(app: flask.Flask) -> list[str]:
-    root = Path(app.instance_path) / "images"
-    return sorted(
-        str(p.relative_to(root))
-        for p in root.rglob("*")
-        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
-    )
 
 
 def image_urls(page: str) -> list[str]:
@@ -54,17 +84,12 @@ def upload(data: bytes, name: str = "picture.jpg") -> tuple[io.BytesIO, str]:
     return io.BytesIO(data), name
 
 
-def count(app: flask.Flask, model: type[Base]) -> int:
-    with app.app_context():
-        return db.session.scalar(select(func.count()).select_from(model)) or 0
-
-
-def test_user_with_picture_and_thumbnails(app: flask.Flask) -> None:
-    client = app.test_client()
+def test_user_with_picture_and_thumbnails(app: App) -> None:
+    client = app.client
     response = client.post("/users", data={"name": "Ada", "picture": upload(images.jpeg(640, 480))})
     assert response.status_code == 303
     assert response.headers["Location"].endswith("/#user-1")
-    assert image_files(app) == ["user-pictures/1/0/1.640x480.jpe"]
+    assert app.image_files() == ["user-pictures/1/0/1.640x480.jpe"]
 
     page = client.get("/").get_data(as_text=True)
     assert '<figure class="original"><img src="http://localhost/__images__/user-pictures/' in page
@@ -75,19 +100,19 @@ def test_user_with_picture_and_thumbnails(app: flask.Flask) -> None:
     for url in urls:
         response = client.get(url)
         assert response.status_code == 200, url
-        info = imaging.probe(response.data)
+        info = imaging.probe(response.get_data())
         sizes.append((info.width, info.height))
     assert sizes == [(640, 480), (48, 36), (150, 113), (300, 225)]
-    assert len(image_files(app)) == 4  # the thumbnails were made on demand
+    assert len(app.image_files()) == 4  # the thumbnails were made on demand
 
 
-def test_post_with_several_photos_then_delete_it(app: flask.Flask) -> None:
-    client = app.test_client()
+def test_post_with_several_photos_then_delete_it(app: App) -> None:
+    client = app.client
     client.post("/users", data={"name": "Ada"})
     photos = [upload(images.png(200, 100), "a.png"), upload(images.jpeg(90, 120), "b.jpg")]
     response = client.post("/posts", data={"author_id": "1", "text": "Hello", "photos": photos})
     assert response.status_code == 303
-    assert image_files(app) == [
+    assert app.image_files() == [
         "post-photos/100/0/100.200x100.png",
         "post-photos/101/0/101.90x120.jpe",
     ]
@@ -98,34 +123,34 @@ def test_post_with_several_photos_then_delete_it(app: flask.Flask) -> None:
     assert len(thumbnails) == 2
     for url in thumbnails:
         assert client.get(url).status_code == 200
-    assert len(image_files(app)) == 4
+    assert len(app.image_files()) == 4
 
     assert client.post("/posts/1/delete").status_code == 303
-    assert image_files(app) == []  # the originals and their on-demand sizes
-    assert count(app, Post) == 0
+    assert app.image_files() == []  # the originals and their on-demand sizes
+    assert app.count(Post) == 0
 
 
-def test_delete_user_removes_picture_and_posts(app: flask.Flask) -> None:
-    client = app.test_client()
+def test_delete_user_removes_picture_and_posts(app: App) -> None:
+    client = app.client
     client.post("/users", data={"name": "Ada", "picture": upload(images.webp(100, 100))})
     client.post("/posts", data={"author_id": "1", "photos": [upload(images.png(50, 50))]})
     page = client.get("/").get_data(as_text=True)
     for url in image_urls(page):
         assert client.get(url).status_code == 200
-    assert image_files(app)
+    assert app.image_files()
     assert client.post("/users/1/delete").status_code == 303
-    assert image_files(app) == []
-    assert (count(app, User), count(app, Post)) == (0, 0)
+    assert app.image_files() == []
+    assert (app.count(User), app.count(Post)) == (0, 0)
 
 
-def test_replacing_a_picture_removes_the_old_sizes(app: flask.Flask) -> None:
-    client = app.test_client()
+def test_replacing_a_picture_removes_the_old_sizes(app: App) -> None:
+    client = app.client
     client.post("/users", data={"name": "Ada", "picture": upload(images.jpeg(400, 300))})
     for url in image_urls(client.get("/").get_data(as_text=True)):
         client.get(url)
     response = client.post("/users/1/picture", data={"picture": upload(images.png(120, 60))})
     assert response.status_code == 303
-    assert image_files(app) == ["user-pictures/1/0/1.120x60.png"]
+    assert app.image_files() == ["user-pictures/1/0/1.120x60.png"]
 
 
 @pytest.mark.parametrize(
@@ -133,54 +158,53 @@ def test_replacing_a_picture_removes_the_old_sizes(app: flask.Flask) -> None:
     [images.not_an_image(), images.corrupt_jpeg(), images.mvg_payload()],
     ids=["not-an-image", "corrupt", "mvg"],
 )
-def test_bad_upload_gets_a_friendly_page_and_stores_nothing(app: flask.Flask, data: bytes) -> None:
-    client = app.test_client()
+def test_bad_upload_gets_a_friendly_page_and_stores_nothing(app: App, data: bytes) -> None:
+    client = app.client
     response = client.post("/users", data={"name": "Ada", "picture": upload(data, "x.jpg")})
     assert response.status_code == 400
     page = response.get_data(as_text=True)
     assert "Not a picture we can use" in page
     assert "Traceback" not in page
-    assert image_files(app) == []
-    assert count(app, User) == 0
+    assert app.image_files() == []
+    assert app.count(User) == 0
 
 
-def test_one_bad_photo_keeps_none_of_the_post(app: flask.Flask) -> None:
-    client = app.test_client()
+def test_one_bad_photo_keeps_none_of_the_post(app: App) -> None:
+    client = app.client
     client.post("/users", data={"name": "Ada"})
     photos = [upload(images.png(60, 60), "ok.png"), upload(images.not_an_image(), "bad.png")]
     response = client.post("/posts", data={"author_id": "1", "text": "x", "photos": photos})
     assert response.status_code == 400
-    assert image_files(app) == []
-    assert count(app, Post) == 0
+    assert app.image_files() == []
+    assert app.count(Post) == 0
 
 
-def test_too_large_upload_gets_a_friendly_page(app: flask.Flask) -> None:
-    app.config["MAX_CONTENT_LENGTH"] = 10_000
-    client = app.test_client()
-    response = client.post("/users", data={"name": "Ada", "picture": upload(b"\0" * 20_000)})
+def test_too_large_upload_gets_a_friendly_page(app: App) -> None:
+    client = app.client
+    response = client.post("/users", data={"name": "Ada", "picture": upload(b"\0" * 200_000)})
     assert response.status_code == 413
     assert "Upload too large" in response.get_data(as_text=True)
-    assert image_files(app) == []
+    assert app.image_files() == []
 
 
-def test_form_errors_and_missing_things(app: flask.Flask) -> None:
-    client = app.test_client()
+def test_form_errors_and_missing_things(app: App) -> None:
+    client = app.client
     response = client.post("/users", data={"name": "  "})
     assert response.status_code == 400
     assert "A name of 1 to 80 characters" in response.get_data(as_text=True)
     assert client.post("/users/9/delete").status_code == 404
 
 
+@pytest.mark.parametrize("kind", ["flask", "pyramid"])
 def test_images_are_kept_in_s3_when_a_bucket_is_configured(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, moto_server: MotoServer
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, moto_server: MotoServer, kind: str
 ) -> None:
     bucket = moto_server.new_bucket()
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 's3.sqlite'}")
     monkeypatch.setenv("IMAGEATTACH_S3_BUCKET", bucket)
     monkeypatch.setenv("IMAGEATTACH_S3_ENDPOINT_URL", moto_server.url)
     monkeypatch.setenv("IMAGEATTACH_S3_REGION", REGION)
-    app = create_app(tmp_path / "instance")
-    client = app.test_client()
+    client = Client(make_wsgi_app(kind, tmp_path / "instance"))
     response = client.post("/users", data={"name": "Ada", "picture": upload(images.jpeg(400, 300))})
     assert response.status_code == 303
     keys = sorted(
@@ -198,5 +222,3 @@ def test_images_are_kept_in_s3_when_a_bucket_is_configured(
     assert len(urls) == 4
     assert all(url.startswith(moto_server.url) for url in urls)
     assert not (tmp_path / "instance" / "images").exists()
-    with app.app_context():
-        db.engine.dispose()
