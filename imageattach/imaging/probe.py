@@ -136,6 +136,8 @@ def _probe_svg(data: bytes, max_pixels: int) -> ImageInfo:
 #: Density at which a PDF's first page is rendered to learn its size: tiny,
 #: since ImageMagick 6 cannot ping a PDF held in memory.
 _PDF_PROBE_DENSITY = 9
+_NUMBER = rb"\s*(-?[\d.]+)"
+_PDF_MEDIABOX = re.compile(rb"/MediaBox\s*\[" + _NUMBER * 4 + rb"\s*\]")
 
 
 def _probe_pdf(data: bytes, max_pixels: int) -> ImageInfo:
@@ -146,6 +148,11 @@ def _probe_pdf(data: bytes, max_pixels: int) -> ImageInfo:
             "PDF is not accepted here: the ImageMagick policy in force refuses the PDF coder "
             "(Debian's default; see docs/imaging.md to allow it)"
         )
+    # ImageMagick sizes Ghostscript's canvas from the MediaBox entries it finds
+    # in the file the same way, so a huge one must be refused before rendering.
+    for box in _PDF_MEDIABOX.finditer(data):
+        left, bottom, right, top = (float(v) for v in box.groups())
+        _check_pixels(math.ceil(abs(right - left)), math.ceil(abs(top - bottom)), max_pixels)
     with wand_errors(), Image(blob=data, format="PDF[0]", resolution=_PDF_PROBE_DENSITY) as image:
         box = image.metadata.get("pdf:HiResBoundingBox", "")
         scale = 72 / _PDF_PROBE_DENSITY

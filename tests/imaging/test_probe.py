@@ -188,3 +188,22 @@ def test_pdf_where_the_policy_allows_it(pdf_home: dict[str, str]) -> None:
         env=pdf_home,
     )
     assert result == [True, "application/pdf", 200, 100]
+
+
+def test_pdf_with_a_huge_page_refused_before_rendering(pdf_home: dict[str, str]) -> None:
+    result = run_json(
+        """
+        import json
+        from images import pdf
+        from imageattach.exceptions import ImageTooLargeError
+        from imageattach.imaging import probe
+        try:
+            outcome = str(probe(pdf(200_000, 100_000)))
+        except ImageTooLargeError as error:
+            outcome = str(error)
+        print(json.dumps(outcome))
+        """,
+        env=pdf_home,
+        timeout=30,
+    )
+    assert result.startswith("200000x100000 image exceeds")  # from the MediaBox, not a render
