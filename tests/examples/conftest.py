@@ -10,16 +10,17 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, Protocol
 
 import httpx
 import pytest
+from stores.s3server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -28,13 +29,6 @@ CHROMEDRIVER = Path("/usr/bin/chromedriver")
 
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class Server:
@@ -83,14 +77,23 @@ class Server:
         self._log_file.close()
 
 
+class StartServer(Protocol):
+    def __call__(self, args: list[str], *, env: dict[str, str] | None = None) -> Server: ...
+
+
 @pytest.fixture
-def start_server(tmp_path: Path) -> Iterator[type[Server] | object]:
-    """``start_server(args, url=..., env=...)``: a :class:`Server`, stopped after the test."""
+def start_server(tmp_path: Path) -> Iterator[StartServer]:
+    """``start_server(args, env=...)``: a :class:`Server` on a free loopback
+    port (given to ``args`` as ``{port}`` and to the environment as ``PORT``),
+    stopped after the test."""
     servers: list[Server] = []
 
-    def start(args: list[str], *, url: str, env: dict[str, str] | None = None) -> Server:
+    def start(args: list[str], *, env: dict[str, str] | None = None) -> Server:
+        port = free_port()
         log = tmp_path / f"server-{len(servers)}.log"
-        server = Server(args, url=url, log=log, env=env or {})
+        args = [arg.replace("{port}", str(port)) for arg in args]
+        env = {"HOST": "127.0.0.1", "PORT": str(port), **(env or {})}
+        server = Server(args, url=f"http://127.0.0.1:{port}", log=log, env=env)
         servers.append(server)
         return server
 
@@ -100,7 +103,7 @@ def start_server(tmp_path: Path) -> Iterator[type[Server] | object]:
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
+def browser() -> Iterator[Any]:
     """Headless Chromium through the system chromedriver (never a downloaded one)."""
     if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
         pytest.skip(
@@ -135,9 +138,14 @@ def browser() -> Iterator[object]:
         shutil.rmtree(profile, ignore_errors=True)
 
 
-def screenshot(driver: object, name: str) -> Path:
-    """Save a screenshot under ``test-artifacts/`` (gitignored) and return its path."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    driver.save_screenshot(str(path))  # type: ignore[attr-defined]
-    return path
+@pytest.fixture
+def screenshot(browser: Any) -> Any:
+    """``screenshot(name)``: save the page under ``test-artifacts/`` (gitignored)."""
+
+    def save(name: str) -> Path:
+        ARTIFACTS.mkdir(exist_ok=True)
+        path = ARTIFACTS / f"{name}.png"
+        browser.save_screenshot(str(path))
+        return path
+
+    return save

@@ -1,0 +1,163 @@
+"""End to end: the example apps behind real servers, driven by headless Chromium.
+
+Flask runs under gunicorn, Pyramid under its own ``python -m`` server.  The
+browser uploads through the forms, every ``<img>`` on the page must decode
+(on-demand thumbnails included), a reload must not download the images again
+(the server's access log shows no 200 for them), and deletes remove the files.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import images
+import pytest
+from conftest import Server, StartServer
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+pytestmark = pytest.mark.e2e
+
+REQUEST_LINE = re.compile(r'"GET (?P<path>\S+) HTTP/[\d.]+" (?P<status>\d{3})')
+
+ALL_IMAGES_LOADED = """
+return Array.from(document.images).map(
+    img => ({src: img.currentSrc, complete: img.complete, width: img.naturalWidth}));
+"""
+
+
+def image_files(instance: Path) -> list[str]:
+    root = instance / "images"
+    if not root.exists():
+        return []
+    return sorted(
+        str(p.relative_to(root))
+        for p in root.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
+    )
+
+
+def image_requests(server: Server) -> list[tuple[str, int]]:
+    """``(path, status)`` of every image request in the server's access log."""
+    return [
+        (m["path"], int(m["status"]))
+        for m in REQUEST_LINE.finditer(server.output())
+        if m["path"].startswith("/__images__/")
+    ]
+
+
+def wait_for_images(browser: Any, expected: int) -> list[dict[str, Any]]:
+    """Wait until the page's images finished loading; all must have decoded."""
+
+    def loaded(driver: Any) -> list[dict[str, Any]] | None:
+        found: list[dict[str, Any]] = driver.execute_script(ALL_IMAGES_LOADED)
+        return found if all(img["complete"] for img in found) else None
+
+    found = WebDriverWait(browser, 30).until(loaded)
+    assert len(found) == expected, found
+    broken = [img["src"] for img in found if img["width"] == 0]
+    assert broken == [], f"images that did not decode: {broken}"
+    return found
+
+
+def submit(browser: Any, form: str, fields: dict[str, str], files: dict[str, list[Path]]) -> None:
+    form_element = browser.find_element(By.CSS_SELECTOR, form)
+    for name, value in fields.items():
+        form_element.find_element(By.NAME, name).send_keys(value)
+    for name, paths in files.items():
+        form_element.find_element(By.NAME, name).send_keys("\n".join(str(p) for p in paths))
+    old_page = browser.find_element(By.TAG_NAME, "html")
+    form_element.find_element(By.TAG_NAME, "button").click()
+    WebDriverWait(browser, 30).until(
+        lambda _: old_page.id != browser.find_element(By.TAG_NAME, "html").id
+    )
+
+
+def click(browser: Any, selector: str) -> None:
+    old_page = browser.find_element(By.TAG_NAME, "html")
+    browser.find_element(By.CSS_SELECTOR, selector).click()
+    WebDriverWait(browser, 30).until(
+        lambda _: old_page.id != browser.find_element(By.TAG_NAME, "html").id
+    )
+
+
+def exercise_gallery(
+    browser: Any, server: Server, instance: Path, tmp_path: Path, screenshot: Any, name: str
+) -> None:
+    picture = tmp_path / "picture.jpg"
+    picture.write_bytes(images.jpeg(800, 600))
+    photos = [tmp_path / "one.png", tmp_path / "two.jpg"]
+    photos[0].write_bytes(images.png(640, 320, color="blue"))
+    photos[1].write_bytes(images.jpeg(300, 400, orientation=6, color="green"))
+
+    browser.get(server.url + "/")
+    assert "No users yet" in browser.page_source
+    submit(browser, "#new-user form", {"name": "Ada"}, {"picture": [picture]})
+    wait_for_images(browser, 4)  # the original and three on-demand sizes
+    submit(browser, "#new-post", {"text": "Two photos"}, {"photos": photos})
+    found = wait_for_images(browser, 7)  # + the author's 48 px avatar and two photos
+    assert sum("post-photos" in img["src"] for img in found) == 2
+    screenshot(f"{name}-gallery")
+    files = image_files(instance)
+    assert len(files) == 8, files  # user: 1 + 3 sizes; post: 2 + 2 sizes (48 px shared)
+    assert all(status == 200 for _, status in image_requests(server))
+
+    before = len(image_requests(server))
+    browser.refresh()
+    wait_for_images(browser, 7)
+    after_reload = image_requests(server)[before:]
+    # Versioned URLs are cached as immutable: no image is downloaded again.
+    assert [r for r in after_reload if r[1] == 200] == []
+    transferred = browser.execute_script(
+        "return performance.getEntriesByType('resource')"
+        ".filter(e => e.name.includes('/__images__/')).map(e => e.transferSize);"
+    )
+    assert all(size < 1000 for size in transferred), transferred
+
+    click(browser, "#post-1 button.danger")
+    wait_for_images(browser, 4)
+    assert not [f for f in image_files(instance) if f.startswith("post-photos/")]
+    click(browser, "#user-1 button.danger")
+    assert "No users yet" in browser.page_source
+    assert image_files(instance) == []
+    screenshot(f"{name}-deleted")
+
+
+def test_flask_example_under_gunicorn(
+    browser: Any, start_server: StartServer, tmp_path: Path, screenshot: Any
+) -> None:
+    instance = tmp_path / "instance"
+    server = start_server(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--bind",
+            "127.0.0.1:{port}",
+            "--worker-class",
+            "gthread",
+            "--threads",
+            "4",
+            "--access-logfile",
+            "-",
+            "examples.flask_app:create_app()",
+        ],
+        env={"EXAMPLE_INSTANCE_PATH": str(instance)},
+    )
+    assert server.wait_ready().status_code == 200
+    exercise_gallery(browser, server, instance, tmp_path, screenshot, "flask")
+
+
+def test_pyramid_example_on_its_own_server(
+    browser: Any, start_server: StartServer, tmp_path: Path, screenshot: Any
+) -> None:
+    instance = tmp_path / "instance"
+    server = start_server(
+        [sys.executable, "-m", "examples.pyramid_app"],
+        env={"EXAMPLE_INSTANCE_PATH": str(instance)},
+    )
+    assert server.wait_ready().status_code == 200
+    exercise_gallery(browser, server, instance, tmp_path, screenshot, "pyramid")
