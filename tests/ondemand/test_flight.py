@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import multiprocessing
-import os
 import threading
-import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from imageattach.ondemand.flight import FileLocks, SingleFlight
+
+from . import workers
 
 
 def test_single_flight_shares_one_future() -> None:
@@ -87,30 +87,16 @@ def test_single_flight_keys_are_independent() -> None:
         future.set_result(key)
 
 
-def _lock_worker(directory: str, marker: str, log: str, start: float) -> None:
-    """Do the "generate once" dance: lock, re-check, write, log."""
-    while time.time() < start:
-        time.sleep(0.001)
-    with FileLocks(directory).hold("thumb", timeout=30):
-        if os.path.exists(marker):
-            return
-        with open(log, "a") as f:
-            f.write(f"{os.getpid()}\n")
-        time.sleep(0.05)  # a generation taking a while
-        with open(marker, "w") as f:
-            f.write("done")
-
-
 def test_file_lock_across_processes(tmp_path: Path) -> None:
     context = multiprocessing.get_context("spawn")
     log = tmp_path / "generations.log"
-    start = time.time() + 1.0
+    ready = context.Barrier(4)
     processes = [
         context.Process(
-            target=_lock_worker,
-            args=(str(tmp_path / "locks"), str(tmp_path / "thumb"), str(log), start),
+            target=workers.generate_once,
+            args=(str(tmp_path / "locks"), str(tmp_path / "thumb"), str(log), ready),
         )
-        for _ in range(6)
+        for _ in range(4)
     ]
     for process in processes:
         process.start()

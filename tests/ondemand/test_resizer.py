@@ -7,7 +7,7 @@ import io
 import multiprocessing
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
@@ -24,7 +24,8 @@ from imageattach.ondemand.signing import Signer
 from imageattach.ondemand.url import build_query, parse
 from imageattach.sizing import thumbnail_size
 
-from .conftest import KEY, AddOriginal, CountingStore, decode_size, split
+from . import workers
+from .conftest import KEY, AddOriginal, CountingStore, Original, decode_size, split
 
 MakeResizer = Callable[..., Resizer]
 
@@ -218,29 +219,18 @@ def test_oversized_source_refused_from_header(
     assert stored_files(store) == ["user-picture/234/1/1234.64x48.jpe"]
 
 
-def _handle_in_child(path: str, url: str) -> tuple[int, str] | None:
-    import imageattach.imaging  # noqa: F401
-    from imageattach.ondemand.resizer import Resizer
-    from imageattach.stores.fs import HttpExposedFileSystemStore
-
-    resizer = Resizer(HttpExposedFileSystemStore(path, "__images__", lambda: ""), secret_key=KEY)
-    answer = resizer.handle(*split(url))
-    resizer.shutdown()
-    return (answer.status, answer.text) if isinstance(answer, MissResponse) else None
+@pytest.fixture(scope="module")
+def child() -> Iterator[ProcessPoolExecutor]:
+    """A spawned child process for the tests that might crash ImageMagick."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as executor:
+        yield executor
 
 
 @pytest.mark.parametrize(
     "data",
     [
         corrupt_jpeg(),
-        pytest.param(
-            b"\xff\xd8\xff\xe0" + b"garbage" * 100,
-            marks=pytest.mark.xfail(
-                reason="imaging: probe() aborts the process (CloneImage assertion) when "
-                "ping yields no frame; reported to the imaging engineer",
-                strict=False,
-            ),
-        ),
+        b"\xff\xd8\xff\xe0" + b"garbage" * 100,
         mvg_payload(),
         text_payload(),
         not_an_image(),
@@ -248,14 +238,17 @@ def _handle_in_child(path: str, url: str) -> tuple[int, str] | None:
     ids=["truncated", "garbage", "mvg", "text", "not-an-image"],
 )
 def test_bad_original_refused_and_nothing_stored(
-    store: CountingStore, add_original: AddOriginal, make_resizer: MakeResizer, data: bytes
+    store: CountingStore,
+    add_original: AddOriginal,
+    make_resizer: MakeResizer,
+    child: ProcessPoolExecutor,
+    data: bytes,
 ) -> None:
     # In a child process: a payload that crashed ImageMagick would otherwise
-    # take the test run down with it.
+    # take the test run down with it (the child's death fails this test only).
     original = add_original(data, size=(64, 48), mimetype="image/jpeg")
     url = make_resizer().url(original, 32, 24)  # type: ignore[arg-type]
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as child:
-        answer = child.submit(_handle_in_child, store.path, url).result(60)
+    answer = child.submit(workers.handle, store.path, KEY, url).result(60)
     assert answer is not None
     status, text = answer
     assert status == 422
@@ -264,8 +257,6 @@ def test_bad_original_refused_and_nothing_stored(
 
 
 def test_missing_original(store: CountingStore, make_resizer: MakeResizer) -> None:
-    from .conftest import Original
-
     resizer = make_resizer()
     url = resizer.url(Original("user-picture", 5, 64, 48, "image/jpeg"), 32, 24)  # type: ignore[arg-type]
     answer = resizer.handle(*split(url))
@@ -320,34 +311,27 @@ def test_stampede_generates_once(
     assert resizer.generations == 1
 
 
-def _process_handle(path: str, url: str, start: float) -> int:
-    import time
-
-    import imageattach.imaging  # noqa: F401
-    from imageattach.ondemand.resizer import Resizer
-    from imageattach.stores.fs import HttpExposedFileSystemStore
-
-    resizer = Resizer(HttpExposedFileSystemStore(path, "__images__", lambda: ""), secret_key=KEY)
-    while time.time() < start:
-        time.sleep(0.001)
-    with ThreadPoolExecutor(8) as clients:
-        answers = list(clients.map(lambda _: resizer.handle(*split(url)), range(8)))
-    assert answers == [FILE_READY] * 8
-    resizer.shutdown()
-    return resizer.generations
-
-
 def test_processes_sharing_the_directory_generate_once(
     store: CountingStore, add_original: AddOriginal, make_resizer: MakeResizer
 ) -> None:
-    import time
-
     original = add_original(jpeg(1600, 1200))
     url = make_resizer().url(original, 300, 225)  # type: ignore[arg-type]
-    start = time.time() + 2.0
-    with multiprocessing.get_context("spawn").Pool(4) as pool:
-        generations = pool.starmap(_process_handle, [(store.path, url, start)] * 4)
-    assert sum(generations) == 1
+    context = multiprocessing.get_context("spawn")
+    ready = context.Barrier(3)
+    results = context.Queue()
+    processes = [
+        context.Process(
+            target=workers.handle_concurrently, args=(store.path, KEY, url, ready, results)
+        )
+        for _ in range(3)
+    ]
+    for process in processes:
+        process.start()
+    outcomes = [results.get(timeout=60) for _ in processes]
+    for process in processes:
+        process.join(10)
+    assert [ok for ok, _ in outcomes] == [True] * 3
+    assert sum(generations for _, generations in outcomes) == 1
 
 
 def test_async_waits_without_blocking_the_loop(
@@ -416,8 +400,6 @@ def test_distorted_sizes_are_not_derived(source: tuple[int, int], side: int, str
 
 
 def test_no_temporary_files_left(store: CountingStore, make_resizer: MakeResizer) -> None:
-    from .conftest import Original
-
     resizer = make_resizer()
     data = jpeg(64, 48)[:500]
     store.put_file(io.BytesIO(data), "t", 1, 64, 48, "image/jpeg", False)
