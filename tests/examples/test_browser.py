@@ -17,6 +17,7 @@ import images
 import pytest
 from conftest import Server, StartServer
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import WebDriverWait
 
 pytestmark = pytest.mark.e2e
@@ -69,19 +70,18 @@ def submit(browser: Any, form: str, fields: dict[str, str], files: dict[str, lis
         form_element.find_element(By.NAME, name).send_keys(value)
     for name, paths in files.items():
         form_element.find_element(By.NAME, name).send_keys("\n".join(str(p) for p in paths))
+    click_to_next_page(browser, form_element.find_element(By.TAG_NAME, "button"))
+
+
+def click_to_next_page(browser: Any, element: Any) -> None:
+    """Click ``element`` and wait until the browser has left the page."""
     old_page = browser.find_element(By.TAG_NAME, "html")
-    form_element.find_element(By.TAG_NAME, "button").click()
-    WebDriverWait(browser, 30).until(
-        lambda _: old_page.id != browser.find_element(By.TAG_NAME, "html").id
-    )
+    element.click()
+    WebDriverWait(browser, 30).until(staleness_of(old_page))
 
 
 def click(browser: Any, selector: str) -> None:
-    old_page = browser.find_element(By.TAG_NAME, "html")
-    browser.find_element(By.CSS_SELECTOR, selector).click()
-    WebDriverWait(browser, 30).until(
-        lambda _: old_page.id != browser.find_element(By.TAG_NAME, "html").id
-    )
+    click_to_next_page(browser, browser.find_element(By.CSS_SELECTOR, selector))
 
 
 def exercise_gallery(
