@@ -92,6 +92,21 @@ def test_streamed_response_iterates_and_closes_in_context(store: Store, current:
     assert current() is None
 
 
+def test_async_view_sees_store(store: Store, current: Current) -> None:
+    app = flask.Flask(__name__)
+    ImageAttach(app, store=store)
+    seen: list[Store | None] = []
+
+    @app.get("/")
+    async def index() -> str:
+        seen.append(current())
+        return "ok"
+
+    assert app.test_client().get("/").get_data() == b"ok"
+    assert seen == [store]
+    assert current() is None
+
+
 def test_concurrent_requests_in_threads_see_their_own_store(
     store: Store, other_store: Store, current: Current
 ) -> None:
