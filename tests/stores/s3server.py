@@ -26,8 +26,6 @@ from typing import Any
 
 import boto3
 import pytest
-from wand.color import Color
-from wand.image import Image as WandImage
 
 from imageattach.stores.s3 import S3Store
 
@@ -59,13 +57,6 @@ def s3_options(endpoint_url: str, **options: Any) -> dict[str, Any]:
         "aws_secret_access_key": SECRET_KEY,
     }
     return defaults | options
-
-
-def image_bytes(width: int, height: int, format: str = "png", color: str = "red") -> bytes:
-    """A real encoded image made by ImageMagick."""
-    with WandImage(width=width, height=height, background=Color(color)) as image:
-        blob: bytes = image.make_blob(format)
-        return blob
 
 
 def free_port() -> int:
@@ -141,6 +132,8 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
         pass
 
     def _handle(self) -> None:
+        # One request per connection, so that close() really stops the endpoint.
+        self.close_connection = True
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         proxy = self.server.proxy
@@ -149,6 +142,7 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
             code = {403: "AccessDenied", 500: "InternalError"}.get(status, "ServiceUnavailable")
             payload = f"<Error><Code>{code}</Code><Message>injected</Message></Error>".encode()
             self.send_response(status)
+            self.send_header("Connection", "close")
             self.send_header("Content-Type", "application/xml")
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
@@ -164,6 +158,7 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
         finally:
             upstream.close()
         self.send_response(response.status)
+        self.send_header("Connection", "close")
         for name, value in response.getheaders():
             if name.lower() not in {"transfer-encoding", "connection", "content-length"}:
                 self.send_header(name, value)

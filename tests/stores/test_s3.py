@@ -10,12 +10,12 @@ from typing import Any
 
 import botocore.exceptions
 import pytest
+from images import jpeg, png
 from stores.s3server import (
     Blackhole,
     FaultProxy,
     MotoServer,
     S3StoreFactory,
-    image_bytes,
     s3_options,
 )
 
@@ -29,7 +29,7 @@ from imageattach.exceptions import (
 )
 from imageattach.stores.s3 import DELETED_MARK_MIMETYPE, S3SandboxStore, S3Store
 
-PNG = image_bytes(4, 3)
+PNG = png(4, 3)
 
 
 def fetch(url: str) -> bytes:
@@ -60,8 +60,8 @@ def test_key_layout_and_round_trip(make_s3_store: S3StoreFactory, prefix: str) -
 
 
 def test_jpeg_keys_end_in_jpe(s3_store: S3Store) -> None:
-    jpeg = image_bytes(5, 5, "jpeg")
-    s3_store.put_file(io.BytesIO(jpeg), "things", 7, 5, 5, "image/jpeg", False)
+    data = jpeg(5, 5)
+    s3_store.put_file(io.BytesIO(data), "things", 7, 5, 5, "image/jpeg", False)
     assert s3_store.get_key("things", 7, 5, 5, "image/jpeg") == "things/7/5x5.jpe"
     assert head(s3_store, "things/7/5x5.jpe")["ContentType"] == "image/jpeg"
 
@@ -399,7 +399,7 @@ def sandbox(moto_server: MotoServer) -> S3SandboxStore:
 
 def test_sandbox_reads_through_and_writes_aside(sandbox: S3SandboxStore) -> None:
     under, over = sandbox.underlying, sandbox.overriding
-    production = image_bytes(4, 3, color="blue")
+    production = png(4, 3, color="blue")
     under.put_file(io.BytesIO(production), "things", 1, 4, 3, "image/png", False)
     with sandbox.get_file("things", 1, 4, 3, "image/png") as stream:
         assert stream.read() == production
