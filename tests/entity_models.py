@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Column, Engine, ForeignKey, Integer, String, Uuid
+from sqlalchemy import Column, Engine, ForeignKey, Integer, String, Uuid, event
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -23,6 +25,7 @@ from sqlalchemy.orm import (
 )
 
 from imageattach.entity import Image, MultipleImageSet, SingleImageSet, image_attachment
+from imageattach.stores.fs import FileSystemStore
 
 Legacy = declarative_base()
 
@@ -114,6 +117,8 @@ class DocumentScan(Modern, Image):
 
 def sessions(engine: Engine) -> Iterator[sessionmaker[Session]]:
     """Create both bases' tables on ``engine``, yield a session factory, drop them."""
+    if engine.dialect.name == "sqlite":
+        _fix_sqlite_transactions(engine)
     for base in (Legacy, Modern):
         base.metadata.drop_all(engine)
         base.metadata.create_all(engine)
@@ -122,3 +127,29 @@ def sessions(engine: Engine) -> Iterator[sessionmaker[Session]]:
     finally:
         for base in (Legacy, Modern):
             base.metadata.drop_all(engine)
+
+
+def stored(store: FileSystemStore) -> set[str]:
+    """Paths of the files in ``store``, relative to its root."""
+    root = Path(store.path)
+    return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
+
+
+def path(object_type: str, object_id: int, name: str) -> str:
+    """Where the seed's filesystem layout keeps ``<object_id>.<name>``."""
+    return f"{object_type}/{object_id % 1000}/{object_id // 1000}/{object_id}.{name}"
+
+
+def _fix_sqlite_transactions(engine: Engine) -> None:
+    """SQLAlchemy's recipe for SAVEPOINTs on pysqlite: let SQLAlchemy emit
+    BEGIN, or a SAVEPOINT opening a transaction is committed by its RELEASE."""
+
+    @event.listens_for(engine, "connect")
+    def connect(dbapi_connection: Any, record: Any) -> None:
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+    engine.dispose()

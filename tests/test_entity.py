@@ -18,7 +18,9 @@ from entity_models import (
     SomethingCover,
     User,
     UserPicture,
+    path,
     sessions,
+    stored,
 )
 from images import animated_gif, corrupt_jpeg, huge_png_header, jpeg, not_an_image, png, svg
 from sqlalchemy import Column, DateTime, Engine, ForeignKey, Integer, String, inspect, select
@@ -49,17 +51,6 @@ from imageattach.stores.fs import FileSystemStore
 @pytest.fixture
 def factory(engine: Engine) -> Iterator[sessionmaker[Session]]:
     yield from sessions(engine)
-
-
-def stored(store: FileSystemStore) -> set[str]:
-    """Paths of the files in ``store``, relative to its root."""
-    root = Path(store.path)
-    return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
-
-
-def path(object_type: str, object_id: int, name: str) -> str:
-    """The seed's filesystem layout, spelt out."""
-    return f"{object_type}/{object_id % 1000}/{object_id // 1000}/{object_id}.{name}"
 
 
 def pixels(data: bytes) -> tuple[int, int]:
