@@ -31,11 +31,10 @@ except ImportError:  # pragma: no cover - exercised by a test that hides Bottle
 
     raise missing_framework(__name__, "Bottle", "bottle") from None
 
-from ..context import store_context
 from ..exceptions import ConfigurationError
 from ..store import Store
 from .settings import store_from_settings
-from .wsgi import in_store_context, serve
+from .wsgi import in_context, request_context, serve
 
 __all__ = ["ImageAttachPlugin"]
 
@@ -88,14 +87,14 @@ class ImageAttachPlugin:
         store = self.store
 
         @functools.wraps(callback)
-        def in_context(*args: Any, **kwargs: Any) -> Any:
-            with store_context(store):
-                body = callback(*args, **kwargs)
+        def in_store_context(*args: Any, **kwargs: Any) -> Any:
+            context = request_context(store)
+            body = context.run(callback, *args, **kwargs)
             if _is_streamed(body):
-                return in_store_context(body, store, bottle.request.environ)
+                return in_context(body, context, bottle.request.environ)
             return body
 
-        return in_context
+        return in_store_context
 
     def close(self) -> None:
         """Called when the plugin is uninstalled: stop serving through it."""

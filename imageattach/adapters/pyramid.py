@@ -38,11 +38,10 @@ except ImportError:  # pragma: no cover - exercised by a test that hides Pyramid
 
     raise missing_framework(__name__, "Pyramid", "pyramid") from None
 
-from ..context import store_context
 from ..exceptions import ConfigurationError
 from ..store import Store
 from .settings import store_from_settings
-from .wsgi import in_store_context, serve
+from .wsgi import in_context, request_context, serve
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
@@ -105,10 +104,10 @@ def store_tween_factory(
     store = get_store(registry)
 
     def store_tween(request: Request) -> Response:
-        with store_context(store):
-            response = handler(request)
+        context = request_context(store)
+        response = context.run(handler, request)
         body = response.app_iter
-        wrapped = in_store_context(body, store, request.environ)
+        wrapped = in_context(body, context, request.environ)
         if wrapped is not body:
             # WebOb drops Content-Length when app_iter is replaced; the length
             # of the body is unchanged, so keep it.

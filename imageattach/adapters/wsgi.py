@@ -7,67 +7,62 @@ framework::
 
 The store is the current store while the application handles the request
 *and* while the server iterates and closes the response body, so templates
-streamed from a generator can still call ``image_set.locate()``.  The context
-is set around each step rather than left pushed between them, so a server
-that never calls ``close()`` leaks nothing into its next request.
+streamed from a generator can still call ``image_set.locate()``.  All of it
+runs in a copy of the server's :mod:`contextvars` context, so a server that
+never calls ``close()`` leaks nothing into its next request.
 """
 
 from __future__ import annotations
 
-import contextlib
+import contextvars
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
-from ..context import store_context
-from ..hosturl import current_host_url, host_url_context
+from ..context import push_store_context
 from ..store import Store
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
-__all__ = ["StoreContextMiddleware", "in_store_context", "install", "serve"]
+__all__ = ["StoreContextMiddleware", "in_context", "install", "request_context", "serve"]
+
+
+def request_context(store: Store) -> contextvars.Context:
+    """A copy of the current context with ``store`` pushed: the request's code
+    and its response body run in it, so the store is never left pushed in the
+    server's own context, whatever the app raises or the server forgets."""
+    context = contextvars.copy_context()
+    context.run(push_store_context, store)
+    return context
 
 
 class _ContextBody:
-    """A response body whose iteration and ``close()`` run in a store context,
-    and with the request's base URL (:mod:`imageattach.hosturl`) that was
-    current when the body was made: the serving middleware sets it only while
-    the wrapped app is called."""
+    """A response body iterated and closed in the request's context (the
+    server may iterate in another thread, as granian does)."""
 
-    def __init__(self, body: Iterable[bytes], store: Store) -> None:
+    def __init__(self, body: Iterable[bytes], context: contextvars.Context) -> None:
         self._body = body
         self._iterator: Iterator[bytes] | None = None
-        self._store = store
-        self._host_url = current_host_url()
+        self._context = context
 
     def __iter__(self) -> _ContextBody:
         return self
 
-    @contextlib.contextmanager
-    def _context(self) -> Iterator[None]:
-        with contextlib.ExitStack() as stack:
-            stack.enter_context(store_context(self._store))
-            if self._host_url is not None and current_host_url() is None:
-                stack.enter_context(host_url_context(self._host_url))
-            yield
-
     def __next__(self) -> bytes:
-        with self._context():
-            if self._iterator is None:
-                self._iterator = iter(self._body)
-            return next(self._iterator)
+        if self._iterator is None:
+            self._iterator = self._context.run(iter, self._body)
+        return self._context.run(next, self._iterator)
 
     def close(self) -> None:
         close = getattr(self._body, "close", None)
         if close is not None:
-            with self._context():
-                close()
+            self._context.run(close)
 
 
-def in_store_context(
-    body: Iterable[bytes], store: Store, environ: WSGIEnvironment | None = None
+def in_context(
+    body: Iterable[bytes], context: contextvars.Context, environ: WSGIEnvironment | None = None
 ) -> Iterable[bytes]:
-    """``body``, iterated and closed with ``store`` as the current store.
+    """``body``, iterated and closed in ``context`` (see :func:`request_context`).
 
     Lists and the server's ``wsgi.file_wrapper`` run no application code while
     they are sent, so they are returned as they are; wrapping a file wrapper
@@ -78,7 +73,7 @@ def in_store_context(
     file_wrapper = None if environ is None else environ.get("wsgi.file_wrapper")
     if isinstance(file_wrapper, type) and isinstance(body, file_wrapper):
         return body
-    return _ContextBody(body, store)
+    return _ContextBody(body, context)
 
 
 class StoreContextMiddleware:
@@ -91,9 +86,9 @@ class StoreContextMiddleware:
         self.store = store
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        with store_context(self.store):
-            body = self.app(environ, start_response)
-        return in_store_context(body, self.store, environ)
+        context = request_context(self.store)
+        body = context.run(self.app, environ, start_response)
+        return in_context(body, context, environ)
 
 
 def serve(app: WSGIApplication, store: Store) -> WSGIApplication:

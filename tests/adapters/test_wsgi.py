@@ -8,7 +8,7 @@ from typing import Any
 from werkzeug.test import Client
 from werkzeug.wsgi import FileWrapper
 
-from imageattach.adapters.wsgi import StoreContextMiddleware, in_store_context, install
+from imageattach.adapters.wsgi import StoreContextMiddleware, in_context, install, request_context
 from imageattach.hosturl import current_host_url, host_url_context
 from imageattach.store import Store
 
@@ -42,11 +42,12 @@ def test_streamed_body_keeps_the_host_url_the_serving_middleware_set(
 
 def test_lists_and_file_wrappers_pass_through(store: Store) -> None:
     body = [b"a"]
-    assert in_store_context(body, store) is body
+    context = request_context(store)
+    assert in_context(body, context) is body
     wrapped = FileWrapper(open(__file__, "rb"))  # noqa: SIM115 - closed below
     try:
-        assert in_store_context(wrapped, store, {"wsgi.file_wrapper": FileWrapper}) is wrapped
-        assert in_store_context(wrapped, store, {}) is not wrapped
+        assert in_context(wrapped, context, {"wsgi.file_wrapper": FileWrapper}) is wrapped
+        assert in_context(wrapped, context, {}) is not wrapped
     finally:
         wrapped.close()
 

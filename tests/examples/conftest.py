@@ -68,7 +68,7 @@ class Server:
 
     def stop(self) -> None:
         if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
+            os.killpg(self.process.pid, signal.SIGINT)  # quick shutdown (gunicorn, make)
             try:
                 self.process.wait(10)
             except subprocess.TimeoutExpired:
