@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import tracemalloc
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +23,16 @@ from entity_models import (
     sessions,
     stored,
 )
-from images import animated_gif, corrupt_jpeg, huge_png_header, jpeg, not_an_image, png, svg
+from images import (
+    animated_gif,
+    corrupt_jpeg,
+    huge_png_header,
+    jpeg,
+    large_jpeg,
+    not_an_image,
+    png,
+    svg,
+)
 from sqlalchemy import Column, DateTime, Engine, ForeignKey, Integer, String, inspect, select
 from sqlalchemy.exc import MultipleResultsFound, NoResultFound
 from sqlalchemy.orm import Session, declarative_base, sessionmaker
@@ -327,6 +337,32 @@ def test_replacing_the_original_removes_the_sets_images(
         session.commit()
         assert thing.cover.count() == 2
         assert thing.cover.find_thumbnail(width=20).make_blob() == new != old
+
+
+def test_from_file_of_a_large_upload_holds_at_most_one_copy_in_memory(
+    factory: sessionmaker[Session], fs_store: FileSystemStore, tmp_path: Path
+) -> None:
+    """The upload is spooled to a temporary file and streamed into the store;
+    the one copy allowed is the header probe's (it reads the whole file)."""
+    upload = tmp_path / "photo.jpg"
+    upload.write_bytes(large_jpeg())
+    size = upload.stat().st_size
+    with factory() as session, store_context(fs_store):
+        thing = Something()
+        session.add(thing)
+        session.commit()
+        tracemalloc.start()
+        try:
+            with upload.open("rb") as f:
+                thing.cover.from_file(f)
+            session.commit()
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert thing.cover.original is not None
+        assert thing.cover.original.size == (4000, 3000)
+    assert size > 4_000_000
+    assert peak < 1.3 * size
 
 
 # -- bad input ----------------------------------------------------------------------
