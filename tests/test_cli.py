@@ -1,0 +1,332 @@
+"""The ``imageattach`` command line: arguments in process, migrations end to end
+through the installed console script, real databases and the moto S3 server."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import urllib.parse
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from entity_models import User, sessions
+from images import jpeg, png
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.orm import Session
+from stores.s3server import MotoServer, s3_options
+
+from imageattach.cli import EXIT_ERROR, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, main
+from imageattach.context import store_context
+from imageattach.stores.fs import FileSystemStore
+from imageattach.stores.s3 import S3Store
+
+TESTS = Path(__file__).parent
+SCRIPT = Path(sys.executable).parent / "imageattach"
+MODELS = "entity_models:Modern"
+
+
+# -- arguments (in process) -------------------------------------------------------
+
+
+def test_help_documents_commands_and_exit_statuses(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--help"])
+    assert exited.value.code == 0
+    out = capsys.readouterr().out
+    assert "migrate" in out
+    assert "130  interrupted" in out
+
+    with pytest.raises(SystemExit):
+        main(["migrate", "--help"])
+    out = capsys.readouterr().out
+    for text in ("--from STORE", "--dry-run", "--max-failures", "s3://bucket", "file:///", ":attr"):
+        assert text in out
+
+
+def test_missing_arguments_are_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["migrate", "--from", "file:///tmp/x"])
+    assert exited.value.code == EXIT_USAGE
+    assert "--to" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"--from": "ftp://host/images"}, "cannot understand store"),
+        ({"--to": "s3://bucket?colour=red"}, "unknown option 'colour'"),
+        ({"--models": "entity_models:sessions"}, "declarative base"),
+        ({"--models": "images:png"}, "declarative base"),
+        ({"--models": "no_such_module:Base"}, "cannot import"),
+        ({"--database": "nosuchdialect://x"}, "bad database URL"),
+        ({"--database": "entity_models:Modern"}, "not an SQLAlchemy Engine"),
+    ],
+)
+def test_configuration_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], change: dict[str, str], message: str
+) -> None:
+    options = {
+        "--from": f"file://{tmp_path}/a",
+        "--to": f"file://{tmp_path}/b",
+        "--models": MODELS,
+        "--database": f"sqlite:///{tmp_path}/db.sqlite",
+    } | change
+    arguments = ["migrate", *(item for pair in options.items() for item in pair)]
+    assert main(arguments) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.startswith("imageattach: error: ")
+    assert message in err
+
+
+# -- migrations end to end --------------------------------------------------------
+
+
+@dataclass
+class Images:
+    """A database of image rows whose files are in the directory ``root``."""
+
+    database_url: str
+    root: Path
+    count: int
+
+    @property
+    def spec(self) -> str:
+        return f"file://{self.root}"
+
+    def files(self) -> dict[str, bytes]:
+        return {str(p.relative_to(self.root)): p.read_bytes() for p in files_under(self.root)}
+
+
+def files_under(root: Path) -> list[Path]:
+    return [path for path in root.rglob("*") if path.is_file()]
+
+
+def _fill(engine: Engine, root: Path) -> int:
+    """Store 8 images: 4 originals (JPEG and PNG) and a thumbnail of each."""
+    with Session(engine) as session, store_context(FileSystemStore(root, "http://src/")):
+        users = [User(id=number) for number in range(1, 5)]
+        for user in users:
+            data = jpeg(40, 30) if user.id % 2 else png(20 + user.id, 10)
+            user.picture.from_blob(data)
+        session.add_all(users)
+        session.commit()
+        for user in users:
+            user.picture.generate_thumbnail(width=10)
+        session.commit()
+    return 8
+
+
+@contextlib.contextmanager
+def _images(engine: Engine, database_url: str, root: Path) -> Iterator[Images]:
+    tables = sessions(engine)  # creates the tables, drops them when resumed
+    next(tables)
+    try:
+        yield Images(database_url, root, _fill(engine, root))
+    finally:
+        next(tables, None)
+
+
+@pytest.fixture
+def images(engine: Engine, database_url: str, tmp_path: Path) -> Iterator[Images]:
+    """Images on every configured database."""
+    with _images(engine, database_url, tmp_path / "source") as found:
+        yield found
+
+
+@pytest.fixture
+def sqlite_images(tmp_path: Path) -> Iterator[Images]:
+    """Images on SQLite only, for the tests of the command's own behaviour."""
+    url = f"sqlite:///{tmp_path / 'cli.sqlite'}"
+    engine = create_engine(url)
+    with _images(engine, url, tmp_path / "source") as found:
+        yield found
+    engine.dispose()
+
+
+def migrate(
+    images: Images, source: str, destination: str, *extra: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``imageattach migrate`` through the installed console script."""
+    arguments = ["--from", source, "--to", destination, "--models", MODELS]
+    return subprocess.run(
+        [str(SCRIPT), "migrate", *arguments, "--database", images.database_url, *extra],
+        cwd=TESTS,  # the current directory is importable: entity_models, dying_store
+        env=os.environ | (env or {}),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def summary(result: subprocess.CompletedProcess[str]) -> str:
+    lines = result.stdout.strip().splitlines()
+    assert lines, result.stderr
+    return lines[-1]
+
+
+def s3_spec(moto_server: MotoServer, bucket: str, **options: str) -> str:
+    query = urllib.parse.urlencode(
+        {"endpoint_url": moto_server.url, "region": "us-east-1"} | options
+    )
+    return f"s3://{bucket}/media?{query}"
+
+
+def s3_files(moto_server: MotoServer, bucket: str) -> dict[str, bytes]:
+    store = S3Store(bucket, **s3_options(moto_server.url))
+    client = store.client
+    listed = client.list_objects_v2(Bucket=bucket).get("Contents", [])
+    return {
+        item["Key"]: client.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+        for item in listed
+    }
+
+
+def fs_to_s3_names(files: dict[str, bytes]) -> dict[str, bytes]:
+    """The S3 keys (prefix ``media``) of files in the filesystem layout."""
+    renamed = {}
+    for path, data in files.items():
+        object_type, _, _, name = path.split("/")
+        object_id, size = name.split(".")[:2]
+        renamed[f"media/{object_type}/{object_id}/{size}.{name.split('.', 2)[2]}"] = data
+    return renamed
+
+
+@pytest.mark.e2e
+def test_migrate_filesystem_to_s3_and_back(
+    images: Images, moto_server: MotoServer, tmp_path: Path
+) -> None:
+    bucket = moto_server.new_bucket()
+    to_s3 = migrate(images, images.spec, s3_spec(moto_server, bucket), "--progress", "log")
+    assert to_s3.returncode == EXIT_OK, to_s3.stderr
+    assert summary(to_s3) == (
+        "finished: 8 of 8 images, copied 8, skipped 0 (already present), failed 0"
+    )
+    assert "8/8 images (100%)" in to_s3.stderr
+    assert s3_files(moto_server, bucket) == fs_to_s3_names(images.files())
+
+    again = migrate(images, images.spec, s3_spec(moto_server, bucket))
+    assert again.returncode == EXIT_OK, again.stderr
+    assert "copied 0, skipped 8" in summary(again)
+
+    back = tmp_path / "back"
+    to_fs = migrate(images, s3_spec(moto_server, bucket), f"file://{back}")
+    assert to_fs.returncode == EXIT_OK, to_fs.stderr
+    assert "copied 8, skipped 0" in summary(to_fs)
+    copied = {str(p.relative_to(back)): p.read_bytes() for p in files_under(back)}
+    assert copied == images.files()
+
+
+def _interrupt(
+    images: Images, destination: Path, signal_name: str
+) -> subprocess.CompletedProcess[str]:
+    """Migrate into ``destination`` through a store that sends the process
+    ``signal_name`` right after it stored its third file."""
+    dying = {
+        "DYING_STORE_SPEC": f"file://{destination}",
+        "DYING_STORE_AFTER": "3",
+        "DYING_STORE_SIGNAL": signal_name,
+    }
+    result = migrate(images, images.spec, "dying_store:DyingStore", env=dying)
+    assert len(files_under(destination)) == 3
+    return result
+
+
+def _resume(images: Images, destination: Path) -> None:
+    result = migrate(images, images.spec, f"file://{destination}")
+    assert result.returncode == EXIT_OK, result.stderr
+    assert summary(result) == (
+        "finished: 8 of 8 images, copied 5, skipped 3 (already present), failed 0"
+    )
+    copied = {str(p.relative_to(destination)): p.read_bytes() for p in files_under(destination)}
+    assert copied == images.files()
+
+
+@pytest.mark.e2e
+def test_a_killed_run_is_resumed(images: Images, tmp_path: Path) -> None:
+    destination = tmp_path / "destination"
+    killed = _interrupt(images, destination, "SIGKILL")
+    assert killed.returncode == -signal.SIGKILL
+    _resume(images, destination)
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGINT"])
+def test_a_signal_stops_in_order(sqlite_images: Images, tmp_path: Path, signal_name: str) -> None:
+    destination = tmp_path / "destination"
+    stopped = _interrupt(sqlite_images, destination, signal_name)
+    assert stopped.returncode == EXIT_INTERRUPTED, stopped.stderr
+    # the third file was stored; the signal arrived before it was counted
+    assert summary(stopped).startswith("interrupted: 2 of 8 images, copied 2,")
+    _resume(sqlite_images, destination)
+
+
+@pytest.mark.e2e
+def test_failures_are_reported_and_retried(sqlite_images: Images, tmp_path: Path) -> None:
+    destination = f"file://{tmp_path / 'destination'}"
+    missing = sorted(files_under(sqlite_images.root))[:2]
+    kept = {path: path.read_bytes() for path in missing}
+    for path in missing:
+        path.unlink()
+
+    failing = migrate(sqlite_images, sqlite_images.spec, destination)
+    assert failing.returncode == EXIT_FAILED
+    assert summary(failing) == (
+        "finished with failures: 8 of 8 images, copied 6, skipped 0 (already present), failed 2"
+    )
+    assert failing.stderr.count("failed: ") == 2
+    assert "FileNotFoundError" in failing.stderr
+
+    stopped = migrate(
+        sqlite_images, sqlite_images.spec, f"file://{tmp_path}/d2", "--max-failures", "1"
+    )
+    assert stopped.returncode == EXIT_ERROR
+    assert summary(stopped).startswith("stopped after 1 failures:")
+
+    for path, data in kept.items():
+        path.write_bytes(data)
+    retried = migrate(sqlite_images, sqlite_images.spec, destination)
+    assert retried.returncode == EXIT_OK, retried.stderr
+    assert "copied 2, skipped 6" in summary(retried)
+
+
+@pytest.mark.e2e
+def test_unreachable_destination(sqlite_images: Images, moto_server: MotoServer) -> None:
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    spec = f"s3://some-bucket?endpoint_url=http://127.0.0.1:{port}&max_retry=0"
+    result = migrate(sqlite_images, sqlite_images.spec, spec, "--max-failures", "3")
+    assert result.returncode == EXIT_ERROR
+    assert "StoreUnavailableError" in result.stderr
+    assert summary(result).startswith("stopped after 3 failures: 3 of 8 images")
+
+
+@pytest.mark.e2e
+def test_dry_run_writes_nothing(sqlite_images: Images, tmp_path: Path) -> None:
+    destination = tmp_path / "destination"
+    result = migrate(sqlite_images, sqlite_images.spec, f"file://{destination}", "--dry-run")
+    assert result.returncode == EXIT_OK, result.stderr
+    assert summary(result) == (
+        "dry run finished: 8 of 8 images, would copy 8, skipped 0 (already present), failed 0"
+    )
+    assert not destination.exists()
+
+
+@pytest.mark.e2e
+def test_progress_bar(sqlite_images: Images, tmp_path: Path) -> None:
+    result = migrate(
+        sqlite_images, sqlite_images.spec, f"file://{tmp_path / 'd'}", "--progress", "bar"
+    )
+    assert result.returncode == EXIT_OK, result.stderr
+    assert "8/8" in result.stderr
+    assert "copied 8, skipped 0, failed 0" in result.stderr
+    quiet = migrate(
+        sqlite_images, sqlite_images.spec, f"file://{tmp_path / 'd'}", "--progress", "none"
+    )
+    assert quiet.stderr == ""
