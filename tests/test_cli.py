@@ -4,11 +4,15 @@ through the installed console script, real databases and the moto S3 server."""
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
+import pty
 import signal
 import socket
+import struct
 import subprocess
 import sys
+import termios
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -316,6 +320,7 @@ def test_dry_run_writes_nothing(sqlite_images: Images, tmp_path: Path) -> None:
         "dry run finished: 8 of 8 images, would copy 8, skipped 0 (already present), failed 0"
     )
     assert not destination.exists()
+    assert "8/8 images (100%)" in result.stderr  # no terminal: progress lines
 
 
 @pytest.mark.e2e
@@ -330,3 +335,29 @@ def test_progress_bar(sqlite_images: Images, tmp_path: Path) -> None:
         sqlite_images, sqlite_images.spec, f"file://{tmp_path / 'd'}", "--progress", "none"
     )
     assert quiet.stderr == ""
+
+
+@pytest.mark.e2e
+def test_progress_bar_on_a_terminal(sqlite_images: Images, tmp_path: Path) -> None:
+    main_fd, terminal_fd = pty.openpty()
+    fcntl.ioctl(terminal_fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    try:
+        arguments = ["--from", sqlite_images.spec, "--to", f"file://{tmp_path / 'd'}"]
+        process = subprocess.run(
+            [str(SCRIPT), "migrate", *arguments, "--models", MODELS,
+             "--database", sqlite_images.database_url],
+            cwd=TESTS, stdout=subprocess.PIPE, stderr=terminal_fd, timeout=120, check=False,
+        )  # fmt: skip
+        os.close(terminal_fd)
+        terminal_fd = -1
+        output = b""
+        with contextlib.suppress(OSError):  # EIO once the terminal is drained
+            while chunk := os.read(main_fd, 65536):
+                output += chunk
+    finally:
+        os.close(main_fd)
+        if terminal_fd != -1:
+            os.close(terminal_fd)
+    assert process.returncode == EXIT_OK
+    assert b"\r" in output  # redrawn in place: a tqdm bar
+    assert b"8/8" in output
