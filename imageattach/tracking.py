@@ -82,6 +82,7 @@ def run_blocking(function: Callable[[], _T]) -> _T:
     try:
         result: _T = await_(coroutine)
     except MissingGreenlet:  # plain sync Session used inside a coroutine
+        coroutine.close()
         return function()
     return result
 
