@@ -107,8 +107,6 @@ _MULTIPART_CHUNK = 8 * 1024 * 1024
 _READ_BUFFER = 64 * 1024
 _LIST_PAGE_SIZE = 1000  # the most S3 returns per ListObjectsV2 request
 
-Key = tuple[str, int, int, int, str]
-
 
 def _store_error(error: Exception, action: str, where: str) -> StoreError:
     """Translate a boto3/botocore exception into the StoreError subclass that
@@ -182,6 +180,26 @@ def _check_seconds(name: str, value: float) -> float:
     ):
         raise ConfigurationError(f"{name} must be a positive number of seconds, not {value!r}")
     return float(value)
+
+
+def _check_credentials(
+    key_id: str | None,
+    secret: str | None,
+    token: str | None,
+    seed_key_id: str | None,
+    seed_secret: str | None,
+) -> tuple[str | None, str | None, str | None]:
+    """The explicit credentials, given by either the boto3 or the seed's names."""
+    if seed_key_id is not None or seed_secret is not None:
+        if key_id is not None or secret is not None:
+            raise ConfigurationError(
+                "pass either access_key/secret_key (the seed's names) or "
+                "aws_access_key_id/aws_secret_access_key, not both"
+            )
+        key_id, secret = seed_key_id, seed_secret
+    if (key_id is None) != (secret is None):
+        raise ConfigurationError("pass both aws_access_key_id and aws_secret_access_key")
+    return key_id, secret, token
 
 
 class S3Store(Store):
@@ -277,26 +295,20 @@ class S3Store(Store):
                 "presigned URLs are signed for the S3 endpoint; "
                 "they cannot be combined with public_base_url"
             )
-        if access_key is not None or secret_key is not None:
-            if aws_access_key_id is not None or aws_secret_access_key is not None:
-                raise ConfigurationError(
-                    "pass either access_key/secret_key (the seed's names) or "
-                    "aws_access_key_id/aws_secret_access_key, not both"
-                )
-            aws_access_key_id, aws_secret_access_key = access_key, secret_key
-        if (aws_access_key_id is None) != (aws_secret_access_key is None):
-            raise ConfigurationError("pass both aws_access_key_id and aws_secret_access_key")
+        credentials = _check_credentials(
+            aws_access_key_id, aws_secret_access_key, aws_session_token, access_key, secret_key
+        )
         if client is not None and (
             session is not None
             or region is not None
             or endpoint_url is not None
-            or aws_access_key_id is not None
+            or credentials[0] is not None
         ):
             raise ConfigurationError(
                 "client already has its session, region, endpoint and credentials; "
                 "do not pass them too"
             )
-        if session is not None and aws_access_key_id is not None:
+        if session is not None and credentials[0] is not None:
             raise ConfigurationError("pass either session or credentials, not both")
 
         self.bucket = bucket
@@ -328,7 +340,7 @@ class S3Store(Store):
         self.public_base_url = _check_url("public_base_url", public_base_url) or self._s3_base_url()
         self._given_client = client
         self._session = session
-        self._credentials = (aws_access_key_id, aws_secret_access_key, aws_session_token)
+        self._credentials = credentials
         # One client per process: a client made before a fork (gunicorn
         # --preload) would share its pooled sockets with the children.
         self._client: tuple[int, S3Client] | None = None
