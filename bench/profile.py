@@ -66,6 +66,13 @@ def record(
     return result
 
 
+def _ours(frame: str) -> bool:
+    """Whether ``frame`` is in imageattach (py-spy shortens paths on sys.path)."""
+    match = _FRAME.match(frame)
+    path = match["file"] if match else ""
+    return path.startswith("imageattach/") or "/imageattach/" in path
+
+
 def _function(frame: str, *, line: bool = False) -> str:
     """``name (/…/site-packages/pkg/module.py:12)`` → ``name (pkg/module.py)``:
     one row per function, or per line with ``line``."""
@@ -73,7 +80,7 @@ def _function(frame: str, *, line: bool = False) -> str:
     if match is None:
         return frame
     path = match["file"]
-    for marker in ("site-packages/", "/bench/../", "lib/python3.11/"):
+    for marker in ("site-packages/", "lib/python3.11/"):
         if marker in path:
             path = path.split(marker, 1)[1]
     if "/imageattach/" in path:
@@ -102,9 +109,9 @@ def summarize(raw_path: Path, *, seconds: float, top: int = 25) -> str:
         frames = [_function(frame) for frame in raw]
         total += count
         own[frames[-1]] += count
-        for frame in set(frames):
+        mine = [frame for frame in raw if _ours(frame)]
+        for frame in {_function(frame) for frame in mine}:
             inclusive[frame] += count
-        mine = [frame for frame in raw if "/imageattach/" in frame]
         if mine:
             ours[_function(mine[-1], line=True)] += count
     if not total:
@@ -113,9 +120,8 @@ def summarize(raw_path: Path, *, seconds: float, top: int = 25) -> str:
     lines = [f"{total} samples; Python held the GIL about {held:.0%} of the time", ""]
     lines += ["self %  function (time in native code counts for its Python caller)"]
     lines += [f"{100 * n / total:6.1f}  {name}" for name, n in own.most_common(top)]
-    lines += ["", "total % function (including callees)"]
+    lines += ["", "total % imageattach function (including callees)"]
     lines += [f"{100 * n / total:6.1f}  {name}" for name, n in inclusive.most_common(top)]
-    if ours:
-        lines += ["", "total % imageattach line (the innermost imageattach frame of each sample)"]
-        lines += [f"{100 * n / total:6.1f}  {name}" for name, n in ours.most_common(top)]
+    lines += ["", "total % imageattach line (the innermost imageattach frame of each sample)"]
+    lines += [f"{100 * n / total:6.1f}  {name}" for name, n in ours.most_common(top)]
     return "\n".join(lines)

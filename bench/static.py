@@ -64,6 +64,13 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--no-pin", action="store_true", help="do not pin servers and wrk to CPUs")
     parser.add_argument(
+        "--nice",
+        type=int,
+        default=0,
+        help="run servers and wrk at this niceness, e.g. -10 (as root) on a machine "
+        "that others are using (0)",
+    )
+    parser.add_argument(
         "--profile",
         action="store_true",
         help="after the rounds, sample our servers with py-spy (profile-*.txt beside --output)",
@@ -357,7 +364,8 @@ def describe(
         f"{versions()}.",
         f"One worker process per server; wrk -t{arguments.threads} -c{arguments.connections}, "
         f"{arguments.rounds} rounds x {arguments.duration:g} s per contender and file, "
-        + ("servers pinned to CPU 0 and wrk to CPU 1." if pinned else "no CPU pinning.")
+        + ("servers pinned to CPU 0 and wrk to CPU 1" if pinned else "no CPU pinning")
+        + (f", both at niceness {arguments.nice}." if arguments.nice else ".")
         + f" Files: {sizes}.",
         "req/s: median ±half the range over the rounds; ratios: median of the per-round "
         f"ratios (range); a tie is within ±{TIE:.0%}.",
@@ -378,8 +386,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         log("nginx is not installed (apt-get install nginx-light): leaving it out")
         selected.remove(NGINX)
     pinned = not arguments.no_pin and (os.cpu_count() or 1) >= 2 and bool(shutil.which("taskset"))
-    server_prefix = ("taskset", "-c", "0") if pinned else ()
-    wrk_prefix = ("taskset", "-c", "1") if pinned else ()
+    niceness = ("nice", "-n", str(arguments.nice)) if arguments.nice else ()
+    server_prefix = (*niceness, *(("taskset", "-c", "0") if pinned else ()))
+    wrk_prefix = (*niceness, *(("taskset", "-c", "1") if pinned else ()))
 
     with tempfile.TemporaryDirectory(prefix="imageattach-bench-") as temp_name:
         temp = Path(temp_name)
