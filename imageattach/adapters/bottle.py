@@ -33,8 +33,8 @@ except ImportError:  # pragma: no cover - exercised by a test that hides Bottle
 
 from ..exceptions import ConfigurationError
 from ..store import Store
+from . import wsgi
 from .settings import store_from_settings
-from .wsgi import in_context, request_context, serve
 
 __all__ = ["ImageAttachPlugin"]
 
@@ -81,17 +81,17 @@ class ImageAttachPlugin:
         if self.serve:
             # Bottle.__call__ dispatches through self.wsgi, so an instance
             # attribute puts the middleware in front of every server.
-            app.wsgi = serve(app.wsgi, self._store)
+            app.wsgi = wsgi.serve(app.wsgi, self._store)
 
     def apply(self, callback: Callable[..., Any], route: bottle.Route) -> Callable[..., Any]:
         store = self.store
 
         @functools.wraps(callback)
         def in_store_context(*args: Any, **kwargs: Any) -> Any:
-            context = request_context(store)
+            context = wsgi.request_context(store)
             body = context.run(callback, *args, **kwargs)
             if _is_streamed(body):
-                return in_context(body, context, bottle.request.environ)
+                return wsgi.in_context(body, context, bottle.request.environ)
             return body
 
         return in_store_context

@@ -83,7 +83,7 @@ class ImageAttach:
         """Install the serving middleware and the store context on ``app``."""
         if EXTENSION_KEY in app.extensions:
             raise ConfigurationError(f"imageattach is already initialised on {app!r}")
-        store = self._store or self._store_from_config(app)
+        store = self._store if self._store is not None else self._store_from_config(app)
         app.extensions[EXTENSION_KEY] = ImageAttachState(store)
         app.wsgi_app = install(app.wsgi_app, store)  # type: ignore[method-assign,assignment]
         flask.appcontext_pushed.connect(_push_on_app_context, app)
