@@ -133,14 +133,13 @@ def test_signature_over_distorted_size_refused(
     original = add_original(jpeg(640, 480))
     resizer = make_resizer()
     path, query = split(resizer.url(original, 150, 113))  # type: ignore[arg-type]
-    request, _ = parse(store, path, query) or pytest.fail("unparsable")
-    distorted = parse(store, path.replace("150x113", "150x300"), query.split("&sig=")[0])
-    assert distorted is not None
-    forged = build_query(distorted[0], Signer(KEY).sign(distorted[0].message))
-    answer = resizer.handle(distorted[0].path, forged)
+    parsed = parse(store, path.replace("150x113", "150x300"), query.split("&sig=")[0])
+    assert parsed is not None
+    distorted, _ = parsed
+    signed = build_query(distorted, Signer(KEY).sign(distorted.message))
+    answer = resizer.handle(distorted.path, signed)
     assert isinstance(answer, MissResponse) and answer.status == 404
     assert store.opened == 0 and resizer.generations == 0
-    assert request.width == 150
 
 
 def test_key_rotation(add_original: AddOriginal, make_resizer: MakeResizer) -> None:
