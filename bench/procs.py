@@ -139,6 +139,21 @@ def group_cpu_seconds(group: int) -> float:
     return total / _TICKS
 
 
+def cpu_busy_seconds(cpu: int) -> float:
+    """CPU seconds that CPU number ``cpu`` has spent running processes (user,
+    nice and system time; not interrupts, which also serve our own loopback
+    traffic) since boot, from ``/proc/stat``; 0 where there is none."""
+    try:
+        with open("/proc/stat") as stat:
+            for line in stat:
+                if line.startswith(f"cpu{cpu} "):
+                    times = [int(n) for n in line.split()[1:]]
+                    return (times[0] + times[1] + times[2]) / _TICKS
+    except OSError:
+        pass
+    return 0.0
+
+
 @contextlib.contextmanager
 def running(servers: Sequence[Server], ready_path: dict[str, str]) -> Iterator[None]:
     """Start ``servers``, wait until each answers its ``ready_path[name]``, and

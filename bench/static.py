@@ -22,6 +22,7 @@ import os
 import platform
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -35,12 +36,14 @@ from . import profile, wrk
 from .apps.common import PREFIX_VARIABLE, ROOT_VARIABLE, not_found_asgi, not_found_wsgi
 from .contenders import GROUPS, HOST, NGINX, Contender, build
 from .fixtures import File, write_files
-from .procs import Server, free_port, running
+from .procs import Server, cpu_busy_seconds, free_port, running
 from .report import TIE, Ratio, Series, table
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results" / "static.md"
 PREFIX = "__images__"
+#: The CPUs that servers and wrk are pinned to.
+SERVER_CPU, WRK_CPU = 0, 1
 #: Response headers compared across contenders in the verification step.
 COMPARED_HEADERS = ("content-type", "content-length", "etag", "last-modified", "cache-control")
 
@@ -168,6 +171,8 @@ class Sample:
     result: wrk.Result
     cpu_seconds: float
     duration: float
+    #: CPU time that other processes took on the server's CPU (when pinned).
+    foreign_cpu_seconds: float = 0.0
 
     @property
     def per_cpu_second(self) -> float:
@@ -176,6 +181,10 @@ class Sample:
     @property
     def cpu_use(self) -> float:
         return self.cpu_seconds / self.duration
+
+    @property
+    def foreign_cpu_use(self) -> float:
+        return self.foreign_cpu_seconds / self.duration
 
 
 Samples = dict[tuple[str, str], list[Sample]]
@@ -198,6 +207,8 @@ def measure(
     files: list[File],
     arguments: argparse.Namespace,
     wrk_prefix: tuple[str, ...],
+    *,
+    pinned: bool,
 ) -> Samples:
     """A warm-up slice each, then ``rounds`` rounds of one slice per
     (contender, file) in the order of :func:`schedule`."""
@@ -206,7 +217,7 @@ def measure(
     def slice_(contender: Contender, file: File, duration: float) -> Sample:
         server = servers[contender.key]
         url = f"http://{HOST}:{server.port}{contender.url_prefix}{file.path}"
-        cpu_before = server.cpu_seconds()
+        cpu_before, busy_before = server.cpu_seconds(), cpu_busy_seconds(SERVER_CPU)
         result = wrk.run(
             url,
             duration=duration,
@@ -214,7 +225,9 @@ def measure(
             connections=arguments.connections,
             prefix=wrk_prefix,
         )
-        return Sample(result, server.cpu_seconds() - cpu_before, max(1, round(duration)))
+        cpu = server.cpu_seconds() - cpu_before
+        foreign = cpu_busy_seconds(SERVER_CPU) - busy_before - cpu if pinned else 0.0
+        return Sample(result, cpu, max(1, round(duration)), max(0.0, foreign))
 
     log("warming up")
     for file in files:
@@ -231,7 +244,9 @@ def measure(
                 log(
                     f"[round {round_ + 1}/{arguments.rounds}] {file.label:>6}  "
                     f"{contender.key:<40} {result.requests_per_second:>9,.0f} req/s "
-                    f"{sample.per_cpu_second:>9,.0f} req/CPU-s {sample.cpu_use:4.0%} CPU{problems}"
+                    f"{sample.per_cpu_second:>9,.0f} req/CPU-s {sample.cpu_use:4.0%} CPU"
+                    + (f" ({sample.foreign_cpu_use:.0%} others)" if pinned else "")
+                    + problems
                 )
     return samples
 
@@ -350,8 +365,16 @@ def describe(
     arguments: argparse.Namespace,
     pinned: bool,
     files: list[File],
+    samples: Samples,
 ) -> list[str]:
     """The report's opening: command, date, revision, machine and method."""
+    foreign = [s.foreign_cpu_use for values in samples.values() for s in values]
+    load = (
+        f" Other processes took a median {statistics.median(foreign):.0%} (at most "
+        f"{max(foreign):.0%}) of the servers' CPU during the slices."
+        if pinned and foreign
+        else ""
+    )
     command = " ".join(["python -m bench static", *(argv if argv is not None else sys.argv[1:])])
     sizes = ", ".join(f"{f.label} = {len(f.data):,} bytes ({f.path})" for f in files)
     return [
@@ -368,7 +391,8 @@ def describe(
         + (f", both at niceness {arguments.nice}." if arguments.nice else ".")
         + f" Files: {sizes}.",
         "req/s: median ±half the range over the rounds; ratios: median of the per-round "
-        f"ratios (range); a tie is within ±{TIE:.0%}.",
+        f"ratios (range); a tie is within ±{TIE:.0%}. Per CPU-s: requests per CPU-second "
+        "of the server's processes, which others' load on the machine hardly moves." + load,
         "",
     ]
 
@@ -387,8 +411,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         selected.remove(NGINX)
     pinned = not arguments.no_pin and (os.cpu_count() or 1) >= 2 and bool(shutil.which("taskset"))
     niceness = ("nice", "-n", str(arguments.nice)) if arguments.nice else ()
-    server_prefix = (*niceness, *(("taskset", "-c", "0") if pinned else ()))
-    wrk_prefix = (*niceness, *(("taskset", "-c", "1") if pinned else ()))
+    server_prefix = (*niceness, *(("taskset", "-c", str(SERVER_CPU)) if pinned else ()))
+    wrk_prefix = (*niceness, *(("taskset", "-c", str(WRK_CPU)) if pinned else ()))
 
     with tempfile.TemporaryDirectory(prefix="imageattach-bench-") as temp_name:
         temp = Path(temp_name)
@@ -432,7 +456,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             measured, failures, headers_seen = verify_all(contenders, ports, files)
             estimate = len(measured) * len(files) * (arguments.rounds * arguments.duration + 1)
             log(f"measuring {len(measured)} contenders, about {estimate / 60:.0f} min")
-            samples = measure(measured, servers, files, arguments, wrk_prefix)
+            samples = measure(measured, servers, files, arguments, wrk_prefix, pinned=pinned)
             profiles = (
                 profile_ours(measured, servers, files, arguments, wrk_prefix)
                 if arguments.profile
@@ -445,7 +469,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ]
     report = "\n".join(
         [
-            *describe(argv, arguments, pinned, files),
+            *describe(argv, arguments, pinned, files, samples),
             render(measured, files, samples),
             "",
             *(["Left out: " + "; ".join(failures), ""] if failures else []),
