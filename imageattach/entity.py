@@ -180,7 +180,7 @@ class Image:
         pending = tracking.pending_file(self)
         if pending is not None:
             return ReusableFileProxy(pending.rewind())
-        return store.open(self, use_seek)
+        return resolve_store(store).open(self, use_seek)
 
     def make_blob(self, store: Store = current_store) -> bytes:
         """The image's data as bytes."""
@@ -190,7 +190,9 @@ class Image:
 
     def locate(self, store: Store = current_store) -> str:
         """The URL of the image in ``store``."""
-        return _check_store(store).locate(self)
+        # The concrete store's own locate() (e.g. S3's presigned URLs), not
+        # the proxy's generic one.
+        return resolve_store(_check_store(store)).locate(self)
 
     def __html__(self) -> str:
         return _img_tag(self.locate(), self.width, self.height)

@@ -632,6 +632,27 @@ def test_locate_the_original(factory: sessionmaker[Session], fs_store: FileSyste
         assert thing.cover.locate(other).startswith("https://cdn.example.com/")
 
 
+def test_locate_uses_the_concrete_stores_own_locate(
+    factory: sessionmaker[Session], fs_store: FileSystemStore
+) -> None:
+    """Through the current_store proxy, a store's override of locate() (e.g.
+    presigned S3 URLs) is the one called, not the generic Store.locate()."""
+
+    class Presigning(FileSystemStore):
+        def locate(self, image: Image) -> str:
+            return f"https://signed.example.com/{image.object_id}?signature=abc"
+
+    store = Presigning(fs_store.path, "http://static.example.com/")
+    with factory() as session, store_context(store):
+        thing = Something()
+        image = thing.cover.from_blob(png(4, 4))
+        session.add(thing)
+        session.commit()
+        expected = f"https://signed.example.com/{thing.id}?signature=abc"
+        assert image.locate() == thing.cover.locate() == expected
+        assert f'src="{expected}"' in thing.cover.__html__()
+
+
 def test_locate_before_flush_explains(fs_store: FileSystemStore) -> None:
     with store_context(fs_store):
         image = Something().cover.from_blob(png(4, 4))
