@@ -45,7 +45,6 @@ MIN_CHUNK_SIZE = 64 * 1024
 
 _PATHSEND = "http.response.pathsend"
 _WANTED = {name.encode(): field for name, field in REQUEST_HEADERS.items()}
-_NAMES: dict[str, bytes] = {}
 
 
 class StaticFilesMiddleware:
@@ -90,6 +89,7 @@ class StaticFilesMiddleware:
         self.pathsend = pathsend
         self.core = StaticServer(url_path, dir_path, self.options)
         self._prefix = self.core.prefix
+        self._encoded = {pair: _encode(pair) for pair in self.core.constant_headers()}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -110,10 +110,11 @@ class StaticFilesMiddleware:
 
     async def _decide(self, scope: Scope, path: str) -> Response | None:
         raw_path = scope.get("raw_path")
+        query_string = scope.get("query_string")
         request = Request(
             scope["method"],
             path,
-            scope.get("query_string", b"").decode("latin-1"),
+            query_string.decode("latin-1") if query_string else "",
             raw_path.decode("latin-1") if raw_path and b"%" in raw_path else None,
         )
         for name, value in scope["headers"]:
@@ -139,12 +140,11 @@ class StaticFilesMiddleware:
         )
 
     async def _send(self, response: Response, scope: Scope, receive: Receive, send: Send) -> None:
+        encoded = self._encoded
         start = {
             "type": "http.response.start",
             "status": response.status,
-            "headers": [
-                (_NAMES.get(k) or _name(k), v.encode("latin-1")) for k, v in response.headers
-            ],
+            "headers": [encoded.get(pair) or _encode(pair) for pair in response.headers],
         }
         body = response.body
         if type(body) is bytes:
@@ -216,11 +216,9 @@ class StaticFilesMiddleware:
         )
 
 
-def _name(name: str) -> bytes:
-    """``name`` as ASGI wants it: lower-case bytes (remembered: the core uses
-    a handful of names)."""
-    encoded = _NAMES[name] = name.lower().encode("latin-1")
-    return encoded
+def _encode(header: tuple[str, str]) -> tuple[bytes, bytes]:
+    """A header as ASGI wants it: lower-case name, both as bytes."""
+    return header[0].lower().encode("latin-1"), header[1].encode("latin-1")
 
 
 async def _cancel_on_disconnect(receive: Receive, scope: anyio.CancelScope) -> None:

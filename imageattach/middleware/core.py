@@ -167,6 +167,15 @@ class StaticServer:
                 by_version.append((tuple([("Content-Type", content_type), *short]), tuple(short)))
             self._types[extension] = (by_version[0], by_version[1])
 
+    def constant_headers(self) -> frozenset[tuple[str, str]]:
+        """Every header that is the same on many responses, for front ends to
+        pre-encode."""
+        pairs = set(self._common)
+        for by_version in self._types.values():
+            for full, short in by_version:
+                pairs.update(full, short)
+        return frozenset(pairs)
+
     def owns(self, path: str) -> bool:
         """Whether ``path`` is under the prefix (else the app answers)."""
         return path.startswith(self.prefix)
@@ -236,9 +245,16 @@ class StaticServer:
             last_modified = self._http_date(mtime)
         versioned = bool(request.query_string) and self._is_versioned(request.query_string)
         full, short = blocks[versioned]
-        cors = self._cors_echo(request)
+        cors = self._cors_echo(request) if self._cors_origins else ()
 
-        status = self._preconditions(request, etag, mtime, last_modified)
+        status = 0
+        if (
+            request.if_match is not None
+            or request.if_none_match is not None
+            or request.if_modified_since is not None
+            or request.if_unmodified_since is not None
+        ):
+            status = self._preconditions(request, etag, mtime, last_modified)
         if status:
             os.close(opened.fd)
             if status == 304:
