@@ -151,7 +151,9 @@ def populated(factory: sessionmaker[Session], source: DictStore) -> sessionmaker
     return factory
 
 
-def test_image_classes_come_from_the_registry_once_per_hierarchy() -> None:
+def test_regression_image_classes_come_from_the_registry_once_per_hierarchy() -> None:
+    """The seed read ``Base._decl_class_registry``, gone since SQLAlchemy 1.4,
+    and listed every class of a hierarchy (copying rows twice)."""
     assert image_classes(Legacy) == [ManythingCover, SomethingCover]
     assert image_classes(Shelf) == [AlbumArt]
     assert image_classes(Shelf.registry) == [AlbumArt]
@@ -171,7 +173,7 @@ def test_migrate_class_copies_every_file_of_the_class(
     assert destination.files == expected
 
 
-def test_migrate_copies_everything_of_a_base_once(
+def test_regression_migrate_copies_every_row_of_an_inheritance_hierarchy_once(
     populated: sessionmaker[Session], source: DictStore, tmp_path: Any
 ) -> None:
     destination = FileSystemStore(tmp_path / "copy", "http://copy.example.com/")
@@ -213,7 +215,7 @@ def test_execute_calls_back_for_each_image(
     )
 
 
-def test_rows_are_streamed_in_batches(
+def test_regression_rows_are_streamed_in_batches(
     populated: sessionmaker[Session], source: DictStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(imageattach.migration, "BATCH_SIZE", 2)

@@ -4,9 +4,11 @@ deleted only after the outermost commit, per session (SPEC section 3)."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import io
 import logging
 import threading
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -561,3 +563,25 @@ def test_async_session(
     loop_thread = asyncio.run(main())
     assert stored(fs_store) == set()
     assert store.threads and loop_thread not in store.threads
+
+
+def test_sync_session_inside_a_coroutine(
+    factory: sessionmaker[Session], fs_store: FileSystemStore
+) -> None:
+    """A plain Session used in a coroutine has no greenlet to hand the I/O to
+    a thread from: it is done in place, and no coroutine is left unawaited."""
+
+    async def main() -> set[str]:
+        with factory() as session, store_context(fs_store):
+            thing = Something()
+            thing.cover.from_blob(png(10, 10))
+            session.add(thing)
+            session.commit()
+            session.delete(thing)
+            session.commit()
+        return stored(fs_store)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert asyncio.run(main()) == set()
+        gc.collect()
