@@ -140,19 +140,19 @@ class StaticFilesMiddleware:
         )
 
     async def _send(self, response: Response, scope: Scope, receive: Receive, send: Send) -> None:
-        encoded = self._encoded
-        start = {
-            "type": "http.response.start",
-            "status": response.status,
-            "headers": [encoded.get(pair) or _encode(pair) for pair in response.headers],
-        }
-        body = response.body
-        if type(body) is bytes:
-            await send(start)
-            await send({"type": "http.response.body", "body": body})
-            return
-        assert isinstance(body, FileBody)
         try:
+            encoded = self._encoded
+            start = {
+                "type": "http.response.start",
+                "status": response.status,
+                "headers": [encoded.get(pair) or _encode(pair) for pair in response.headers],
+            }
+            body = response.body
+            if type(body) is bytes:
+                await send(start)
+                await send({"type": "http.response.body", "body": body})
+                return
+            assert isinstance(body, FileBody)
             if body.whole and body.path is not None and self.pathsend:
                 extensions = scope.get("extensions")
                 if extensions and _PATHSEND in extensions:
@@ -167,7 +167,7 @@ class StaticFilesMiddleware:
             await send(start)
             await self._stream(body, receive, send)
         finally:
-            body.close()
+            response.close()
 
     async def _stream(self, body: FileBody, receive: Receive, send: Send) -> None:
         async with anyio.create_task_group() as group:
