@@ -76,6 +76,11 @@ def _check_store(store: object) -> Store:
     return store
 
 
+def _concrete(store: object) -> Store:
+    """``store`` checked, and resolved if it is the ``current_store`` proxy."""
+    return resolve_store(_check_store(store))
+
+
 def _img_tag(url: str, width: int, height: int) -> str:
     return f'<img src="{html.escape(url, quote=True)}" width="{int(width)}" height="{int(height)}">'
 
@@ -180,7 +185,7 @@ class Image:
         pending = tracking.pending_file(self)
         if pending is not None:
             return ReusableFileProxy(pending.rewind())
-        return resolve_store(store).open(self, use_seek)
+        return _concrete(store).open(self, use_seek)
 
     def make_blob(self, store: Store = current_store) -> bytes:
         """The image's data as bytes."""
@@ -192,7 +197,7 @@ class Image:
         """The URL of the image in ``store``."""
         # The concrete store's own locate() (e.g. S3's presigned URLs), not
         # the proxy's generic one.
-        return resolve_store(_check_store(store)).locate(self)
+        return _concrete(store).locate(self)
 
     def __html__(self) -> str:
         return _img_tag(self.locate(), self.width, self.height)
@@ -218,7 +223,8 @@ def _collection_members(collection: AppenderQuery[_I], criteria: Mapping[str, An
         query = (
             select(cls).where(with_parent(parent, getattr(type(parent), key))).filter_by(**criteria)
         )
-        found.extend(image for image in session.scalars(query) if image not in session.deleted)
+        deleted = session.deleted
+        found.extend(image for image in session.scalars(query) if image not in deleted)
     history = get_history(parent, key, passive=PassiveFlag.PASSIVE_NO_INITIALIZE)
     removed = {id(image) for image in history.deleted}
     found = [image for image in found if id(image) not in removed]
@@ -280,7 +286,7 @@ class BaseImageSet(Generic[_I]):
         if not callable(getattr(raw_file, "seek", None)):
             raise TypeError(f"raw_file must be seekable; use from_file() for {raw_file!r}")
         return self._attach(
-            tracking.PendingFile(raw_file, raw_file.tell(), resolve_store(store), owned=False),
+            tracking.PendingFile(raw_file, raw_file.tell(), _concrete(store), owned=False),
             size=size,
             mimetype=mimetype,
             original=original,
@@ -302,7 +308,7 @@ class BaseImageSet(Generic[_I]):
         if not isinstance(blob, bytes | bytearray | memoryview):
             raise TypeError(f"blob must be bytes, not {blob!r}")
         return self._attach(
-            tracking.PendingFile(io.BytesIO(blob), 0, resolve_store(store), owned=True),
+            tracking.PendingFile(io.BytesIO(blob), 0, _concrete(store), owned=True),
             extra_args=extra_args,
             extra_kwargs=extra_kwargs,
         )
@@ -324,7 +330,7 @@ class BaseImageSet(Generic[_I]):
         """
         if not callable(getattr(file, "read", None)):
             raise TypeError(f"file must be readable, not {file!r}")
-        store = resolve_store(store)
+        store = _concrete(store)
         copy = tracking.spool(file)
         try:
             return self._attach(
@@ -346,7 +352,6 @@ class BaseImageSet(Generic[_I]):
         extra_args: Sequence[Any] | None = None,
         extra_kwargs: Mapping[str, Any] | None = None,
     ) -> _I:
-        _check_store(pending.store)
         if size is None or mimetype is None:
             info: ImageInfo = _imaging().probe(pending.rewind())
             size = size or (info.width, info.height)
@@ -405,7 +410,7 @@ class BaseImageSet(Generic[_I]):
         existing = self._existing_thumbnail(size, width=width, height=height)
         if existing is not None:
             return existing
-        store = resolve_store(_check_store(store))
+        store = _concrete(store)
         with original.open_file(store) as source:
             data, mimetype = tracking.run_blocking(
                 lambda: _imaging().make_thumbnail(
@@ -501,7 +506,7 @@ class BaseImageSet(Generic[_I]):
         w, h = thumbnail_size(
             original.width, original.height, width=width, height=height, ratio=ratio
         )
-        return resolve_store(_check_store(store)).locate_resized(original, w, h)
+        return _concrete(store).locate_resized(original, w, h)
 
     def __bool__(self) -> bool:
         return self.original is not None
