@@ -88,7 +88,7 @@ class StaticFilesMiddleware:
         self.chunk_size = chunk_size
         self.pathsend = pathsend
         self.core = StaticServer(url_path, dir_path, self.options)
-        self._prefix = self.core.prefix
+        self._owns = self.core.owns
         self._encoded = {pair: _encode(pair) for pair in self.core.constant_headers()}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -101,7 +101,7 @@ class StaticFilesMiddleware:
             rest = path[len(root_path) :]
             if not rest or rest[0] == "/":
                 path = rest or "/"
-        if path.startswith(self._prefix):
+        if self._owns(path):
             response = await self._decide(scope, path)
             if response is not None:
                 await self._send(response, scope, receive, send)

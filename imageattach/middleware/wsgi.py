@@ -71,14 +71,14 @@ class StaticServerMiddleware:
         self.app = app
         self.block_size = block_size
         self.core = StaticServer(url_path, dir_path, self.options)
-        self._prefix = self.core.prefix
+        self._owns = self.core.owns
         self._on_miss = self.options.on_miss
 
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
         path: str = environ.get("PATH_INFO") or "/"
-        if path.startswith(self._prefix):
+        if self._owns(path):
             response = self._decide(environ, path)
             if response is not None:
                 return self._send(response, environ, start_response)
