@@ -35,6 +35,7 @@ SECRET = b"SECRET outside the served directory"
 
 def _command(name: str, port: int) -> list[str]:
     gunicorn = [str(BIN / "gunicorn"), "--workers", "1", "--bind", f"127.0.0.1:{port}"]
+    gunicorn.append("--no-control-socket")  # the default path is shared by every gunicorn
     granian = [str(BIN / "granian"), "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
     return {
         "gunicorn-sync": [*gunicorn, "--worker-class", "sync", "e2e_app:wsgi"],
