@@ -31,6 +31,7 @@ import dataclasses
 import logging
 import shutil
 import tempfile
+from collections import Counter
 from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 
@@ -40,7 +41,7 @@ from sqlalchemy.orm import Mapper, Session, SessionTransaction, object_session
 from sqlalchemy.orm.state import InstanceState
 
 from .context import current_store, resolve_store
-from .store import Store
+from .store import Store, _check_object_id
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -134,10 +135,7 @@ def _store_of(image: Image) -> Store:
 
 
 def image_key(image: Image) -> Key:
-    object_id = image.object_id
-    if isinstance(object_id, bool) or not isinstance(object_id, int):
-        raise TypeError(f"image.object_id must be an integer, not {object_id!r}")
-    return image.object_type, object_id, image.width, image.height, image.mimetype
+    return image.object_type, _check_object_id(image), image.width, image.height, image.mimetype
 
 
 def spool(source: IO[bytes]) -> IO[bytes]:
@@ -181,7 +179,7 @@ _Entry = _Write | _Delete
 class _SessionFiles:
     """One session's logs, keyed by the transaction that owns them."""
 
-    __slots__ = ("flush_position", "logs", "staged")
+    __slots__ = ("deleted", "flush_position", "logs", "staged")
 
     def __init__(self) -> None:
         self.logs: dict[SessionTransaction, list[_Entry]] = {}
@@ -190,6 +188,8 @@ class _SessionFiles:
         self.flush_position: int | None = None
         #: Deletes computed before their rows went (attributes still loadable).
         self.staged: dict[InstanceState[Any], _Delete] = {}
+        #: How many deletes of each ``(id(store), key)`` the logs hold.
+        self.deleted: Counter[tuple[int, Key]] = Counter()
 
     def log(self, session: Session) -> list[_Entry]:
         transaction = session.get_nested_transaction() or session.get_transaction()
@@ -208,13 +208,16 @@ class _SessionFiles:
             self.flush_position = len(log)
         log.insert(self.flush_position, delete)
         self.flush_position += 1
+        self.deleted[id(delete.store), delete.key] += 1
 
-    def deleted_earlier(self, store: Store, key: Key) -> bool:
-        return any(
-            isinstance(entry, _Delete) and entry.store is store and entry.key == key
-            for log in self.logs.values()
-            for entry in log
+    def take(self, transaction: SessionTransaction) -> list[_Entry]:
+        """Remove and return the log of ``transaction``, which is ending."""
+        entries = self.logs.pop(transaction, [])
+        self.deleted.subtract(
+            (id(entry.store), entry.key) for entry in entries if isinstance(entry, _Delete)
         )
+        self.deleted = +self.deleted  # drop the zero counts
+        return entries
 
 
 def _files(session: Session, *, create: bool) -> _SessionFiles | None:
@@ -250,7 +253,7 @@ def _store_file(image: Image, *, replaces_row: bool) -> None:
     store, key = pending.store, image_key(image)
     reproducible = not image.original
     backup = None
-    if replaces_row or files.deleted_earlier(store, key):
+    if replaces_row or files.deleted[id(store), key]:
         backup = run_blocking(lambda: _backup(store, key))
     try:
         run_blocking(lambda: store.put_file(pending.rewind(), *key, reproducible))
@@ -297,12 +300,12 @@ def _after_commit(session: Session) -> None:
         return
     transaction = session.get_nested_transaction() or session.get_transaction()
     assert transaction is not None
-    entries = files.logs.pop(transaction, None)
-    if not entries:
-        return
     if transaction.parent is not None:  # a released SAVEPOINT
+        entries = files.logs.pop(transaction, [])
         files.logs.setdefault(_boundary(transaction.parent), []).extend(entries)
-    else:
+        return
+    entries = files.take(transaction)
+    if entries:
         run_blocking(lambda: _finalize(entries))
 
 
@@ -310,7 +313,7 @@ def _after_transaction_end(session: Session, transaction: SessionTransaction) ->
     files = _files(session, create=False)
     if files is None:
         return
-    entries = files.logs.pop(transaction, None)
+    entries = files.take(transaction)
     if entries:
         for entry in entries:
             if isinstance(entry, _Write):

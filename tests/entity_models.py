@@ -143,13 +143,15 @@ def path(object_type: str, object_id: int, name: str) -> str:
 def _fix_sqlite_transactions(engine: Engine) -> None:
     """SQLAlchemy's recipe for SAVEPOINTs on pysqlite: let SQLAlchemy emit
     BEGIN, or a SAVEPOINT opening a transaction is committed by its RELEASE."""
+    if not event.contains(engine, "begin", _sqlite_begin):
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
+        engine.dispose()
 
-    @event.listens_for(engine, "connect")
-    def connect(dbapi_connection: Any, record: Any) -> None:
-        dbapi_connection.isolation_level = None
 
-    @event.listens_for(engine, "begin")
-    def begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+def _sqlite_connect(dbapi_connection: Any, record: Any) -> None:
+    dbapi_connection.isolation_level = None
 
-    engine.dispose()
+
+def _sqlite_begin(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN")
