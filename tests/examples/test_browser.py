@@ -143,6 +143,7 @@ def test_flask_example_under_gunicorn(
             "4",
             "--access-logfile",
             "-",
+            "--no-control-socket",  # its default path is shared by every gunicorn
             "examples.flask_app:create_app()",
         ],
         env={"EXAMPLE_INSTANCE_PATH": str(instance)},
