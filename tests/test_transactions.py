@@ -63,13 +63,37 @@ def test_regression_close_without_commit_removes_files(
 ) -> None:
     session = factory()
     with store_context(fs_store):
+        kept = Something()
+        kept.cover.from_blob(png(10, 10))
+        session.add(kept)
+        session.commit()
+        kept_path = cover_path(kept, "10x10.png")
+        thing = Something()
+        thing.cover.from_blob(png(20, 20))
+        session.add(thing)
+        session.flush()
+        assert len(stored(fs_store)) == 2
+    session.close()
+    assert stored(fs_store) == {kept_path}
+
+
+def test_storage_errors_while_undoing_are_logged_not_raised(
+    factory: sessionmaker[Session], fs_store: FileSystemStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Undeletable(FileSystemStore):
+        def delete_file(self, *key: object) -> None:  # type: ignore[override]
+            raise PermissionError("read-only file system")
+
+    store = Undeletable(fs_store.path, "http://static.example.com/")
+    with factory() as session, store_context(store):
         thing = Something()
         thing.cover.from_blob(png(10, 10))
         session.add(thing)
         session.flush()
-        assert len(stored(fs_store)) == 1
-    session.close()
-    assert stored(fs_store) == set()
+        with caplog.at_level(logging.ERROR, logger="imageattach"):
+            session.rollback()  # does not raise
+    (record,) = [r for r in caplog.records if r.name == "imageattach"]
+    assert "remove the uncommitted file" in record.getMessage()
 
 
 def test_a_failed_flush_leaves_no_file(
