@@ -13,6 +13,7 @@ The exit statuses (:data:`EXIT_OK` ...) are stable, for scripts; see
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
@@ -20,6 +21,7 @@ import textwrap
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from types import FrameType
 from typing import IO, Any
@@ -27,6 +29,7 @@ from typing import IO, Any
 from .exceptions import ConfigurationError
 from .store import Store
 from .storespec import S3_OPTIONS, import_object, parse_store
+from .tracking import Key, image_key
 from .version import VERSION
 
 __all__ = [
@@ -159,26 +162,36 @@ class Progress:
 # -- migrating -------------------------------------------------------------------
 
 
-def _key(image: Any) -> tuple[str, int, int, int, str]:
-    return image.object_type, image.object_id, image.width, image.height, image.mimetype
-
-
-def _describe(image: Any) -> str:
-    object_type, object_id, width, height, mimetype = _key(image)
+def _describe(key: Key) -> str:
+    object_type, object_id, width, height, mimetype = key
     return f"{object_type} {object_id} {width}x{height} {mimetype}"
 
 
-def is_present(store: Store, image: Any) -> bool:
-    """Whether ``store`` has the file of ``image``: the store's cheap check,
+def is_present(store: Store, key: Key) -> bool:
+    """Whether ``store`` has a file under ``key``: the store's cheap check,
     or, for a store that cannot tell, opening the file."""
-    present = store.exists(*_key(image))
+    present = store.exists(*key)
     if present is not None:
         return present
     try:
-        store.get_file(*_key(image)).close()
+        store.get_file(*key).close()
     except FileNotFoundError:
         return False
     return True
+
+
+def copy_file(
+    source: Store, destination: Store, key: Key, reproducible: bool, dry_run: bool
+) -> str:
+    """Copy the file under ``key`` unless ``destination`` has it; return
+    ``'copied'`` or ``'skipped'``.  Runs in a worker thread: it touches the
+    stores only, never the session."""
+    if is_present(destination, key):
+        return "skipped"
+    if not dry_run:
+        with contextlib.closing(source.get_file(*key)) as file:
+            destination.put_file(file, *key, reproducible)
+    return "copied"
 
 
 def migrate_images(
@@ -190,28 +203,52 @@ def migrate_images(
     *,
     dry_run: bool = False,
     max_failures: int | None = None,
+    jobs: int = 1,
 ) -> bool:
-    """Copy each image's file that ``destination`` lacks; count in ``tally``.
-
-    A failing image is reported and skipped.  Returns ``False`` when stopped
-    after ``max_failures`` failures.
+    """Copy each image's file that ``destination`` lacks, ``jobs`` at a time
+    (storage round trips, not CPU, are what a migration waits for); count in
+    ``tally``.  A failing image is reported and skipped.  Returns ``False``
+    when stopped after ``max_failures`` failures.
     """
-    for image in images:
-        try:
-            if is_present(destination, image):
-                tally.skipped += 1
+    running: dict[Future[str], Key] = {}
+
+    def collect() -> None:
+        """Wait for at least one copy to finish; count every finished one."""
+        done, _ = wait(running, return_when=FIRST_COMPLETED)
+        for future in done:
+            key = running.pop(future)
+            try:
+                outcome = future.result()
+            except Exception as error:
+                tally.failed += 1
+                progress.message(f"failed: {_describe(key)}: {type(error).__name__}: {error}")
             else:
-                if not dry_run:
-                    with source.open(image) as file:
-                        destination.store(image, file)
-                tally.copied += 1
-        except Exception as error:
-            tally.failed += 1
-            progress.message(f"failed: {_describe(image)}: {type(error).__name__}: {error}")
-        progress.step()
-        if max_failures is not None and tally.failed >= max_failures:
-            return False
-    return True
+                if outcome == "copied":
+                    tally.copied += 1
+                else:
+                    tally.skipped += 1
+            progress.step()
+
+    def stopped() -> bool:
+        return max_failures is not None and tally.failed >= max_failures
+
+    pool = ThreadPoolExecutor(jobs, thread_name_prefix="imageattach-migrate")
+    try:
+        for image in images:  # rows are read here, in the session's thread
+            key = image_key(image)
+            future = pool.submit(copy_file, source, destination, key, not image.original, dry_run)
+            running[future] = key
+            while len(running) >= jobs:
+                collect()
+            if stopped():
+                return False
+        while running:
+            collect()
+        return not stopped()
+    finally:
+        # On an interruption, files being written are finished (each write is
+        # atomic anyway) and the queued ones dropped.
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 # -- the command line ------------------------------------------------------------
@@ -289,6 +326,7 @@ def run_migrate(args: argparse.Namespace) -> int:
                 progress,
                 dry_run=args.dry_run,
                 max_failures=args.max_failures,
+                jobs=args.jobs,
             )
         except (KeyboardInterrupt, _Interrupted):
             outcome, status = "interrupted", EXIT_INTERRUPTED
@@ -365,6 +403,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="N",
         help="stop (exit status 3) after N images failed; default: never stop",
+    )
+    migrate.add_argument(
+        "--jobs",
+        type=_positive_int,
+        default=4,
+        metavar="N",
+        help="copy N files at a time (default: 4)",
     )
     migrate.add_argument(
         "--progress",
