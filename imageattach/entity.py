@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime
 import html
+import inspect as inspect_module
 import io
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -321,15 +322,21 @@ class BaseImageSet(Generic[_I]):
         extra_kwargs: Mapping[str, Any] | None = None,
     ) -> _I:
         """Attach the image read from ``file`` (any readable object, read from
-        its current position) as the original.
+        its current position; of an upload object with a ``file`` attribute
+        and an async ``read()``, such as Starlette's ``UploadFile``, its
+        ``file``) as the original.
 
         The data is copied into a temporary file (kept in memory only when
         small), so ``file`` may be closed right away.
 
         :raises imageattach.exceptions.ImageError: see :meth:`from_raw_file`.
         """
-        if not callable(getattr(file, "read", None)):
-            raise TypeError(f"file must be readable, not {file!r}")
+        read = getattr(file, "read", None)
+        if inspect_module.iscoroutinefunction(read):
+            file = getattr(file, "file", file)
+            read = getattr(file, "read", None)
+        if not callable(read) or inspect_module.iscoroutinefunction(read):
+            raise TypeError(f"file must be readable (synchronously), not {file!r}")
         store = _concrete(store)
         copy = tracking.spool(file)
         try:

@@ -227,6 +227,23 @@ def test_from_file_accepts_non_seekable_readers(
         assert thing.cover.make_blob() == data
 
 
+def test_from_file_takes_a_starlette_upload(
+    factory: sessionmaker[Session], fs_store: FileSystemStore
+) -> None:
+    from starlette.datastructures import UploadFile
+
+    data = png(30, 20)
+    upload = UploadFile(io.BytesIO(data), filename="picture.png")
+    with factory() as session, store_context(fs_store):
+        thing = Something()
+        thing.cover.from_file(upload)  # type: ignore[arg-type]
+        session.add(thing)
+        session.commit()
+        assert thing.cover.make_blob() == data
+    with pytest.raises(TypeError, match="readable"):
+        Something().cover.from_file(b"bytes", store=fs_store)  # type: ignore[arg-type]
+
+
 def test_from_raw_file_reads_the_file_from_where_it_was(
     factory: sessionmaker[Session], fs_store: FileSystemStore
 ) -> None:
