@@ -338,7 +338,7 @@ class BaseImageSet(Generic[_I]):
         if not callable(read) or inspect_module.iscoroutinefunction(read):
             raise TypeError(f"file must be readable (synchronously), not {file!r}")
         store = _concrete(store)
-        copy = tracking.spool(file)
+        copy = tracking.run_blocking(lambda: tracking.spool(file))
         try:
             return self._attach(
                 tracking.PendingFile(copy, 0, store, owned=True),
@@ -360,7 +360,7 @@ class BaseImageSet(Generic[_I]):
         extra_kwargs: Mapping[str, Any] | None = None,
     ) -> _I:
         if size is None or mimetype is None:
-            info: ImageInfo = _imaging().probe(pending.rewind())
+            info: ImageInfo = tracking.run_blocking(lambda: _imaging().probe(pending.rewind()))
             size = size or (info.width, info.height)
             mimetype = mimetype or info.mimetype
         if mimetype.startswith("image/x-"):
