@@ -21,9 +21,9 @@ __all__ = ["MAX_PATH_LENGTH", "PathRejected", "is_inside", "relative_path"]
 #: Longer request paths are refused (no file of the store comes near it).
 MAX_PATH_LENGTH = 1024
 
-# Segments of word characters, '-' and '.', none starting with a dot, at most
-# MAX_PATH_LENGTH long: what the store writes, and safe by every rule below.
-_PLAIN = re.compile(rf"(?=.{{1,{MAX_PATH_LENGTH}}}\Z)[\w-][\w.-]*(?:/[\w-][\w.-]*)*", re.ASCII)
+# Segments of word characters, '-' and '.', none starting with a dot: what the
+# store writes, and (short enough) safe by every rule below.
+_PLAIN = re.compile(r"[\w-][\w.-]*(?:/[\w-][\w.-]*)*", re.ASCII)
 
 
 class PathRejected(Exception):
@@ -43,7 +43,11 @@ def relative_path(path: str, raw_path: str | None = None) -> str:
         which the decoded ``path`` can no longer show.
     :raises PathRejected: when it must not be served.
     """
-    if _PLAIN.fullmatch(path) is not None and (raw_path is None or "%" not in raw_path):
+    if (
+        len(path) <= MAX_PATH_LENGTH
+        and _PLAIN.fullmatch(path) is not None
+        and (raw_path is None or "%" not in raw_path)
+    ):
         return path  # the common case, checked in one step
     if not path or path[-1] == "/":
         raise PathRejected(404, "directories are not served")

@@ -15,13 +15,14 @@ import contextvars
 import os
 from collections.abc import Callable, Iterable, Iterator
 from http import HTTPStatus
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, cast
 
 from ..exceptions import ConfigurationError
 from ..hosturl import host_url_context
 from .baseurl import base_url
 from .core import Miss, Request, Response, StaticServer
 from .files import FileBody, read_at
+from .miss import MissResult
 from .options import ServeOptions, make_options
 
 __all__ = ["StaticServerMiddleware"]
@@ -107,8 +108,9 @@ class StaticServerMiddleware:
         decided = self.core.decide(request)
         if isinstance(decided, Miss):
             assert self._on_miss is not None
-            result = self._on_miss(decided.relative_path, request.query_string)
-            return self.core.after_miss(request, result)  # type: ignore[arg-type]
+            # A coroutine function was refused at construction: this one blocks.
+            result = cast(MissResult, self._on_miss(decided.relative_path, request.query_string))
+            return self.core.after_miss(request, result)
         return decided
 
     def _send(
