@@ -155,3 +155,11 @@ def _sqlite_connect(dbapi_connection: Any, record: Any) -> None:
 
 def _sqlite_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN")
+
+
+def pixels(data: bytes) -> tuple[int, int]:
+    """The size of the image in ``data``, decoded."""
+    from wand.image import Image as WandImage
+
+    with WandImage(blob=data) as image:
+        return image.width, image.height
