@@ -23,25 +23,13 @@ from entity_models import (
     sessions,
     stored,
 )
-from images import (
-    corrupt_jpeg,
-    huge_png_header,
-    jpeg,
-    large_jpeg,
-    not_an_image,
-    png,
-)
+from images import corrupt_jpeg, huge_png_header, jpeg, large_jpeg, not_an_image, png
 from sqlalchemy import Column, DateTime, Engine, Integer, String, select
 from sqlalchemy.exc import NoResultFound
 from sqlalchemy.orm import Session, declarative_base, sessionmaker
 
 from imageattach.context import store_context
-from imageattach.entity import (
-    VECTOR_TYPES,
-    Image,
-    MultipleImageSet,
-    SingleImageSet,
-)
+from imageattach.entity import VECTOR_TYPES, Image, MultipleImageSet, SingleImageSet
 from imageattach.exceptions import (
     ContextError,
     CorruptImageError,

@@ -5,32 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from entity_models import (
-    Manything,
-    Something,
-    path,
-    pixels,
-    sessions,
-    stored,
-)
-from images import (
-    jpeg,
-    png,
-)
+from entity_models import Manything, Something, path, pixels, sessions, stored
+from images import jpeg, png
 from sqlalchemy import Column, Engine, ForeignKey, Integer, inspect
 from sqlalchemy.exc import NoResultFound
 from sqlalchemy.orm import Session, declarative_base, sessionmaker
 
 from imageattach.context import store_context
-from imageattach.entity import (
-    Image,
-    ImageSubset,
-    SingleImageSet,
-    image_attachment,
-)
-from imageattach.exceptions import (
-    NoOriginalImageError,
-)
+from imageattach.entity import Image, ImageSubset, SingleImageSet, image_attachment
+from imageattach.exceptions import NoOriginalImageError
 from imageattach.stores.fs import FileSystemStore
 
 

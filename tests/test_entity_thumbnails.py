@@ -6,25 +6,14 @@ import io
 from collections.abc import Iterator
 
 import pytest
-from entity_models import (
-    Something,
-    pixels,
-    sessions,
-)
-from images import (
-    animated_gif,
-    jpeg,
-    png,
-    svg,
-)
+from entity_models import Something, pixels, sessions
+from images import animated_gif, jpeg, png, svg
 from sqlalchemy import Engine
 from sqlalchemy.exc import MultipleResultsFound, NoResultFound
 from sqlalchemy.orm import Session, sessionmaker
 
 from imageattach.context import store_context
-from imageattach.exceptions import (
-    NoOriginalImageError,
-)
+from imageattach.exceptions import NoOriginalImageError
 from imageattach.stores.fs import FileSystemStore
 
 
