@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,9 +30,26 @@ class Series:
         return f"{self.median:,.0f} ±{self.spread:.0%}"
 
 
+def median_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float]:
+    """A distribution-free confidence interval of the median: the order
+    statistics ``k`` and ``n + 1 - k`` with the largest ``k`` such that the
+    binomial tail below ``k`` is at most ``(1 - confidence) / 2``.  With fewer
+    than 6 values that is simply the range (its coverage is then lower)."""
+    ordered = sorted(values)
+    n = len(ordered)
+    tail, k = 0.0, 0
+    while k < n // 2:
+        tail += math.comb(n, k) / 2**n
+        if tail > (1 - confidence) / 2:
+            break
+        k += 1
+    k = max(k, 1)
+    return ordered[k - 1], ordered[n - k]
+
+
 @dataclass(frozen=True)
 class Ratio:
-    """Ours divided by a peer, round by round (the two ran minutes apart at most)."""
+    """Ours divided by a peer, round by round (the two ran seconds apart)."""
 
     per_round: tuple[float, ...]
 
@@ -54,11 +72,12 @@ class Ratio:
         return "behind"
 
     def __str__(self) -> str:
-        return f"{self.median:.2f} ({min(self.per_round):.2f} to {max(self.per_round):.2f})"
+        low, high = median_interval(self.per_round)
+        return f"{self.median:.2f} ({low:.2f} to {high:.2f})"
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A Markdown table; numeric-looking columns are right-aligned."""
+    """A Markdown table."""
     lines = ["| " + " | ".join(header) + " |"]
     lines.append("|" + "|".join("---" for _ in header) + "|")
     lines.extend("| " + " | ".join(row) + " |" for row in rows)

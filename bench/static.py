@@ -55,8 +55,8 @@ def log(message: str) -> None:
 def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     summary = __doc__.split("\n\n")[0]
     parser = argparse.ArgumentParser(prog="python -m bench static", description=summary)
-    parser.add_argument("--duration", type=float, default=3.0, help="seconds per wrk slice (3)")
-    parser.add_argument("--rounds", type=int, default=6, help="slices per contender and file (6)")
+    parser.add_argument("--duration", type=float, default=2.0, help="seconds per wrk slice (2)")
+    parser.add_argument("--rounds", type=int, default=10, help="slices per contender and file (10)")
     parser.add_argument("--quick", action="store_true", help="2 rounds of 1 s: a smoke run")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections (32)")
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (1)")
@@ -391,7 +391,8 @@ def describe(
         + (f", both at niceness {arguments.nice}." if arguments.nice else ".")
         + f" Files: {sizes}.",
         "req/s: median ±half the range over the rounds; ratios: median of the per-round "
-        f"ratios (range); a tie is within ±{TIE:.0%}. Per CPU-s: requests per CPU-second "
+        "ratios and its distribution-free 95 % confidence interval (the whole range with "
+        f"fewer than 6 rounds); a tie is within ±{TIE:.0%}. Per CPU-s: requests per CPU-second "
         "of the server's processes, which others' load on the machine hardly moves." + load,
         "",
     ]

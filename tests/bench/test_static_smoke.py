@@ -16,7 +16,7 @@ from werkzeug.test import Client
 from bench import wrk
 from bench.apps import ours, servestatic_peer, starlette_peer, whitenoise_peer
 from bench.fixtures import SPECS, File, Spec, make_jpeg, write_files
-from bench.report import Ratio, Series
+from bench.report import Ratio, Series, median_interval
 from imageattach.stores.fs import HttpExposedFileSystemStore
 
 PREFIX = "__images__"
@@ -130,3 +130,9 @@ def test_ratio_is_paired_per_round_against_the_faster_peer() -> None:
     assert Ratio.of(ours_, [Series((200.0, 200.0, 200.0))]).verdict == "behind"
     assert ours_.median == 100.0
     assert ours_.spread == pytest.approx(0.1)
+
+
+def test_median_interval_uses_order_statistics() -> None:
+    assert median_interval([3.0, 1.0, 2.0]) == (1.0, 3.0)
+    assert median_interval([float(n) for n in range(10, 0, -1)]) == (2.0, 9.0)
+    assert median_interval([float(n) for n in range(1, 21)]) == (6.0, 15.0)
