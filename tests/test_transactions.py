@@ -522,6 +522,9 @@ def async_url(database_url: str) -> str:
         return database_url.replace("sqlite:", "sqlite+aiosqlite:", 1)
     if database_url.startswith("postgresql+psycopg:"):
         return database_url  # psycopg 3 is also an asyncio driver
+    if database_url.startswith("mysql+pymysql:"):
+        pytest.importorskip("aiomysql")
+        return database_url.replace("mysql+pymysql:", "mysql+aiomysql:", 1)
     pytest.skip(f"no asyncio driver installed for {database_url.split(':')[0]}")
 
 
