@@ -146,11 +146,6 @@ def test_presigned_locate_has_no_ts(
     assert "_ts=" not in url  # it would break the signature
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Image.locate() calls locate() on the current_store proxy, which does not "
-    "forward it to the concrete store (entity.py should resolve_store() first)",
-)
 def test_presigned_locate_through_the_store_context(
     factory: sessionmaker[Session], make_s3_store: S3StoreFactory
 ) -> None:
