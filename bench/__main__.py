@@ -1,20 +1,31 @@
 """``python -m bench [NAME] [OPTIONS]``: run one benchmark, or all of them.
 
-NAME is a module of this package with a ``main(argv) -> int`` function
-(``static``; ``thumbnail`` where present).
+A benchmark is a module of this package with a top-level ``main(argv) -> int``
+(``static``, ``thumbnail``, ``ondemand``, ...); the other modules are helpers.
 """
 
 from __future__ import annotations
 
 import importlib
-import importlib.util
+import pkgutil
+import re
 import sys
+from pathlib import Path
 
-BENCHMARKS = ("static", "thumbnail")
+_MAIN = re.compile(r"^def main\(", re.MULTILINE)
 
 
 def available() -> list[str]:
-    return [name for name in BENCHMARKS if importlib.util.find_spec(f"bench.{name}") is not None]
+    """The benchmark modules, ``static`` first."""
+    here = Path(__file__).parent
+    names = [
+        module.name
+        for module in pkgutil.iter_modules([str(here)])
+        if not module.ispkg
+        and not module.name.startswith("_")
+        and _MAIN.search((here / f"{module.name}.py").read_text())
+    ]
+    return sorted(names, key=lambda name: (name != "static", name))
 
 
 def main(argv: list[str]) -> int:
