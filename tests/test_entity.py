@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import io
+import re
+import sys
 import tracemalloc
+import types
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +27,7 @@ from entity_models import (
     stored,
 )
 from images import corrupt_jpeg, huge_png_header, jpeg, large_jpeg, not_an_image, png
-from sqlalchemy import Column, DateTime, Engine, Integer, String, select
+from sqlalchemy import Column, DateTime, Engine, Integer, String, create_engine, select
 from sqlalchemy.exc import NoResultFound
 from sqlalchemy.orm import Session, declarative_base, sessionmaker
 
@@ -415,3 +418,38 @@ def test_regression_exif_orientation_recorded_as_displayed(
         session.commit()
         assert pixels(thumbnail.make_blob()) == (150, 200)
         assert 'width="300" height="400"' in thing.cover.__html__()
+
+
+# -- the documentation ----------------------------------------------------------------
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "entities.md"
+
+
+def documented(*markers: str) -> str:
+    """The Python blocks of docs/entities.md that contain one of ``markers``."""
+    blocks = re.findall(r"```python\n(.*?)```", DOCS.read_text(), re.DOTALL)
+    return "\n".join(block for block in blocks if any(m in block for m in markers))
+
+
+def test_documented_declarations_work(tmp_path: Path, fs_store: FileSystemStore) -> None:
+    """The model code of docs/entities.md, run as written (on a private
+    SQLite file: its table names are generic)."""
+    module = types.ModuleType("documented_models")
+    sys.modules[module.__name__] = module
+    try:
+        exec(documented("class Base(DeclarativeBase)", "class Post(Base)"), module.__dict__)
+    finally:
+        del sys.modules[module.__name__]
+    engine = create_engine(f"sqlite:///{tmp_path / 'docs.sqlite'}")
+    User, Post = module.__dict__["User"], module.__dict__["Post"]
+    module.__dict__["Base"].metadata.create_all(engine)
+    with Session(engine) as session, store_context(fs_store):
+        user, post = User(), Post()
+        user.picture.from_blob(png(20, 10))
+        post.photos.get_image_set(order_index=1).from_blob(jpeg(40, 30))
+        post.photos.get_image_set(order_index=2).from_blob(png(8, 8))
+        session.add_all([user, post])
+        session.commit()
+        assert user.picture.find_thumbnail(width=20).object_type == "user-picture"
+        assert sorted(s.original.object_id for s in post.photos.image_sets) == [101, 102]
+    engine.dispose()
