@@ -54,7 +54,7 @@ _ALLOWED_REQUEST_HEADERS = (
 )
 _EXPOSED_HEADERS = "Content-Range, Accept-Ranges, ETag"
 _TEXT = "text/plain; charset=utf-8"
-_DATE_CACHE_SIZE = 4096
+_VALIDATORS_CACHE_SIZE = 4096
 
 
 @dataclass(slots=True)
@@ -137,7 +137,7 @@ class StaticServer:
         self._fall_through = options.missing == "fallthrough"
         self._has_hook = options.on_miss is not None
         self._is_versioned = options.is_versioned
-        self._dates: dict[int, str] = {}
+        self._validators: dict[tuple[int, int], tuple[str, str]] = {}
 
         cors = options.cors
         self._cors = cors is not False
@@ -180,16 +180,12 @@ class StaticServer:
         """Whether ``path`` is under the prefix (else the app answers)."""
         return path.startswith(self.prefix)
 
-    def decide(self, request: Request) -> Response | Miss | None:
-        """The answer to ``request``, a :class:`Miss`, or ``None`` (not ours)."""
-        return self._decide(request, allow_miss=True)
-
     def after_miss(self, request: Request, result: MissResult) -> Response | None:
         """The answer once the ``on_miss`` hook returned ``result``."""
         if result is None:
             return self._unserved(request, 404)
         if isinstance(result, FileReady):
-            decided = self._decide(request, allow_miss=False)
+            decided = self.decide(request, allow_miss=False)
             assert not isinstance(decided, Miss)
             return decided
         if isinstance(result, MissResponse):
@@ -198,7 +194,9 @@ class StaticServer:
 
     # -- the decision ---------------------------------------------------------
 
-    def _decide(self, request: Request, *, allow_miss: bool) -> Response | Miss | None:
+    def decide(self, request: Request, *, allow_miss: bool = True) -> Response | Miss | None:
+        """The answer to ``request``, a :class:`Miss` (only when an ``on_miss``
+        hook is configured and ``allow_miss``), or ``None`` (not ours)."""
         path = request.path
         if not path.startswith(self.prefix):
             return None
@@ -239,10 +237,10 @@ class StaticServer:
         st = opened.stat
         size = st.st_size
         mtime = st.st_mtime_ns // 1_000_000_000
-        etag = f'"{size:x}-{st.st_mtime_ns:x}"'
-        last_modified = self._dates.get(mtime)
-        if last_modified is None:
-            last_modified = self._http_date(mtime)
+        validators = self._validators.get((size, st.st_mtime_ns))
+        if validators is None:
+            validators = self._make_validators(size, st.st_mtime_ns)
+        etag, last_modified = validators
         versioned = bool(request.query_string) and self._is_versioned(request.query_string)
         full, short = blocks[versioned]
         cors = self._cors_echo(request) if self._cors_origins else ()
@@ -349,11 +347,14 @@ class StaticServer:
 
     # -- headers ----------------------------------------------------------------
 
-    def _http_date(self, mtime: int) -> str:
-        if len(self._dates) >= _DATE_CACHE_SIZE:
-            self._dates.clear()
-        value = self._dates[mtime] = http_date(mtime)
-        return value
+    def _make_validators(self, size: int, mtime_ns: int) -> tuple[str, str]:
+        """``(ETag, Last-Modified)`` of a file, remembered: a pure function of
+        its size and modification time, so the memo never goes stale."""
+        if len(self._validators) >= _VALIDATORS_CACHE_SIZE:
+            self._validators.clear()
+        validators = (f'"{size:x}-{mtime_ns:x}"', http_date(mtime_ns // 1_000_000_000))
+        self._validators[size, mtime_ns] = validators
+        return validators
 
     def _cors_echo(self, request: Request) -> Sequence[tuple[str, str]]:
         origin = request.origin

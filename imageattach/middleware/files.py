@@ -102,21 +102,18 @@ class FileBody:
     """The part ``[offset, offset + length)`` of an open file to send; the
     front end sends it, then calls :meth:`close` (on every path)."""
 
-    __slots__ = ("fd", "length", "offset", "path", "size")
+    __slots__ = ("fd", "length", "offset", "path", "size", "whole")
 
     def __init__(self, fd: int, offset: int, length: int, size: int, path: str | None) -> None:
         self.fd = fd
         self.offset = offset
         self.length = length
         self.size = size
+        #: Whether it is the whole file.
+        self.whole = offset == 0 and length == size
         #: The real path, for servers that send by path (ASGI pathsend);
         #: ``None`` if unknown or the file was replaced since it was opened.
         self.path = path
-
-    @property
-    def whole(self) -> bool:
-        """Whether it is the whole file."""
-        return self.offset == 0 and self.length == self.size
 
     def close(self) -> None:
         """Close the descriptor; later calls do nothing."""
