@@ -21,12 +21,20 @@ from .file import open_file_proxy
 if TYPE_CHECKING:
     from .entity import Image
 
-__all__ = ["Store", "created_tag"]
+__all__ = ["Store", "created_tag", "versioned_url"]
 
 
 def created_tag(created_at: datetime.datetime | None) -> str:
     """The cache-busting ``_ts`` value for an image created at ``created_at``."""
     return "" if created_at is None else created_at.strftime("%Y%m%d%H%M%S%f")
+
+
+def versioned_url(url: str, tag: str) -> str:
+    """``url`` with the cache-busting ``_ts=<tag>`` query appended (unchanged
+    when ``tag`` is empty)."""
+    if not tag:
+        return url
+    return f"{url}{'&' if '?' in url else '?'}_ts={tag}"
 
 
 def _check_image(image: object) -> Image:
@@ -160,7 +168,4 @@ class Store:
         url = self.get_url(
             image.object_type, _check_object_id(image), image.width, image.height, image.mimetype
         )
-        tag = created_tag(image.created_at)
-        if not tag:
-            return url
-        return f"{url}{'&' if '?' in url else '?'}_ts={tag}"
+        return versioned_url(url, created_tag(image.created_at))

@@ -22,8 +22,8 @@ import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
-from ..exceptions import ConfigurationError, LocateError, UnknownMimeTypeError
-from ..hosturl import current_host_url
+from ..exceptions import ConfigurationError, UnknownMimeTypeError
+from ..hosturl import require_host_url
 from ..middleware.options import ServeOptions, make_options
 from ..store import Store
 
@@ -260,20 +260,9 @@ class HttpExposedFileSystemStore(BaseFileSystemStore):
 
     @property
     def base_url(self) -> str:
-        if self.host_url_getter is not None:
-            host_url = self.host_url_getter()
-        else:
-            found = current_host_url()
-            if found is None:
-                raise LocateError(
-                    "cannot build an image URL outside a request: serve the app through "
-                    f"{type(self).__qualname__}.wsgi_middleware() / asgi_middleware() "
-                    "(or a framework adapter), or pass host_url_getter="
-                    "lambda: 'https://example.com/' to the store"
-                )
-            host_url = found
-        if not host_url.endswith("/"):
-            host_url += "/"
+        host_url = require_host_url(
+            self.host_url_getter, type(self).__qualname__, "host_url_getter"
+        )
         return f"{host_url}{self.prefix}/" if self.prefix else host_url
 
     def locate_resized(self, image: Image, width: int, height: int) -> str:
