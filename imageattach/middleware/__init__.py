@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .asgi import StaticFilesMiddleware
     from .core import Miss, Request, Response, StaticServer
-    from .miss import FILE_READY, FileReady, MissResponse, MissResult, OnMiss
+    from .miss import FILE_READY, FileReady, MissResponse, MissResult, OnMiss, Redirect
     from .options import IMMUTABLE, ServeOptions, has_version_query
     from .wsgi import StaticServerMiddleware
 
@@ -29,6 +29,7 @@ __all__ = [
     "MissResponse",
     "MissResult",
     "OnMiss",
+    "Redirect",
     "Request",
     "Response",
     "ServeOptions",
@@ -49,6 +50,7 @@ _MODULES = {
     "MissResponse": "miss",
     "MissResult": "miss",
     "OnMiss": "miss",
+    "Redirect": "miss",
     "IMMUTABLE": "options",
     "ServeOptions": "options",
     "has_version_query": "options",

@@ -53,7 +53,8 @@ class StaticFilesMiddleware:
 
     :param app: the ASGI 3 application to wrap.
     :param url_path: the URL path prefix, e.g. ``'/images'``.
-    :param dir_path: the directory to serve.
+    :param dir_path: the directory to serve (``None``: no local files, every
+        request under ``url_path`` goes to the ``on_miss`` hook).
     :param chunk_size: bytes per read and per body message (at least 64 KiB).
     :param pathsend: use ``http.response.pathsend`` when the server offers it.
     :param options: a :class:`~.options.ServeOptions`; further keyword
@@ -64,7 +65,7 @@ class StaticFilesMiddleware:
         self,
         app: ASGIApp,
         url_path: str,
-        dir_path: str | os.PathLike[str],
+        dir_path: str | os.PathLike[str] | None,
         *,
         chunk_size: int = 256 * 1024,
         pathsend: bool = True,

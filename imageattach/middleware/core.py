@@ -27,7 +27,7 @@ from werkzeug.http import http_date, parse_date, parse_etags, parse_range_header
 
 from .files import FORBIDDEN, MISSING, FileBody, OpenedFile, open_file
 from .mimetypes import CONTENT_TYPES, SVG
-from .miss import FileReady, MissResponse, MissResult
+from .miss import FileReady, MissResponse, MissResult, Redirect
 from .options import ServeOptions
 from .paths import PathRejected, relative_path
 
@@ -124,15 +124,19 @@ class StaticServer:
     ``url_path``.  Constant headers are computed here, once.
 
     :param url_path: the URL path prefix (``'/images'``).
-    :param dir_path: the directory; symlinks are resolved once, now.
+    :param dir_path: the directory; symlinks are resolved once, now.  ``None``
+        for no local files: every safe path under the prefix is a miss for
+        the ``on_miss`` hook (e.g. a resizer redirecting to S3).
     """
 
-    def __init__(self, url_path: str, dir_path: str | os.PathLike[str], options: ServeOptions):
+    def __init__(
+        self, url_path: str, dir_path: str | os.PathLike[str] | None, options: ServeOptions
+    ):
         prefix = "/" + url_path.strip("/")
         self.prefix = prefix if prefix == "/" else prefix + "/"
-        self.root = os.path.realpath(os.fspath(dir_path) or ".")
+        self.root = None if dir_path is None else os.path.realpath(os.fspath(dir_path) or ".")
         self.options = options
-        self._directory = self.root if self.root.endswith(os.sep) else self.root + os.sep
+        self._directory = None if self.root is None else os.path.join(self.root, "")
         self._confine_to = None if options.follow_symlinks else self.root
         self._fall_through = options.missing == "fallthrough"
         self._has_hook = options.on_miss is not None
@@ -190,7 +194,11 @@ class StaticServer:
             return decided
         if isinstance(result, MissResponse):
             return self._text(request, result.status, result.text, result.headers)
-        raise TypeError(f"on_miss returned {result!r}; expected None, FILE_READY or a MissResponse")
+        if isinstance(result, Redirect):
+            return self._redirect(request, result)
+        raise TypeError(
+            f"on_miss returned {result!r}; expected None, FILE_READY, a MissResponse or a Redirect"
+        )
 
     # -- the decision ---------------------------------------------------------
 
@@ -209,7 +217,10 @@ class StaticServer:
         if blocks is None:
             return self._unserved(request, 404)
 
-        opened = open_file(self._directory + relative, self._confine_to)
+        if self._directory is None:
+            opened: OpenedFile | int = MISSING
+        else:
+            opened = open_file(self._directory + relative, self._confine_to)
         method = request.method
         if type(opened) is int:
             if opened == MISSING:
@@ -383,6 +394,26 @@ class StaticServer:
             *self._cors_echo(request),
         ]
         return Response(status, headers, b"" if request.method == "HEAD" else body)
+
+    def _redirect(self, request: Request, redirect: Redirect) -> Response:
+        """302 to where the file is; cached like the file would be."""
+        versioned = (
+            redirect.cacheable
+            and bool(request.query_string)
+            and self._is_versioned(request.query_string)
+        )
+        options = self.options
+        cache_control = options.versioned_cache_control if versioned else options.cache_control
+        headers = [
+            ("Location", redirect.location),
+            ("Content-Type", _TEXT),
+            ("Content-Length", "0"),
+            *self._common,
+        ]
+        if cache_control is not None:
+            headers.append(("Cache-Control", cache_control))
+        headers.extend(self._cors_echo(request))
+        return Response(302, headers, b"")
 
     def _preflight(self, request: Request) -> Response:
         headers = [

@@ -10,7 +10,9 @@ it makes the thumbnail, then asks for it to be served.  The hook returns
 - :data:`FILE_READY`: the file exists now; it is served like any other file
   (conditional requests, ranges and caching included),
 - a :class:`MissResponse`: an error answer (e.g. 403 for a bad signature, 503
-  with ``Retry-After`` when busy).  CORS and ``nosniff`` headers are added.
+  with ``Retry-After`` when busy).  CORS and ``nosniff`` headers are added,
+- a :class:`Redirect`: the file is stored elsewhere (e.g. an S3 bucket); the
+  client is sent there, with the URL's ``Cache-Control``.
 
 The WSGI front end calls a hook inline; the ASGI front end awaits a coroutine
 function hook and runs any other hook in a worker thread, so a blocking hook
@@ -25,7 +27,7 @@ from typing import Final, TypeAlias
 
 from ..exceptions import ConfigurationError
 
-__all__ = ["FILE_READY", "FileReady", "MissResponse", "MissResult", "OnMiss"]
+__all__ = ["FILE_READY", "FileReady", "MissResponse", "MissResult", "OnMiss", "Redirect"]
 
 
 class FileReady:
@@ -67,8 +69,28 @@ class MissResponse:
                 raise ConfigurationError(f"header {name} contains a line break")
 
 
+@dataclass(frozen=True, slots=True)
+class Redirect:
+    """A ``302 Found`` to the file's URL elsewhere.
+
+    :param location: the absolute URL to send the client to.
+    :param cacheable: whether the redirect may be cached like the file
+        itself (``versioned_cache_control`` for a versioned URL); ``False``
+        for a location that expires, e.g. a presigned URL.
+    """
+
+    location: str
+    cacheable: bool = True
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.location, str) or "://" not in self.location:
+            raise ConfigurationError(f"location must be an absolute URL, not {self.location!r}")
+        if not self.location.isascii() or "\r" in self.location or "\n" in self.location:
+            raise ConfigurationError("location must be ASCII without line breaks")
+
+
 #: What an ``on_miss`` hook returns.
-MissResult: TypeAlias = FileReady | MissResponse | None
+MissResult: TypeAlias = FileReady | MissResponse | Redirect | None
 
 #: ``on_miss(relative_path, query_string)``: ``relative_path`` is the
 #: percent-decoded, already validated path below the prefix with ``/``

@@ -42,7 +42,8 @@ class StaticServerMiddleware:
 
     :param app: the WSGI application to wrap.
     :param url_path: the URL path prefix, e.g. ``'/images'``.
-    :param dir_path: the directory to serve.
+    :param dir_path: the directory to serve (``None``: no local files, every
+        request under ``url_path`` goes to the ``on_miss`` hook).
     :param block_size: the chunk size of streamed bodies.
     :param cors: as :attr:`ServeOptions.cors` (positional for the seed's sake).
     :param options: a :class:`~.options.ServeOptions`; further keyword
@@ -53,7 +54,7 @@ class StaticServerMiddleware:
         self,
         app: WSGIApp,
         url_path: str,
-        dir_path: str | os.PathLike[str],
+        dir_path: str | os.PathLike[str] | None,
         block_size: int = 8192,
         cors: bool | list[str] | tuple[str, ...] = False,
         *,
