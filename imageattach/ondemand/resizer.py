@@ -6,7 +6,11 @@ misses the store.
 hooks (see :mod:`imageattach.middleware.miss`).  They answer with
 :data:`~imageattach.middleware.miss.FILE_READY` (the file now exists: serve
 it), a :class:`~imageattach.middleware.miss.MissResponse` (an error status
-with a short text) or ``None`` (not a resize URL: the usual miss).  In order:
+with a short text) or ``None`` (not a resize URL: the usual miss).  The
+resizer works on any store that lays out its keys as paths
+(:class:`~.url.KeyLayout`); :class:`~.redirect.RedirectingResizer` answers
+with redirects instead, for stores that serve their files elsewhere (S3).
+In order:
 
 1. parse and authorise the URL, and check the size follows from the
    original's — all without touching the disk;
@@ -27,7 +31,8 @@ import threading
 import time
 from collections.abc import Iterable
 from concurrent.futures import Future
-from typing import TYPE_CHECKING
+from contextlib import AbstractContextManager, nullcontext
+from typing import IO, TYPE_CHECKING, Protocol
 
 from ..exceptions import (
     ConfigurationError,
@@ -36,30 +41,31 @@ from ..exceptions import (
     SigningNotConfiguredError,
     UnsupportedImageError,
 )
-from ..middleware.miss import FILE_READY, FileReady, MissResponse
+from ..middleware.miss import FILE_READY, FileReady, MissResponse, Redirect
 from ..sizing import thumbnail_size
 from ..store import _check_object_id, created_tag
 from ..stores.fs import BaseFileSystemStore
 from .flight import FileLocks, SingleFlight
 from .pool import BoundedPool
 from .signing import SecretKey, Signer, is_allowlisted, normalize_allowlist
-from .url import ResizeRequest, build_query, is_resize_query, make_request, parse
+from .url import KeyLayout, ResizeRequest, build_query, is_resize_query, make_request, parse
 
 if TYPE_CHECKING:
     from ..entity import Image
 
-__all__ = ["Resizer", "is_derived_size"]
+__all__ = ["ResizableStore", "Resizer", "is_derived_size"]
 
 logger = logging.getLogger("imageattach.ondemand")
 
 #: Seconds a client is told to wait when the pool is full.
 RETRY_AFTER = 1
-#: The directory, inside the store root, holding the cross-process lock files.
-#: Its name starts with a dot, and the serving core serves no dot segment.
+#: The directory, inside a filesystem store's root, holding the cross-process
+#: lock files.  Its name starts with a dot, and the serving core serves no
+#: dot segment.
 LOCK_DIRECTORY = ".imageattach-locks"
 
 #: What a generation ends with.
-Outcome = FileReady | MissResponse
+Outcome = FileReady | MissResponse | Redirect
 
 _NOT_FOUND = MissResponse(404, "Not Found")
 _FORBIDDEN = MissResponse(403, "Forbidden: the URL's signature is missing or invalid")
@@ -70,17 +76,48 @@ _BUSY = MissResponse(
 )
 
 
+class ResizableStore(KeyLayout, Protocol):
+    """What the resizer needs of a store: its key layout and the primitives
+    (see :class:`~imageattach.store.Store`)."""
+
+    def get_file(
+        self, object_type: str, object_id: int, width: int, height: int, mimetype: str
+    ) -> IO[bytes]: ...
+
+    def put_file(
+        self,
+        file: IO[bytes],
+        object_type: str,
+        object_id: int,
+        width: int,
+        height: int,
+        mimetype: str,
+        reproducible: bool,
+    ) -> None: ...
+
+    def exists(
+        self, object_type: str, object_id: int, width: int, height: int, mimetype: str
+    ) -> bool | None: ...
+
+    def get_url(
+        self, object_type: str, object_id: int, width: int, height: int, mimetype: str
+    ) -> str: ...
+
+
 class Resizer:
-    """Builds and serves the on-demand resize URLs of one filesystem store.
+    """Builds and serves the on-demand resize URLs of one store.
 
     The options are those of
     :class:`~imageattach.stores.fs.HttpExposedFileSystemStore`; see
-    docs/ondemand.md.
+    docs/ondemand.md.  ``lock_dir`` holds the cross-process lock files
+    (default: ``.imageattach-locks`` in a filesystem store's root; no
+    cross-process lock for other stores unless given).  ``key_option`` is the
+    store option named in configuration errors.
     """
 
     def __init__(
         self,
-        store: BaseFileSystemStore,
+        store: ResizableStore,
         *,
         secret_key: SecretKey | None = None,
         resize_allowlist: Iterable[int] | None = None,
@@ -90,6 +127,7 @@ class Resizer:
         resize_queue: int = 32,
         lock_dir: str | None = None,
         wait_timeout: float = 30.0,
+        key_option: str = "secret_key",
     ) -> None:
         self.store = store
         self.signer = None if secret_key is None else Signer(secret_key)
@@ -107,7 +145,10 @@ class Resizer:
             workers=(os.cpu_count() or 1) if resize_workers is None else resize_workers,
             queue=resize_queue,
         )
-        self.locks = FileLocks(lock_dir or os.path.join(store.path, LOCK_DIRECTORY))
+        if lock_dir is None and isinstance(store, BaseFileSystemStore):
+            lock_dir = os.path.join(store.path, LOCK_DIRECTORY)
+        self.locks = None if lock_dir is None else FileLocks(lock_dir)
+        self.key_option = key_option
         self._flights: SingleFlight[Outcome] = SingleFlight()
         self._pid = os.getpid()
         self._count_lock = threading.Lock()
@@ -150,14 +191,18 @@ class Resizer:
             signature = None
         else:
             raise SigningNotConfiguredError(self._not_configured(width, height))
-        base = self.store.get_url(
-            request.object_type, request.object_id, width, height, request.mimetype
+        return f"{self._url(request)}?{build_query(request, signature)}"
+
+    def _url(self, request: ResizeRequest) -> str:
+        """The URL of ``request`` without its query: the thumbnail's own URL,
+        as the store serves it itself."""
+        return self.store.get_url(
+            request.object_type, request.object_id, request.width, request.height, request.mimetype
         )
-        return f"{base}?{build_query(request, signature)}"
 
     def _not_configured(self, width: int, height: int) -> str:
         how = (
-            "pass secret_key=... (e.g. secrets.token_urlsafe(32), kept in your settings) "
+            f"pass {self.key_option}=... (e.g. secrets.token_urlsafe(32), kept in your settings) "
             "to the store to sign resize URLs"
         )
         if not self.allowlist:
@@ -175,6 +220,9 @@ class Resizer:
         decision = self._authorise(relative_path, query_string)
         if not isinstance(decision, ResizeRequest):
             return decision
+        known = self._known(decision)
+        if known is not None:
+            return known
         future = self._start(decision)
         if future is None:
             return _BUSY
@@ -189,6 +237,9 @@ class Resizer:
         decision = self._authorise(relative_path, query_string)
         if not isinstance(decision, ResizeRequest):
             return decision
+        known = self._known(decision)
+        if known is not None:
+            return known
         future = self._start(decision)
         if future is None:
             return _BUSY
@@ -228,6 +279,15 @@ class Resizer:
             return _NOT_FOUND
         return request
 
+    def _known(self, request: ResizeRequest) -> Outcome | None:
+        """The answer for a thumbnail known to be stored already, without
+        the pool; ``None`` to go on (the filesystem core has looked already)."""
+        return None
+
+    def _stored(self, request: ResizeRequest) -> Outcome:
+        """The answer once the thumbnail is in the store: serve it."""
+        return FILE_READY
+
     def _start(self, request: ResizeRequest) -> Future[Outcome] | None:
         if self._pid != os.getpid():
             # A forked child must not wait on its parent's flights.
@@ -252,14 +312,14 @@ class Resizer:
         except Exception:
             logger.exception("on-demand thumbnail %s failed", request.path)
             return MissResponse(500, "Internal Server Error: the thumbnail could not be made")
-        return FILE_READY
+        return self._stored(request)
 
     def _generate(self, request: ResizeRequest) -> None:
         from ..imaging import make_thumbnail, probe
 
         store = self.store
         key = (request.object_type, request.object_id, request.width, request.height)
-        with self.locks.hold(request.path, timeout=self.wait_timeout):
+        with self._lock(request):
             # Another thread or process may have stored it while we waited.
             if _exists(store, *key, request.mimetype):
                 return
@@ -290,6 +350,12 @@ class Resizer:
             logger.info(
                 "generated %s in %.1f ms", request.path, (time.perf_counter() - started) * 1000
             )
+
+    def _lock(self, request: ResizeRequest) -> AbstractContextManager[None]:
+        """The cross-process lock of ``request``'s key, if there is a lock directory."""
+        if self.locks is None:
+            return nullcontext()
+        return self.locks.hold(request.path, timeout=self.wait_timeout)
 
     def shutdown(self) -> None:
         """Wait for running generations and stop the pool's threads."""
@@ -325,7 +391,7 @@ def _lowest_ratio(side: int, source_side: int) -> float:
 
 
 def _exists(
-    store: BaseFileSystemStore,
+    store: ResizableStore,
     object_type: str,
     object_id: int,
     width: int,

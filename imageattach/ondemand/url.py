@@ -1,10 +1,12 @@
 """The on-demand resize URL: building its query and parsing it back.
 
-The path is the thumbnail's static path in the store, so that once the file
-exists every later request is a plain static hit::
+The path is the thumbnail's key in the store, laid out by the store
+(:class:`KeyLayout`): for a filesystem store its static path, so that once
+the file exists every later request is a plain static hit; for S3 its key::
 
     <prefix>/<type>/<id % 1000>/<id // 1000>/<id>.<w>x<h><ext>
         ?_ts=<tag>&src=<ow>x<oh><oext>&sig=<sig>
+    <prefix>/[<key prefix>/]<type>/<id>/<w>x<h><ext>?_ts=...
 
 ``src`` names the original (its size and extension are the rest of its key),
 ``_ts`` is the original's version (``created_at``), and ``sig`` signs all of
@@ -15,12 +17,22 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Protocol
 from urllib.parse import parse_qsl, urlencode
 
 from ..sizing import thumbnail_mimetype
-from ..stores.fs import _FILENAME, BaseFileSystemStore, guess_extension, guess_mimetype
+from ..stores.fs import guess_extension, guess_mimetype
 
-__all__ = ["SIGNATURE", "SOURCE", "TAG", "ResizeRequest", "build_query", "parse"]
+__all__ = [
+    "SIGNATURE",
+    "SOURCE",
+    "TAG",
+    "KeyLayout",
+    "ResizeRequest",
+    "build_query",
+    "make_request",
+    "parse",
+]
 
 SOURCE = "src"
 TAG = "_ts"
@@ -33,6 +45,22 @@ _TAG = re.compile(r"[0-9]{1,32}", re.ASCII)
 _SIGNATURE = re.compile(r"[A-Za-z0-9_-]{1,64}", re.ASCII)
 #: Longer than any canonical path or query; refused before any parsing.
 _MAX_LENGTH = 1024
+
+
+class KeyLayout(Protocol):
+    """How a store writes a key as a relative URL path, and reads it back."""
+
+    def key_path(
+        self, object_type: str, object_id: int, width: int, height: int, mimetype: str
+    ) -> str:
+        """The key as a path with ``/`` separators, relative to the prefix."""
+        ...
+
+    def split_key_path(self, path: str) -> tuple[str, int, int, int] | None:
+        """``(object_type, object_id, width, height)`` of a path that looks
+        like one :meth:`key_path` makes, else ``None`` (the caller checks the
+        path is canonical by making it again)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -50,7 +78,7 @@ class ResizeRequest:
     source_mimetype: str
     #: The original's ``_ts`` version tag; ``""`` when it has no ``created_at``.
     tag: str
-    #: The path relative to the store root, as the store lays out the key.
+    #: The key as a path relative to the prefix (:meth:`KeyLayout.key_path`).
     path: str
 
     @property
@@ -65,7 +93,7 @@ class ResizeRequest:
 
 
 def make_request(
-    store: BaseFileSystemStore,
+    store: KeyLayout,
     *,
     object_type: str,
     object_id: int,
@@ -78,7 +106,7 @@ def make_request(
 ) -> ResizeRequest:
     """The request for a ``width`` x ``height`` thumbnail of an original."""
     mimetype = thumbnail_mimetype(source_mimetype)
-    path = "/".join(store.get_path(object_type, object_id, width, height, mimetype))
+    path = store.key_path(object_type, object_id, width, height, mimetype)
     return ResizeRequest(
         object_type,
         object_id,
@@ -114,7 +142,7 @@ def _pairs(query_string: str) -> list[tuple[str, str]]:
 
 
 def parse(
-    store: BaseFileSystemStore, relative_path: str, query_string: str
+    store: KeyLayout, relative_path: str, query_string: str
 ) -> tuple[ResizeRequest, str | None] | None:
     """Parse a resize URL into its request and signature (``None`` if absent).
 
@@ -140,19 +168,19 @@ def parse(
     ):
         return None
     source_mimetype = guess_mimetype(source["ext"])
-    segments = relative_path.split("/")
-    if source_mimetype is None or len(segments) != 4 or segments[0][:1] in ("", "."):
+    if source_mimetype is None:
         return None
-    filename = _FILENAME.fullmatch(segments[3])
-    if filename is None or not filename["id"].isascii() or len(filename["id"]) > 40:
+    key = store.split_key_path(relative_path)
+    if key is None:
         return None
+    object_type, object_id, width, height = key
     try:
         request = make_request(
             store,
-            object_type=segments[0],
-            object_id=int(filename["id"]),
-            width=int(filename["w"]),
-            height=int(filename["h"]),
+            object_type=object_type,
+            object_id=object_id,
+            width=width,
+            height=height,
             source_width=int(source["w"]),
             source_height=int(source["h"]),
             source_mimetype=source_mimetype,
@@ -160,8 +188,9 @@ def parse(
         )
     except ValueError:
         return None
-    # One key, one URL: leading zeros, a wrong id % 1000 directory or an
-    # extension that is not the thumbnail type's all end here.
+    # One key, one URL: leading zeros, a wrong id % 1000 directory, another
+    # store's key prefix or an extension that is not the thumbnail type's
+    # all end here.
     if request.path != relative_path:
         return None
     return request, signature

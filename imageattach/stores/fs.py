@@ -100,6 +100,23 @@ class BaseFileSystemStore(Store):
         filename = f"{object_id}.{width}x{height}{guess_extension(mimetype)}"
         return object_type, str(object_id % 1000), str(object_id // 1000), filename
 
+    def key_path(
+        self, object_type: str, object_id: int, width: int, height: int, mimetype: str
+    ) -> str:
+        """The key as a relative URL path (on-demand resize URLs)."""
+        return "/".join(self.get_path(object_type, object_id, width, height, mimetype))
+
+    def split_key_path(self, path: str) -> tuple[str, int, int, int] | None:
+        """``(object_type, object_id, width, height)`` of a path shaped like
+        :meth:`key_path`'s, else ``None``."""
+        segments = path.split("/")
+        if len(segments) != 4 or segments[0][:1] in ("", "."):
+            return None
+        name = _FILENAME.fullmatch(segments[3])
+        if name is None or not name["id"].isascii() or len(name["id"]) > 40:
+            return None
+        return segments[0], int(name["id"]), int(name["w"]), int(name["h"])
+
     def _full_path(self, *key: Any) -> str:
         return os.path.join(self.path, *self.get_path(*key))
 
