@@ -7,6 +7,11 @@
 and builds public URLs from the bucket (virtual-hosted or path-style) or from
 ``public_base_url`` (a CDN in front of the bucket).
 
+:class:`S3Store` can also make thumbnails on demand: :meth:`S3Store.locate_resized`
+gives a signed URL of the app's resize endpoint (:meth:`S3Store.wsgi_middleware`
+/ :meth:`S3Store.asgi_middleware`), which makes the thumbnail once, stores it
+in the bucket and redirects to it (see docs/s3.md).
+
 :class:`S3SandboxStore` reads through a writable *overriding* bucket to a
 read-only *underlying* one, so a development copy of an app can run against
 production images without changing them.
@@ -25,7 +30,7 @@ import re
 import threading
 import urllib.parse
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
 from ..exceptions import (
@@ -35,6 +40,8 @@ from ..exceptions import (
     StoreError,
     StoreUnavailableError,
 )
+from ..hosturl import require_host_url
+from ..middleware.options import ServeOptions, make_options
 from ..store import Store, _check_image, _check_object_id
 from .fs import guess_extension, guess_mimetype
 
@@ -50,6 +57,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
     from ..entity import Image
+    from ..ondemand.redirect import RedirectingResizer
 
 __all__ = [
     "DEFAULT_MAX_AGE",
@@ -241,6 +249,24 @@ class S3Store(Store):
     :param aws_access_key_id: explicit credentials; by default the standard
         chain is used (environment, shared config, instance/task role, ...).
         ``access_key`` / ``secret_key`` are the seed's names for them.
+    :param resize_secret_key: signs on-demand resize URLs (see
+        :meth:`locate_resized`): as ``secret_key`` of
+        :class:`~imageattach.stores.fs.HttpExposedFileSystemStore` (named
+        apart from the seed's ``secret_key``, the AWS secret).
+    :param resize_allowlist: widths/heights whose resize URLs need no signature.
+    :param resize_prefix: the URL path the middlewares answer resize URLs under.
+    :param resize_url_base: the app's base URL (``'https://example.com/'``),
+        or a callable returning it, for resize URLs made outside a request;
+        default: the current request's.
+    :param resize_lock_dir: a directory for cross-process lock files, so that
+        processes sharing it make each thumbnail once (default: once per
+        process; a race between processes only makes the same bytes twice).
+    :param resize_serve_options: further options of the middlewares, by name
+        (``cors``, ``cache_control``, ``versioned_cache_control``,
+        ``trusted_proxy_headers``...; see docs/serving.md).
+    :param max_resize_dimension: / :param max_source_pixels: /
+        :param resize_workers: / :param resize_queue: the on-demand limits,
+        as for :class:`~imageattach.stores.fs.HttpExposedFileSystemStore`.
     """
 
     def __init__(
@@ -268,6 +294,16 @@ class S3Store(Store):
         aws_session_token: str | None = None,
         access_key: str | None = None,
         secret_key: str | None = None,
+        resize_secret_key: str | bytes | Sequence[str | bytes] | None = None,
+        resize_allowlist: Iterable[int] | None = None,
+        resize_prefix: str = "__images__",
+        resize_url_base: str | Callable[[], str] | None = None,
+        resize_lock_dir: str | os.PathLike[str] | None = None,
+        resize_serve_options: Mapping[str, Any] | None = None,
+        max_resize_dimension: int = 4096,
+        max_source_pixels: int = 50_000_000,
+        resize_workers: int | None = None,
+        resize_queue: int = 32,
     ) -> None:
         if not isinstance(bucket, str) or not bucket or "/" in bucket:
             raise ConfigurationError(f"bucket must be a bucket name, not {bucket!r}")
@@ -350,6 +386,61 @@ class S3Store(Store):
             multipart_chunksize=max(_MULTIPART_CHUNK, self.multipart_threshold),
             max_concurrency=4,
         )
+        self._init_resizer(
+            resize_prefix,
+            resize_url_base,
+            resize_lock_dir,
+            resize_serve_options,
+            secret_key=resize_secret_key,
+            resize_allowlist=resize_allowlist,
+            max_resize_dimension=max_resize_dimension,
+            max_source_pixels=max_source_pixels,
+            resize_workers=resize_workers,
+            resize_queue=resize_queue,
+        )
+
+    def _init_resizer(
+        self,
+        prefix: str,
+        url_base: str | Callable[[], str] | None,
+        lock_dir: str | os.PathLike[str] | None,
+        serve_options: Mapping[str, Any] | None,
+        **options: Any,
+    ) -> None:
+        from ..ondemand.redirect import RedirectingResizer
+
+        if not isinstance(prefix, str) or not prefix.strip("/"):
+            raise ConfigurationError(f"resize_prefix must be a non-empty path, not {prefix!r}")
+        self.resize_prefix = prefix.strip("/")
+        if isinstance(url_base, str):
+            fixed = _check_url("resize_url_base", url_base)
+            self.resize_url_getter: Callable[[], str] | None = lambda: f"{fixed}/"
+        elif url_base is None or callable(url_base):
+            self.resize_url_getter = url_base
+        else:
+            raise ConfigurationError("resize_url_base must be a URL, a callable or None")
+        if serve_options is not None and not isinstance(serve_options, Mapping):
+            raise ConfigurationError("resize_serve_options must be a mapping of option names")
+        serve_options = dict(serve_options or {})
+        if "on_miss" in serve_options:
+            raise ConfigurationError("on_miss cannot be given: the resizer is the on_miss hook")
+        #: The options of :meth:`wsgi_middleware` and :meth:`asgi_middleware`.
+        self.resize_serve_options = make_options(None, serve_options)
+        #: Builds resize URLs and answers them (docs/s3.md).
+        self.resizer: RedirectingResizer = RedirectingResizer(
+            self,
+            url_base=self._resize_url_base,
+            stable_urls=not self.presigned,
+            lock_dir=None if lock_dir is None else os.fspath(lock_dir),
+            key_option="resize_secret_key",
+            **options,
+        )
+
+    def _resize_url_base(self) -> str:
+        host_url = require_host_url(
+            self.resize_url_getter, type(self).__qualname__, "resize_url_base"
+        )
+        return f"{host_url}{self.resize_prefix}/"
 
     def _s3_base_url(self) -> str:
         if self.endpoint_url is not None:
@@ -397,6 +488,27 @@ class S3Store(Store):
         """The S3 key of the file (the seed's layout)."""
         key = f"{self._object_prefix(object_type, object_id)}{width}x{height}"
         return key + guess_extension(mimetype)
+
+    def key_path(
+        self, object_type: str, object_id: int, width: int, height: int, mimetype: str
+    ) -> str:
+        """The key as the path of a resize URL (the key itself)."""
+        return self.get_key(object_type, object_id, width, height, mimetype)
+
+    def split_key_path(self, path: str) -> tuple[str, int, int, int] | None:
+        """``(object_type, object_id, width, height)`` of a key-shaped path."""
+        prefix = f"{self.prefix}/" if self.prefix else ""
+        if not path.startswith(prefix):
+            return None
+        segments = path[len(prefix) :].split("/")
+        if len(segments) != 3 or segments[0][:1] in ("", "."):
+            return None
+        object_id, name = segments[1], _SIZE_NAME.match(segments[2])
+        if name is None or not object_id.isascii() or not object_id.isdigit():
+            return None
+        if len(object_id) > 40:
+            return None
+        return segments[0], int(object_id), int(name["w"]), int(name["h"])
 
     def _object_prefix(self, object_type: str, object_id: int) -> str:
         key = f"{object_type}/{object_id}/"
@@ -537,6 +649,45 @@ class S3Store(Store):
         return self.get_url(
             image.object_type, _check_object_id(image), image.width, image.height, image.mimetype
         )
+
+    # -- on-demand thumbnails --------------------------------------------------
+
+    def locate_resized(self, image: Image, width: int, height: int) -> str:
+        """The signed (or allowlisted) URL of a ``width`` x ``height``
+        thumbnail of the original ``image``, on the app's resize endpoint
+        (``<base URL>/<resize_prefix>/<key>?...``).  No I/O.
+
+        :raises SigningNotConfiguredError: neither ``resize_secret_key`` nor
+            a ``resize_allowlist`` covering the size.
+        :raises ImageTooLargeError: above ``max_resize_dimension``.
+        :raises LocateError: outside a request and without ``resize_url_base``.
+        """
+        return self.resizer.url(image, width, height)
+
+    def _middleware_options(self, *, asynchronous: bool) -> ServeOptions:
+        if not self.resizer.enabled:
+            raise ConfigurationError(
+                "S3Store's middleware only answers on-demand resize URLs: pass "
+                "resize_secret_key=... or resize_allowlist=[...] to the store"
+            )
+        hook = self.resizer.handle_async if asynchronous else self.resizer.handle
+        return make_options(self.resize_serve_options, {"on_miss": hook})
+
+    def wsgi_middleware(self, app: Any) -> Any:
+        """Wrap the WSGI ``app``: answer resize URLs under ``/<resize_prefix>/``
+        (make the thumbnail if needed, then redirect to it in the bucket), and
+        make each request's base URL current for :meth:`locate_resized`."""
+        from ..middleware.wsgi import StaticServerMiddleware
+
+        options = self._middleware_options(asynchronous=False)
+        return StaticServerMiddleware(app, "/" + self.resize_prefix, None, options=options)
+
+    def asgi_middleware(self, app: Any) -> Any:
+        """:meth:`wsgi_middleware` for ASGI; generation runs off the event loop."""
+        from ..middleware.asgi import StaticFilesMiddleware
+
+        options = self._middleware_options(asynchronous=True)
+        return StaticFilesMiddleware(app, "/" + self.resize_prefix, None, options=options)
 
     def __repr__(self) -> str:
         where = f"{self.bucket}/{self.prefix}" if self.prefix else self.bucket
