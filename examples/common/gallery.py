@@ -48,8 +48,9 @@ class FormError(ValueError):
 
 def makes_thumbnails_on_demand(store: Store) -> bool:
     """Whether ``store`` can make a size when its URL is first requested
-    (:class:`~imageattach.stores.fs.HttpExposedFileSystemStore`); others (S3)
-    get their thumbnails made at upload time."""
+    (:class:`~imageattach.stores.fs.HttpExposedFileSystemStore`,
+    :class:`~imageattach.stores.s3.S3Store`); others get their thumbnails
+    made at upload time."""
     return type(store).locate_resized is not Store.locate_resized
 
 

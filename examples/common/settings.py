@@ -51,12 +51,13 @@ def load_settings(default_instance_path: Path, environ: Mapping[str, str] = os.e
     database_url = environ.get("DATABASE_URL") or f"sqlite:///{instance_path / 'example.sqlite'}"
     if database_url.startswith("postgres://"):  # as some hosting platforms spell it
         database_url = "postgresql+psycopg://" + database_url[len("postgres://") :]
+    secret_key = environ.get("IMAGEATTACH_SECRET_KEY") or _instance_secret_key(instance_path)
     return Settings(
         instance_path=instance_path,
         database_url=database_url,
         images_path=instance_path / "images",
-        secret_key=environ.get("IMAGEATTACH_SECRET_KEY") or _instance_secret_key(instance_path),
-        s3_store=_s3_store(environ),
+        secret_key=secret_key,
+        s3_store=_s3_store(environ, secret_key),
     )
 
 
@@ -76,7 +77,7 @@ def _instance_secret_key(instance_path: Path) -> str:
     raise RuntimeError(f"{path} is empty: delete it and start again")
 
 
-def _s3_store(environ: Mapping[str, str]) -> Store | None:
+def _s3_store(environ: Mapping[str, str], secret_key: str) -> Store | None:
     bucket = environ.get("IMAGEATTACH_S3_BUCKET")
     if not bucket:
         return None
@@ -88,4 +89,5 @@ def _s3_store(environ: Mapping[str, str]) -> Store | None:
         endpoint_url=environ.get("IMAGEATTACH_S3_ENDPOINT_URL") or None,
         region=environ.get("IMAGEATTACH_S3_REGION") or None,
         public_base_url=environ.get("IMAGEATTACH_S3_PUBLIC_BASE_URL") or None,
+        resize_secret_key=secret_key,
     )

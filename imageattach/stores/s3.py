@@ -665,18 +665,20 @@ class S3Store(Store):
         return self.resizer.url(image, width, height)
 
     def _middleware_options(self, *, asynchronous: bool) -> ServeOptions:
-        if not self.resizer.enabled:
-            raise ConfigurationError(
-                "S3Store's middleware only answers on-demand resize URLs: pass "
-                "resize_secret_key=... or resize_allowlist=[...] to the store"
-            )
         hook = self.resizer.handle_async if asynchronous else self.resizer.handle
         return make_options(self.resize_serve_options, {"on_miss": hook})
 
     def wsgi_middleware(self, app: Any) -> Any:
         """Wrap the WSGI ``app``: answer resize URLs under ``/<resize_prefix>/``
         (make the thumbnail if needed, then redirect to it in the bucket), and
-        make each request's base URL current for :meth:`locate_resized`."""
+        make each request's base URL current for :meth:`locate_resized`.
+
+        Without ``resize_secret_key`` or ``resize_allowlist`` there is
+        nothing to answer, and ``app`` is returned as it is (so the framework
+        adapters can wrap any store).
+        """
+        if not self.resizer.enabled:
+            return app
         from ..middleware.wsgi import StaticServerMiddleware
 
         options = self._middleware_options(asynchronous=False)
@@ -684,6 +686,8 @@ class S3Store(Store):
 
     def asgi_middleware(self, app: Any) -> Any:
         """:meth:`wsgi_middleware` for ASGI; generation runs off the event loop."""
+        if not self.resizer.enabled:
+            return app
         from ..middleware.asgi import StaticFilesMiddleware
 
         options = self._middleware_options(asynchronous=True)

@@ -207,18 +207,26 @@ def test_images_are_kept_in_s3_when_a_bucket_is_configured(
     client = Client(make_wsgi_app(kind, tmp_path / "instance"))
     response = client.post("/users", data={"name": "Ada", "picture": upload(images.jpeg(400, 300))})
     assert response.status_code == 303
-    keys = sorted(
-        o["Key"]
-        for o in moto_server.client().list_objects_v2(Bucket=bucket)["Contents"]  # type: ignore[attr-defined]
-    )
-    # With S3 the thumbnails are made at upload time.
-    assert keys == [
+
+    def keys() -> list[str]:
+        listed = moto_server.client().list_objects_v2(Bucket=bucket)["Contents"]  # type: ignore[attr-defined]
+        return sorted(o["Key"] for o in listed)
+
+    # Thumbnails are made on demand: only the original is stored at upload.
+    assert keys() == ["user-pictures/1/400x300.jpe"]
+    urls = image_urls(client.get("/").get_data(as_text=True))
+    assert len(urls) == 4
+    on_demand = [url for url in urls if url.startswith("http://localhost/__images__/")]
+    assert len(on_demand) == 3
+    assert next(url for url in urls if url not in on_demand).startswith(moto_server.url)
+    for url in on_demand:
+        response = client.get(url)
+        assert response.status_code == 302
+        assert response.headers["Location"].startswith(moto_server.url)
+    assert keys() == [
         "user-pictures/1/150x113.jpe",
         "user-pictures/1/300x225.jpe",
         "user-pictures/1/400x300.jpe",
         "user-pictures/1/48x36.jpe",
     ]
-    urls = image_urls(client.get("/").get_data(as_text=True))
-    assert len(urls) == 4
-    assert all(url.startswith(moto_server.url) for url in urls)
     assert not (tmp_path / "instance" / "images").exists()
