@@ -35,6 +35,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any, Generic, TypeVar
 
 from sqlalchemy import Boolean, DateTime, Integer, String, func, inspect, select, tuple_
+from sqlalchemy.dialects import mysql
 from sqlalchemy.exc import MultipleResultsFound, NoResultFound
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import (
@@ -102,6 +103,14 @@ class _ObjectType:
         return name.replace("_", "-")
 
 
+#: MySQL/MariaDB's DATETIME keeps whole seconds unless asked for more; the
+#: microseconds matter, since ``created_at`` versions the image's URLs.  The
+#: seed's existing DATETIME columns keep working (values are truncated there).
+_CREATED_AT_TYPE = DateTime(timezone=True).with_variant(
+    mysql.DATETIME(timezone=True, fsp=6), "mysql", "mariadb"
+)
+
+
 class Image:
     """Mixin of image entities: one image of one size.
 
@@ -126,7 +135,7 @@ class Image:
     original: Mapped[bool] = mapped_column("original", Boolean, nullable=False, default=False)
     #: When the image was attached; also the cache-busting ``_ts`` of its URL.
     created_at: Mapped[datetime.datetime] = mapped_column(
-        "created_at", DateTime(timezone=True), nullable=False, default=func.now()
+        "created_at", _CREATED_AT_TYPE, nullable=False, default=func.now()
     )
 
     @property
