@@ -307,7 +307,7 @@ class StaticServer:
             os.close(opened.fd)
             return Response(status, headers, b"")
         path = opened.real_path
-        if path is not None and path.endswith(" (deleted)"):
+        if path is not None and (st.st_nlink == 0 or path.endswith(" (deleted)")):
             path = None  # replaced since it was opened: send from the descriptor only
         return Response(status, headers, FileBody(opened.fd, offset, length, size, path))
 

@@ -188,6 +188,25 @@ def test_no_pathsend_for_a_file_replaced_since_it_was_opened(
     assert response.body == FILES["user/5/0/5.1000x1000.jpe"]
 
 
+def test_no_pathsend_for_a_file_unlinked_since_it_was_opened(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Seen by ``fstat`` (no link left), whatever the real path says."""
+    original = core_module.open_file
+
+    def open_then_replace(path: str, confine_to: str | None) -> Any:
+        opened = original(path, confine_to)
+        os.replace(root / "user/5/0/5.40x30.png", path)
+        opened.stat = os.fstat(opened.fd)
+        opened.real_path = path
+        return opened
+
+    monkeypatch.setattr(core_module, "open_file", open_then_replace)
+    response = client(root, pathsend=True).request("GET", JPE)
+    assert response.body_via == "body"
+    assert response.body == FILES["user/5/0/5.1000x1000.jpe"]
+
+
 @pytest.mark.parametrize("scope_type", ["lifespan", "websocket"])
 def test_other_scopes_pass_through_untouched(root: Path, scope_type: str) -> None:
     seen: list[Any] = []
