@@ -32,7 +32,7 @@ import inspect as inspect_module
 import io
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from typing import IO, TYPE_CHECKING, Any, Generic, TypeVar
+from typing import IO, Any, Generic, TypeVar
 
 from sqlalchemy import Boolean, DateTime, Integer, String, func, inspect, select, tuple_
 from sqlalchemy.dialects import mysql
@@ -50,15 +50,15 @@ from sqlalchemy.orm import (
 from sqlalchemy.orm.attributes import get_history
 from sqlalchemy.sql.elements import ColumnElement
 
-from . import tracking
+# Imported eagerly, as the seed imported Wand: imageattach's ImageMagick policy
+# must be in force before anything else in the process starts ImageMagick.
+from . import imaging, tracking
 from .context import current_store, resolve_store
 from .exceptions import NoOriginalImageError
 from .file import ReusableFileProxy
+from .imaging import ImageInfo
 from .sizing import VECTOR_TYPES, thumbnail_size
 from .store import Store
-
-if TYPE_CHECKING:
-    from .imaging import ImageInfo
 
 __all__ = [
     "VECTOR_TYPES",
@@ -245,12 +245,6 @@ def _collection_members(collection: AppenderQuery[_I], criteria: Mapping[str, An
     return found
 
 
-def _imaging() -> Any:
-    from . import imaging
-
-    return imaging
-
-
 class BaseImageSet(Generic[_I]):
     """One original image and its thumbnails, all looking the same.
 
@@ -369,7 +363,7 @@ class BaseImageSet(Generic[_I]):
         extra_kwargs: Mapping[str, Any] | None = None,
     ) -> _I:
         if size is None or mimetype is None:
-            info: ImageInfo = tracking.run_blocking(lambda: _imaging().probe(pending.rewind()))
+            info: ImageInfo = tracking.run_blocking(lambda: imaging.probe(pending.rewind()))
             size = size or (info.width, info.height)
             mimetype = mimetype or info.mimetype
         if mimetype.startswith("image/x-"):
@@ -429,9 +423,7 @@ class BaseImageSet(Generic[_I]):
         store = _concrete(store)
         with original.open_file(store) as source:
             data, mimetype = tracking.run_blocking(
-                lambda: _imaging().make_thumbnail(
-                    source, width=size[0], height=size[1], filter=filter
-                )
+                lambda: imaging.make_thumbnail(source, width=size[0], height=size[1], filter=filter)
             )
         return self._attach(
             tracking.PendingFile(io.BytesIO(data), 0, store, owned=True),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from typing import BinaryIO
+from typing import IO
 
 from wand.api import library
 from wand.image import ORIENTATION_TYPES, Image
@@ -46,7 +46,7 @@ class ImageInfo:
         return self.width, self.height
 
 
-def read_source(source: bytes | BinaryIO) -> bytes:
+def read_source(source: bytes | IO[bytes]) -> bytes:
     """The bytes of ``source``; a file object is read from its current
     position and, if seekable, put back there."""
     if isinstance(source, bytes | bytearray | memoryview):
@@ -60,7 +60,7 @@ def read_source(source: bytes | BinaryIO) -> bytes:
     return data
 
 
-def probe(source: bytes | BinaryIO, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageInfo:
+def probe(source: bytes | IO[bytes], *, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageInfo:
     """Identify an image from its header (ImageMagick's *ping*: no pixel is decoded).
 
     :raises CorruptImageError: not an image, truncated, or garbage.

@@ -4,7 +4,7 @@ resize -> strip -> encode."""
 from __future__ import annotations
 
 import math
-from typing import BinaryIO
+from typing import IO
 
 from wand.api import library
 from wand.image import FILTER_TYPES, Image
@@ -26,7 +26,7 @@ PNG_COMPRESSION_LEVEL = 6
 
 
 def make_thumbnail(
-    source: bytes | BinaryIO,
+    source: bytes | IO[bytes],
     *,
     width: int,
     height: int,
