@@ -142,12 +142,14 @@ class StaticFilesMiddleware:
 
     async def _send(self, response: Response, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            encoded = self._encoded
-            start = {
-                "type": "http.response.start",
-                "status": response.status,
-                "headers": [encoded.get(pair) or _encode(pair) for pair in response.headers],
-            }
+            shared = response.shared
+            if shared is None:
+                headers = self._encode_headers(response.headers)
+            else:
+                if shared.encoded is None:
+                    shared.encoded = self._encode_headers(response.headers)
+                headers = list(shared.encoded)  # a copy: the server owns the message
+            start = {"type": "http.response.start", "status": response.status, "headers": headers}
             body = response.body
             if type(body) is bytes:
                 await send(start)
@@ -169,6 +171,10 @@ class StaticFilesMiddleware:
             await self._stream(body, receive, send)
         finally:
             response.close()
+
+    def _encode_headers(self, headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+        encoded = self._encoded
+        return [encoded.get(pair) or _encode(pair) for pair in headers]
 
     async def _stream(self, body: FileBody, receive: Receive, send: Send) -> None:
         async with anyio.create_task_group() as group:

@@ -31,7 +31,15 @@ from .miss import FileReady, MissResponse, MissResult, Redirect
 from .options import ServeOptions
 from .paths import PathRejected, relative_path
 
-__all__ = ["REQUEST_HEADERS", "SVG_CSP", "Miss", "Request", "Response", "StaticServer"]
+__all__ = [
+    "REQUEST_HEADERS",
+    "SVG_CSP",
+    "Miss",
+    "Request",
+    "Response",
+    "SharedHeaders",
+    "StaticServer",
+]
 
 #: Served with SVG files: an uploaded SVG opened directly cannot run script
 #: or load anything on the app's origin.
@@ -54,7 +62,7 @@ _ALLOWED_REQUEST_HEADERS = (
 )
 _EXPOSED_HEADERS = "Content-Range, Accept-Ranges, ETag"
 _TEXT = "text/plain; charset=utf-8"
-_VALIDATORS_CACHE_SIZE = 4096
+_MEMO_SIZE = 4096
 
 
 @dataclass(slots=True)
@@ -84,14 +92,26 @@ class Request:
 class Response:
     """A decided answer: ``status``, ``headers`` and ``body`` (bytes, empty
     for HEAD and bodiless statuses, or a :class:`~.files.FileBody` whose
-    descriptor the front end must :meth:`close`)."""
+    descriptor the front end must :meth:`close`).
 
-    __slots__ = ("body", "headers", "status")
+    ``shared`` is set when ``headers`` are a copy of remembered headers (a
+    200 for a file whose size and mtime were seen before): a front end may
+    keep its own encoding of them in ``shared.encoded``.
+    """
 
-    def __init__(self, status: int, headers: list[tuple[str, str]], body: bytes | FileBody) -> None:
+    __slots__ = ("body", "headers", "shared", "status")
+
+    def __init__(
+        self,
+        status: int,
+        headers: list[tuple[str, str]],
+        body: bytes | FileBody,
+        shared: SharedHeaders | None = None,
+    ) -> None:
         self.status = status
         self.headers = headers
         self.body = body
+        self.shared = shared
 
     def close(self) -> None:
         """Release the open file, if any."""
@@ -100,6 +120,52 @@ class Response:
 
     def __repr__(self) -> str:
         return f"<Response {self.status}>"
+
+
+class SharedHeaders:
+    """The headers of a 200 for one file state (size, mtime) and one
+    :class:`_Block`, made once: ``pairs``, and ``encoded``, which a front end
+    may set to its own encoding of them (the ASGI one keeps the bytes)."""
+
+    __slots__ = ("encoded", "etag", "last_modified", "pairs")
+
+    def __init__(self, pairs: tuple[tuple[str, str], ...], etag: str, last_modified: str) -> None:
+        self.pairs = pairs
+        self.etag = etag
+        self.last_modified = last_modified
+        self.encoded: list[tuple[bytes, bytes]] | None = None
+
+
+class _Block:
+    """The constant headers of one content type under one cache policy, and
+    the 200 headers of the files seen with them, per ``(size, mtime_ns)``: a
+    pure function of the two, so the memo never goes stale."""
+
+    __slots__ = ("full", "seen", "short")
+
+    def __init__(self, full: tuple[tuple[str, str], ...], short: tuple[tuple[str, str], ...]):
+        #: The 200/206 headers before the validators and Content-Length.
+        self.full = full
+        #: The 304/416 ones (no Content-Type).
+        self.short = short
+        self.seen: dict[tuple[int, int], SharedHeaders] = {}
+
+    def headers_for(self, size: int, mtime_ns: int) -> SharedHeaders:
+        """The (remembered) 200 headers of a file of ``size`` and ``mtime_ns``."""
+        shared = self.seen.get((size, mtime_ns))
+        if shared is None:
+            if len(self.seen) >= _MEMO_SIZE:
+                self.seen.clear()
+            etag = f'"{size:x}-{mtime_ns:x}"'
+            last_modified = http_date(mtime_ns // 1_000_000_000)
+            pairs = (
+                *self.full,
+                ("ETag", etag),
+                ("Last-Modified", last_modified),
+                ("Content-Length", str(size)),
+            )
+            shared = self.seen[size, mtime_ns] = SharedHeaders(pairs, etag, last_modified)
+        return shared
 
 
 class Miss:
@@ -141,7 +207,6 @@ class StaticServer:
         self._fall_through = options.missing == "fallthrough"
         self._has_hook = options.on_miss is not None
         self._is_versioned = options.is_versioned
-        self._validators: dict[tuple[int, int], tuple[str, str]] = {}
 
         cors = options.cors
         self._cors = cors is not False
@@ -157,8 +222,8 @@ class StaticServer:
         self._common = (("X-Content-Type-Options", "nosniff"), *cors_static)
         self._allow = "GET, HEAD, OPTIONS" if self._cors else "GET, HEAD"
 
-        # extension → (unversioned, versioned) → (200/206 headers, 304/416 headers)
-        self._types: dict[str, tuple[tuple[_Block, _Block], tuple[_Block, _Block]]] = {}
+        # extension → (unversioned block, versioned block)
+        self._types: dict[str, tuple[_Block, _Block]] = {}
         for extension, content_type in CONTENT_TYPES.items():
             by_version = []
             for cache_control in (options.cache_control, options.versioned_cache_control):
@@ -168,7 +233,7 @@ class StaticServer:
                 if content_type == SVG:
                     short.append(("Content-Security-Policy", SVG_CSP))
                 short.extend(self._common)
-                by_version.append((tuple([("Content-Type", content_type), *short]), tuple(short)))
+                by_version.append(_Block((("Content-Type", content_type), *short), tuple(short)))
             self._types[extension] = (by_version[0], by_version[1])
 
     def constant_headers(self) -> frozenset[tuple[str, str]]:
@@ -176,8 +241,8 @@ class StaticServer:
         pre-encode."""
         pairs = set(self._common)
         for by_version in self._types.values():
-            for full, short in by_version:
-                pairs.update(full, short)
+            for block in by_version:
+                pairs.update(block.full, block.short)
         return frozenset(pairs)
 
     def owns(self, path: str) -> bool:
@@ -243,17 +308,16 @@ class StaticServer:
             raise
 
     def _serve(
-        self, request: Request, opened: OpenedFile, blocks: tuple[tuple[_Block, _Block], ...]
+        self, request: Request, opened: OpenedFile, blocks: tuple[_Block, _Block]
     ) -> Response:
         st = opened.stat
         size = st.st_size
         mtime = st.st_mtime_ns // 1_000_000_000
-        validators = self._validators.get((size, st.st_mtime_ns))
-        if validators is None:
-            validators = self._make_validators(size, st.st_mtime_ns)
-        etag, last_modified = validators
-        versioned = bool(request.query_string) and self._is_versioned(request.query_string)
-        full, short = blocks[versioned]
+        block = blocks[bool(request.query_string) and self._is_versioned(request.query_string)]
+        shared = block.headers_for(size, st.st_mtime_ns)
+        etag = shared.etag
+        last_modified = shared.last_modified
+        short = block.short
         cors = self._cors_echo(request) if self._cors_origins else ()
 
         status = 0
@@ -292,24 +356,28 @@ class StaticServer:
                 offset, end = span
                 length = end - offset
                 status = 206
-        headers = [
-            *full,
-            ("ETag", etag),
-            ("Last-Modified", last_modified),
-            ("Content-Length", str(length)),
-            *cors,
-        ]
         if status == 206:
-            headers.append(("Content-Range", f"bytes {offset}-{offset + length - 1}/{size}"))
+            headers = [
+                *block.full,
+                ("ETag", etag),
+                ("Last-Modified", last_modified),
+                ("Content-Length", str(length)),
+                *cors,
+                ("Content-Range", f"bytes {offset}-{offset + length - 1}/{size}"),
+            ]
+            response = Response(206, headers, b"")
+        elif cors:
+            response = Response(200, [*shared.pairs, *cors], b"")
         else:
-            status = 200
+            response = Response(200, list(shared.pairs), b"", shared)
         if request.method == "HEAD":
             os.close(opened.fd)
-            return Response(status, headers, b"")
+            return response
         path = opened.real_path
         if path is not None and (st.st_nlink == 0 or path.endswith(" (deleted)")):
             path = None  # replaced since it was opened: send from the descriptor only
-        return Response(status, headers, FileBody(opened.fd, offset, length, size, path))
+        response.body = FileBody(opened.fd, offset, length, size, path)
+        return response
 
     # -- conditional requests -------------------------------------------------
 
@@ -357,15 +425,6 @@ class StaticServer:
         return start, min(stop, size)
 
     # -- headers ----------------------------------------------------------------
-
-    def _make_validators(self, size: int, mtime_ns: int) -> tuple[str, str]:
-        """``(ETag, Last-Modified)`` of a file, remembered: a pure function of
-        its size and modification time, so the memo never goes stale."""
-        if len(self._validators) >= _VALIDATORS_CACHE_SIZE:
-            self._validators.clear()
-        validators = (f'"{size:x}-{mtime_ns:x}"', http_date(mtime_ns // 1_000_000_000))
-        self._validators[size, mtime_ns] = validators
-        return validators
 
     def _cors_echo(self, request: Request) -> Sequence[tuple[str, str]]:
         origin = request.origin
@@ -425,9 +484,6 @@ class StaticServer:
             *self._cors_echo(request),
         ]
         return Response(204, headers, b"")
-
-
-_Block = tuple[tuple[str, str], ...]
 
 
 def _strong_match(value: str, etag: str) -> bool:
