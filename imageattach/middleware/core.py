@@ -29,7 +29,7 @@ from .files import FORBIDDEN, MISSING, FileBody, OpenedFile, open_file
 from .mimetypes import CONTENT_TYPES, SVG
 from .miss import FileReady, MissResponse, MissResult, Redirect
 from .options import ServeOptions
-from .paths import PathRejected, relative_path
+from .paths import PathRejected, is_plain, relative_path
 
 __all__ = [
     "REQUEST_HEADERS",
@@ -150,21 +150,20 @@ class _Block:
         self.short = short
         self.seen: dict[tuple[int, int], SharedHeaders] = {}
 
-    def headers_for(self, size: int, mtime_ns: int) -> SharedHeaders:
-        """The (remembered) 200 headers of a file of ``size`` and ``mtime_ns``."""
-        shared = self.seen.get((size, mtime_ns))
-        if shared is None:
-            if len(self.seen) >= _MEMO_SIZE:
-                self.seen.clear()
-            etag = f'"{size:x}-{mtime_ns:x}"'
-            last_modified = http_date(mtime_ns // 1_000_000_000)
-            pairs = (
-                *self.full,
-                ("ETag", etag),
-                ("Last-Modified", last_modified),
-                ("Content-Length", str(size)),
-            )
-            shared = self.seen[size, mtime_ns] = SharedHeaders(pairs, etag, last_modified)
+    def remember(self, size: int, mtime_ns: int) -> SharedHeaders:
+        """The 200 headers of a file of ``size`` and ``mtime_ns``, made and
+        kept in :attr:`seen`."""
+        if len(self.seen) >= _MEMO_SIZE:
+            self.seen.clear()
+        etag = f'"{size:x}-{mtime_ns:x}"'
+        last_modified = http_date(mtime_ns // 1_000_000_000)
+        pairs = (
+            *self.full,
+            ("ETag", etag),
+            ("Last-Modified", last_modified),
+            ("Content-Length", str(size)),
+        )
+        shared = self.seen[size, mtime_ns] = SharedHeaders(pairs, etag, last_modified)
         return shared
 
 
@@ -200,6 +199,7 @@ class StaticServer:
     ):
         prefix = "/" + url_path.strip("/")
         self.prefix = prefix if prefix == "/" else prefix + "/"
+        self._prefix_length = len(self.prefix)
         self.root = None if dir_path is None else os.path.realpath(os.fspath(dir_path) or ".")
         self.options = options
         self._directory = None if self.root is None else os.path.join(self.root, "")
@@ -273,12 +273,18 @@ class StaticServer:
         path = request.path
         if not path.startswith(self.prefix):
             return None
-        try:
-            relative = relative_path(path[len(self.prefix) :], request.raw_path)
-        except PathRejected as rejected:
-            return self._unserved(request, rejected.status)
+        relative = path[self._prefix_length :]
+        if request.raw_path is not None or not is_plain(relative):
+            try:
+                relative = relative_path(relative, request.raw_path)
+            except PathRejected as rejected:
+                return self._unserved(request, rejected.status)
         dot = relative.rfind(".")
-        blocks = self._types.get(relative[dot:].lower()) if dot > relative.rfind("/") else None
+        if dot > relative.rfind("/"):
+            extension = relative[dot:]
+            blocks = self._types.get(extension) or self._types.get(extension.lower())
+        else:
+            blocks = None
         if blocks is None:
             return self._unserved(request, 404)
 
@@ -287,7 +293,7 @@ class StaticServer:
         else:
             opened = open_file(self._directory + relative, self._confine_to)
         method = request.method
-        if type(opened) is int:
+        if isinstance(opened, int):
             if opened == MISSING:
                 if allow_miss and self._has_hook and (method == "GET" or method == "HEAD"):
                     return Miss(relative)
@@ -295,7 +301,6 @@ class StaticServer:
                     return self._preflight(request)  # a thumbnail not made yet
             return self._unserved(request, 403 if opened == FORBIDDEN else 404)
 
-        assert isinstance(opened, OpenedFile)
         if method != "GET" and method != "HEAD":
             os.close(opened.fd)
             if method == "OPTIONS" and self._cors:
@@ -314,7 +319,7 @@ class StaticServer:
         size = st.st_size
         mtime = st.st_mtime_ns // 1_000_000_000
         block = blocks[bool(request.query_string) and self._is_versioned(request.query_string)]
-        shared = block.headers_for(size, st.st_mtime_ns)
+        shared = block.seen.get((size, st.st_mtime_ns)) or block.remember(size, st.st_mtime_ns)
         etag = shared.etag
         last_modified = shared.last_modified
         short = block.short

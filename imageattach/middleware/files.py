@@ -9,6 +9,7 @@ bytes: never a mix of two files.
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import stat
 import sys
@@ -31,20 +32,19 @@ _ENCODING = sys.getfilesystemencoding()
 _ENCODE_ERRORS = sys.getfilesystemencodeerrors()
 
 
-def _make_open_without_symlinks() -> Callable[[bytes], int] | None:
-    """``openat2(AT_FDCWD, path, {_FLAGS, RESOLVE_NO_SYMLINKS})`` when the
-    kernel has it (Linux 5.6+), else ``None``.
+class _OpenWithoutSymlinks:
+    """``openat2(AT_FDCWD, path, {_FLAGS, RESOLVE_NO_SYMLINKS})`` (Linux 5.6+).
 
     Hand-written with :mod:`ctypes` because :mod:`os` has no ``openat2``.  A
     file opened this way has no symlink anywhere in its (absolute, ``..``-free)
     path, so its real path is the path itself: the ``/proc/self/fd`` read that
-    otherwise checks where it landed is not needed.  The returned function
-    gives the descriptor, or a negative number for any failure (the caller then
-    opens the usual way, which tells the errors apart).
+    otherwise checks where it landed is not needed.  :func:`open_file` calls
+    ``call(path_bytes, *tail)``, which gives the descriptor or a negative
+    number for any failure (it then opens the usual way, which tells the
+    errors apart).
     """
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
+
+    def __init__(self) -> None:
         import ctypes
 
         class OpenHow(ctypes.Structure):
@@ -56,31 +56,34 @@ def _make_open_without_symlinks() -> Callable[[bytes], int] | None:
 
         syscall = ctypes.CDLL(None).syscall
         syscall.restype = ctypes.c_long
-    except (ImportError, OSError, AttributeError):  # pragma: no cover - platform dependent
-        return None
-    number = {"x86_64": 437, "aarch64": 437}.get(os.uname().machine)
-    if number is None:  # pragma: no cover - other architectures: not worth the risk
-        return None
-    resolve_no_symlinks = 0x04  # include/uapi/linux/openat2.h
-    how = OpenHow(_FLAGS, 0, resolve_no_symlinks)
-    # Every argument as its exact C type: syscall() is variadic.
-    number_arg = ctypes.c_long(number)
-    at_fdcwd = ctypes.c_int(-100)
-    how_arg = ctypes.byref(how)
-    size = ctypes.c_size_t(ctypes.sizeof(how))
+        self._how = OpenHow(_FLAGS, 0, 0x04)  # RESOLVE_NO_SYMLINKS, linux/openat2.h
+        # Every argument as its exact C type (syscall() is variadic), bound
+        # once; a partial calls it with no Python frame in between.
+        self.call: Callable[..., int] = functools.partial(
+            syscall,
+            ctypes.c_long(437),
+            ctypes.c_int(-100),  # SYS_openat2, AT_FDCWD
+        )
+        self.tail = (ctypes.byref(self._how), ctypes.c_size_t(ctypes.sizeof(self._how)))
 
-    def open_without_symlinks(path: bytes) -> int:
-        fd: int = syscall(number_arg, at_fdcwd, path, how_arg, size)
-        return fd
+    @classmethod
+    def if_available(cls) -> _OpenWithoutSymlinks | None:
+        """An instance when the kernel answers ``openat2`` (437 is its number
+        on every architecture but alpha), else ``None``."""
+        if not sys.platform.startswith("linux") or os.uname().machine == "alpha":
+            return None
+        try:
+            opener = cls()
+        except (ImportError, OSError, AttributeError):  # pragma: no cover - no ctypes/libc
+            return None
+        fd = opener.call(b"/", *opener.tail)
+        if fd < 0:  # ENOSYS (an older kernel) or refused by a seccomp filter
+            return None
+        os.close(fd)
+        return opener
 
-    fd = open_without_symlinks(b"/")
-    if fd < 0:  # ENOSYS (old kernel) or refused by a seccomp filter
-        return None
-    os.close(fd)
-    return open_without_symlinks
 
-
-_open_without_symlinks = _make_open_without_symlinks()
+_open_without_symlinks = _OpenWithoutSymlinks.if_available()
 
 #: ``open_file`` outcomes that are not an open file.
 MISSING = 1  # nothing there (ENOENT, ENOTDIR): the on-miss hook may make it
@@ -108,11 +111,12 @@ def open_file(path: str, root: str | None) -> OpenedFile | int:
     :returns: the :class:`OpenedFile`, or :data:`MISSING`,
         :data:`NOT_FOUND` or :data:`FORBIDDEN`.
     """
-    if root is not None and _open_without_symlinks is not None and "\x00" not in path:
+    fast = _open_without_symlinks
+    if root is not None and fast is not None and "\x00" not in path:
         # The fast path: no symlink on the way means the real path is ``path``
         # (absolute, ``..``-free, under the real ``root``).  Any failure,
         # including a symlink (inside or not), takes the full path below.
-        fd = _open_without_symlinks(path.encode(_ENCODING, _ENCODE_ERRORS))
+        fd = fast.call(path.encode(_ENCODING, _ENCODE_ERRORS), *fast.tail)
         if fd >= 0:
             try:
                 st = os.fstat(fd)
@@ -172,9 +176,15 @@ def read_at(fd: int, length: int, offset: int) -> bytes:
 
 class FileBody:
     """The part ``[offset, offset + length)`` of an open file to send; the
-    front end sends it, then calls :meth:`close` (on every path)."""
+    front end sends it, then calls :meth:`close` (on every path).
+
+    It is also the minimal binary file object ``wsgi.file_wrapper`` needs for
+    a whole file (``read``, ``fileno`` for sendfile, ``seek``, ``close``),
+    without another ``fstat`` as :class:`io.FileIO` would make.
+    """
 
     __slots__ = ("fd", "length", "offset", "path", "size", "whole")
+    mode = "rb"
 
     def __init__(self, fd: int, offset: int, length: int, size: int, path: str | None) -> None:
         self.fd = fd
@@ -192,3 +202,13 @@ class FileBody:
         fd, self.fd = self.fd, -1
         if fd >= 0:
             os.close(fd)
+
+    def read(self, size: int = -1) -> bytes:
+        """Up to ``size`` bytes (all when negative) from the descriptor's position."""
+        return os.read(self.fd, self.size if size < 0 else size)
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        return os.lseek(self.fd, offset, whence)

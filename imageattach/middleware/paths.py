@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import re
 
-__all__ = ["MAX_PATH_LENGTH", "PathRejected", "is_inside", "relative_path"]
+__all__ = ["MAX_PATH_LENGTH", "PathRejected", "is_inside", "is_plain", "relative_path"]
 
 #: Longer request paths are refused (no file of the store comes near it).
 MAX_PATH_LENGTH = 1024
@@ -35,6 +35,13 @@ class PathRejected(Exception):
         self.status = status
 
 
+def is_plain(path: str) -> bool:
+    """Whether ``path`` passes every rule of :func:`relative_path` in one
+    step: short segments of word characters, ``-`` and ``.``, none starting
+    with a dot (what the store writes)."""
+    return len(path) <= MAX_PATH_LENGTH and _PLAIN.fullmatch(path) is not None
+
+
 def relative_path(path: str, raw_path: str | None = None) -> str:
     """Check ``path`` (below the prefix, percent-decoded once) and return it.
 
@@ -43,11 +50,7 @@ def relative_path(path: str, raw_path: str | None = None) -> str:
         which the decoded ``path`` can no longer show.
     :raises PathRejected: when it must not be served.
     """
-    if (
-        len(path) <= MAX_PATH_LENGTH
-        and _PLAIN.fullmatch(path) is not None
-        and (raw_path is None or "%" not in raw_path)
-    ):
+    if (raw_path is None or "%" not in raw_path) and is_plain(path):
         return path  # the common case, checked in one step
     if not path or path[-1] == "/":
         raise PathRejected(404, "directories are not served")

@@ -73,60 +73,63 @@ class StaticServerMiddleware:
         self.app = app
         self.block_size = block_size
         self.core = StaticServer(url_path, dir_path, self.options)
-        self._owns = self.core.owns
+        self._prefix = self.core.prefix
         self._on_miss = self.options.on_miss
 
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
+        # The static hit is the hot path: the request is read here, inline.
         path: str = environ.get("PATH_INFO") or "/"
-        if self._owns(path):
-            response = self._decide(environ, path)
-            if response is not None:
-                return self._send(response, environ, start_response)
-        return self._call_app(environ, start_response)
-
-    def _decide(self, environ: dict[str, Any], path: str) -> Response | None:
+        if not path.startswith(self._prefix):
+            return self._call_app(environ, start_response)
         if not path.isascii():
             # PEP 3333 strings carry the request's bytes as latin-1.
             with contextlib.suppress(UnicodeEncodeError):
                 path = path.encode("latin-1").decode("utf-8", "surrogateescape")
-        raw_path = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+        get = environ.get
+        raw_path = get("RAW_URI") or get("REQUEST_URI")
         request = Request(
             environ["REQUEST_METHOD"],
             path,
-            environ.get("QUERY_STRING", ""),
+            get("QUERY_STRING", ""),
             raw_path if raw_path and "%" in raw_path else None,
-            environ.get("HTTP_IF_MATCH"),
-            environ.get("HTTP_IF_NONE_MATCH"),
-            environ.get("HTTP_IF_MODIFIED_SINCE"),
-            environ.get("HTTP_IF_UNMODIFIED_SINCE"),
-            environ.get("HTTP_RANGE"),
-            environ.get("HTTP_IF_RANGE"),
-            environ.get("HTTP_ORIGIN"),
-            environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD"),
+            get("HTTP_IF_MATCH"),
+            get("HTTP_IF_NONE_MATCH"),
+            get("HTTP_IF_MODIFIED_SINCE"),
+            get("HTTP_IF_UNMODIFIED_SINCE"),
+            get("HTTP_RANGE"),
+            get("HTTP_IF_RANGE"),
+            get("HTTP_ORIGIN"),
+            get("HTTP_ACCESS_CONTROL_REQUEST_METHOD"),
         )
         decided = self.core.decide(request)
+        if type(decided) is Response:
+            return self._send(decided, environ, start_response)
         if isinstance(decided, Miss):
-            assert self._on_miss is not None
-            # A coroutine function was refused at construction: this one blocks.
-            result = cast(MissResult, self._on_miss(decided.relative_path, request.query_string))
-            return self.core.after_miss(request, result)
-        return decided
+            decided = self._after_miss(request, decided)
+            if decided is not None:
+                return self._send(decided, environ, start_response)
+        return self._call_app(environ, start_response)
+
+    def _after_miss(self, request: Request, miss: Miss) -> Response | None:
+        assert self._on_miss is not None
+        # A coroutine function was refused at construction: this one blocks.
+        result = cast(MissResult, self._on_miss(miss.relative_path, request.query_string))
+        return self.core.after_miss(request, result)
 
     def _send(
         self, response: Response, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
         body = response.body
-        if type(body) is bytes:
+        if isinstance(body, bytes):
             start_response(_STATUS_LINES[response.status], response.headers)
             return [body] if body else []
-        assert isinstance(body, FileBody)
         try:
             file_wrapper = environ.get("wsgi.file_wrapper")
             if file_wrapper is not None and body.whole:
                 start_response(_STATUS_LINES[response.status], response.headers)
-                wrapped: Iterable[bytes] = file_wrapper(_Descriptor(body), self.block_size)
+                wrapped: Iterable[bytes] = file_wrapper(body, self.block_size)
                 return wrapped
             if body.length <= READ_AT_ONCE:
                 data = read_at(body.fd, body.length, body.offset)
@@ -184,32 +187,6 @@ class StaticServerMiddleware:
             environ.get("HTTP_X_FORWARDED_PROTO") if trusted else None,
             environ.get("HTTP_X_FORWARDED_HOST") if trusted else None,
         )
-
-
-class _Descriptor:
-    """The minimal binary file object ``wsgi.file_wrapper`` needs (``read``,
-    ``fileno`` for sendfile, ``seek``, ``close``) over the open descriptor,
-    without another ``fstat`` as :class:`io.FileIO` would do."""
-
-    __slots__ = ("_body",)
-    mode = "rb"
-
-    def __init__(self, body: FileBody) -> None:
-        self._body = body
-
-    def read(self, size: int = -1) -> bytes:
-        if size < 0:
-            size = self._body.size
-        return os.read(self._body.fd, size)
-
-    def fileno(self) -> int:
-        return self._body.fd
-
-    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
-        return os.lseek(self._body.fd, offset, whence)
-
-    def close(self) -> None:
-        self._body.close()
 
 
 class _FileSlice:
