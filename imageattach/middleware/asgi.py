@@ -89,7 +89,7 @@ class StaticFilesMiddleware:
         self.chunk_size = chunk_size
         self.pathsend = pathsend
         self.core = StaticServer(url_path, dir_path, self.options)
-        self._owns = self.core.owns
+        self._prefix = self.core.prefix
         self._encoded = {pair: _encode(pair) for pair in self.core.constant_headers()}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -102,14 +102,19 @@ class StaticFilesMiddleware:
             rest = path[len(root_path) :]
             if not rest or rest[0] == "/":
                 path = rest or "/"
-        if self._owns(path):
-            response = await self._decide(scope, path)
-            if response is not None:
-                await self._send(response, scope, receive, send)
+        if path.startswith(self._prefix):
+            # Synchronous up to the hook, if any: no coroutine for a static hit.
+            request = self._request(scope, path)
+            decided = self.core.decide(request)
+            if isinstance(decided, Miss):
+                decided = self.core.after_miss(request, await self._call_hook(decided, request))
+            if decided is not None:
+                await self._send(decided, scope, receive, send)
                 return
         await self._call_app(scope, receive, send)
 
-    async def _decide(self, scope: Scope, path: str) -> Response | None:
+    @staticmethod
+    def _request(scope: Scope, path: str) -> Request:
         raw_path = scope.get("raw_path")
         query_string = scope.get("query_string")
         request = Request(
@@ -124,10 +129,7 @@ class StaticFilesMiddleware:
                 previous = getattr(request, field)
                 text = value.decode("latin-1")
                 setattr(request, field, text if previous is None else f"{previous}, {text}")
-        decided = self.core.decide(request)
-        if isinstance(decided, Miss):
-            return self.core.after_miss(request, await self._call_hook(decided, request))
-        return decided
+        return request
 
     async def _call_hook(self, miss: Miss, request: Request) -> MissResult:
         hook = self.options.on_miss

@@ -317,13 +317,24 @@ class StaticServer:
     ) -> Response:
         st = opened.stat
         size = st.st_size
-        mtime = st.st_mtime_ns // 1_000_000_000
-        block = blocks[bool(request.query_string) and self._is_versioned(request.query_string)]
+        query = request.query_string
+        block = blocks[bool(query) and self._is_versioned(query)]
         shared = block.seen.get((size, st.st_mtime_ns)) or block.remember(size, st.st_mtime_ns)
+        if (
+            request.if_match is None
+            and request.if_none_match is None
+            and request.if_modified_since is None
+            and request.if_unmodified_since is None
+            and request.range is None
+            and not self._cors_origins
+        ):
+            # The common case, where every rule below comes to this 200.
+            response = Response(200, list(shared.pairs), b"", shared)
+            return self._with_body(request, response, opened, 0, size)
+        cors = self._cors_echo(request) if self._cors_origins else ()
         etag = shared.etag
         last_modified = shared.last_modified
-        short = block.short
-        cors = self._cors_echo(request) if self._cors_origins else ()
+        mtime = st.st_mtime_ns // 1_000_000_000
 
         status = 0
         if (
@@ -336,20 +347,18 @@ class StaticServer:
         if status:
             os.close(opened.fd)
             if status == 304:
-                headers = [*short, ("ETag", etag), ("Last-Modified", last_modified), *cors]
+                headers = [*block.short, ("ETag", etag), ("Last-Modified", last_modified), *cors]
                 return Response(304, headers, b"")
             headers = [("Content-Type", _TEXT), *self._common, ("Content-Length", "0"), *cors]
             return Response(412, headers, b"")
 
-        offset = 0
-        length = size
         if request.range is not None and request.method == "GET" and size:
             span = self._range(request, size, etag, mtime)
             if span is _UNSATISFIABLE:
                 os.close(opened.fd)
                 headers = [
                     ("Content-Type", _TEXT),
-                    *short,
+                    *block.short,
                     ("ETag", etag),
                     ("Last-Modified", last_modified),
                     ("Content-Range", f"bytes */{size}"),
@@ -360,28 +369,35 @@ class StaticServer:
             if span is not None:
                 offset, end = span
                 length = end - offset
-                status = 206
-        if status == 206:
-            headers = [
-                *block.full,
-                ("ETag", etag),
-                ("Last-Modified", last_modified),
-                ("Content-Length", str(length)),
-                *cors,
-                ("Content-Range", f"bytes {offset}-{offset + length - 1}/{size}"),
-            ]
-            response = Response(206, headers, b"")
-        elif cors:
+                headers = [
+                    *block.full,
+                    ("ETag", etag),
+                    ("Last-Modified", last_modified),
+                    ("Content-Length", str(length)),
+                    *cors,
+                    ("Content-Range", f"bytes {offset}-{end - 1}/{size}"),
+                ]
+                return self._with_body(request, Response(206, headers, b""), opened, offset, length)
+        if cors:
             response = Response(200, [*shared.pairs, *cors], b"")
         else:
             response = Response(200, list(shared.pairs), b"", shared)
+        return self._with_body(request, response, opened, 0, size)
+
+    @staticmethod
+    def _with_body(
+        request: Request, response: Response, opened: OpenedFile, offset: int, length: int
+    ) -> Response:
+        """``response`` with the file's bytes ``[offset, offset + length)`` as
+        its body, or, for HEAD, with none (the file closed)."""
         if request.method == "HEAD":
             os.close(opened.fd)
             return response
         path = opened.real_path
+        st = opened.stat
         if path is not None and (st.st_nlink == 0 or path.endswith(" (deleted)")):
             path = None  # replaced since it was opened: send from the descriptor only
-        response.body = FileBody(opened.fd, offset, length, size, path)
+        response.body = FileBody(opened.fd, offset, length, st.st_size, path)
         return response
 
     # -- conditional requests -------------------------------------------------
