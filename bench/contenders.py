@@ -32,6 +32,7 @@ class Contender:
 
 
 OURS = "ours"
+OURS_COPY = "ours (A/A copy)"
 
 
 def gunicorn(worker: str) -> Callable[[str], Callable[[int], list[str]]]:
@@ -118,9 +119,12 @@ def build(
     prefix: str,
     nginx_dir: Path,
     root: Path,
+    ours_copy: bool = False,
 ) -> list[Contender]:
     """The contenders of the ``selected`` groups, ours first in each group.
-    Ours is left out where its middleware is not built yet."""
+    Ours is left out where its middleware is not built yet.  With
+    ``ours_copy``, a second server running ours joins each group as a peer:
+    an A/A comparison whose ratio shows the measurement's own noise."""
     contenders = []
     for key in selected:
         if key == NGINX:
@@ -136,6 +140,8 @@ def build(
         if ours_wsgi if interface == "wsgi" else ours_asgi:
             target = f"bench.apps.ours:{interface}"
             contenders.append(Contender(label, OURS, command(target), f"/{prefix}/"))
+            if ours_copy:
+                contenders.append(Contender(label, OURS_COPY, command(target), f"/{prefix}/"))
         for name, target in peers:
             contenders.append(Contender(label, name, command(target), "/"))
     return contenders

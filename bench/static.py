@@ -7,7 +7,7 @@ a short ``wrk`` slice, in an order that changes every round, so slow drifts
 of this noisy machine hit everyone alike.  Ratios are taken per round and
 their median reported, with the range over the rounds.
 
-    python -m bench static [--duration 3] [--rounds 6] [--quick]
+    python -m bench static [--duration 1] [--rounds 20] [--quick] [--nice -10] [--profile]
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from imageattach.stores.fs import HttpExposedFileSystemStore
 
 from . import profile, wrk
 from .apps.common import PREFIX_VARIABLE, ROOT_VARIABLE, not_found_asgi, not_found_wsgi
-from .contenders import GROUPS, HOST, NGINX, Contender, build
+from .contenders import GROUPS, HOST, NGINX, OURS_COPY, Contender, build
 from .fixtures import File, write_files
 from .procs import Server, cpu_busy_seconds, free_port, running
 from .report import TIE, Ratio, Series, table
@@ -55,8 +55,8 @@ def log(message: str) -> None:
 def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     summary = __doc__.split("\n\n")[0]
     parser = argparse.ArgumentParser(prog="python -m bench static", description=summary)
-    parser.add_argument("--duration", type=float, default=2.0, help="seconds per wrk slice (2)")
-    parser.add_argument("--rounds", type=int, default=10, help="slices per contender and file (10)")
+    parser.add_argument("--duration", type=float, default=1.0, help="seconds per wrk slice (1)")
+    parser.add_argument("--rounds", type=int, default=20, help="slices per contender and file (20)")
     parser.add_argument("--quick", action="store_true", help="2 rounds of 1 s: a smoke run")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections (32)")
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (1)")
@@ -64,6 +64,12 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         "--servers",
         default=",".join([*GROUPS, NGINX]),
         help=f"comma-separated subset of: {', '.join([*GROUPS, NGINX])}",
+    )
+    parser.add_argument(
+        "--aa",
+        action="store_true",
+        help="also run a second copy of ours under each server as a peer (an A/A test: "
+        "its ratio shows the noise floor)",
     )
     parser.add_argument("--no-pin", action="store_true", help="do not pin servers and wrk to CPUs")
     parser.add_argument(
@@ -269,8 +275,9 @@ def render(contenders: list[Contender], files: list[File], samples: Samples) -> 
         peers = [c for c in contenders if c.server == server and not c.ours]
         for file in files:
             comparisons = [(peer.name, [peer]) for peer in peers]
-            if len(peers) > 1:
-                comparisons.append(("faster of the two, per round", peers))
+            real_peers = [peer for peer in peers if peer.name != OURS_COPY]
+            if len(real_peers) > 1:
+                comparisons.append(("faster of the two, per round", real_peers))
             for name, against in comparisons:
                 keys = [(peer.key, file.label) for peer in against]
                 peer_rate = str(rates[keys[0]]) if len(keys) == 1 else ""
@@ -435,6 +442,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             prefix=PREFIX,
             nginx_dir=nginx_dir,
             root=root,
+            ours_copy=arguments.aa,
         )
         env = dict(os.environ)
         env.update({ROOT_VARIABLE: str(root), PREFIX_VARIABLE: PREFIX})
