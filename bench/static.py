@@ -406,6 +406,16 @@ def describe(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return run(argv)
+    except KeyboardInterrupt:
+        log("interrupted: every server this run started is stopped")
+        return 130
+
+
+def run(argv: Sequence[str] | None) -> int:
+    """Everything :func:`main` does; Ctrl-C, ``SIGTERM`` or ``SIGHUP`` stop it
+    with a ``KeyboardInterrupt`` once the servers are stopped."""
     arguments = parse_arguments(argv)
     if shutil.which("wrk") is None:
         log("wrk is not installed: apt-get install wrk (scripts/install-system-deps.sh)")
