@@ -13,6 +13,8 @@ import os
 import signal
 import socket
 import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -152,6 +154,25 @@ def cpu_busy_seconds(cpu: int) -> float:
     except OSError:
         pass
     return 0.0
+
+
+@contextlib.contextmanager
+def machine_lock(name: str = "imageattach-bench.lock") -> Iterator[None]:
+    """Hold an exclusive lock on this machine, waiting for another run that
+    holds it: two benchmarks at once would each measure the other."""
+    import fcntl  # POSIX only, like the rest of this module
+
+    path = os.path.join(tempfile.gettempdir(), name)
+    with open(path, "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"another benchmark run holds {path}; waiting for it", file=sys.stderr)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 @contextlib.contextmanager

@@ -36,7 +36,7 @@ from . import profile, wrk
 from .apps.common import PREFIX_VARIABLE, ROOT_VARIABLE, not_found_asgi, not_found_wsgi
 from .contenders import GROUPS, HOST, NGINX, OURS_COPY, Contender, build
 from .fixtures import File, write_files
-from .procs import Server, cpu_busy_seconds, free_port, running
+from .procs import Server, cpu_busy_seconds, free_port, machine_lock, running
 from .report import TIE, Ratio, Series, table
 
 REPOSITORY = Path(__file__).resolve().parent.parent
@@ -406,17 +406,18 @@ def describe(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    arguments = parse_arguments(argv)
     try:
-        return run(argv)
+        with machine_lock():
+            return run(arguments, argv)
     except KeyboardInterrupt:
         log("interrupted: every server this run started is stopped")
         return 130
 
 
-def run(argv: Sequence[str] | None) -> int:
+def run(arguments: argparse.Namespace, argv: Sequence[str] | None) -> int:
     """Everything :func:`main` does; Ctrl-C, ``SIGTERM`` or ``SIGHUP`` stop it
     with a ``KeyboardInterrupt`` once the servers are stopped."""
-    arguments = parse_arguments(argv)
     if shutil.which("wrk") is None:
         log("wrk is not installed: apt-get install wrk (scripts/install-system-deps.sh)")
         return 2
