@@ -32,6 +32,13 @@ _ENCODING = sys.getfilesystemencoding()
 _ENCODE_ERRORS = sys.getfilesystemencodeerrors()
 
 
+#: Machines where 437 is ``openat2`` (the common syscall table; not alpha or
+#: MIPS, whose numbers are offset).
+_SYSCALL_437 = frozenset(
+    {"x86_64", "i686", "aarch64", "arm64", "armv7l", "ppc64le", "ppc64", "s390x", "riscv64"}
+)
+
+
 class _OpenWithoutSymlinks:
     """``openat2(AT_FDCWD, path, {_FLAGS, RESOLVE_NO_SYMLINKS})`` (Linux 5.6+).
 
@@ -58,19 +65,16 @@ class _OpenWithoutSymlinks:
         syscall.restype = ctypes.c_long
         self._how = OpenHow(_FLAGS, 0, 0x04)  # RESOLVE_NO_SYMLINKS, linux/openat2.h
         # Every argument as its exact C type (syscall() is variadic), bound
-        # once; a partial calls it with no Python frame in between.
+        # once: SYS_openat2 and AT_FDCWD; a partial adds no Python frame.
         self.call: Callable[..., int] = functools.partial(
-            syscall,
-            ctypes.c_long(437),
-            ctypes.c_int(-100),  # SYS_openat2, AT_FDCWD
+            syscall, ctypes.c_long(437), ctypes.c_int(-100)
         )
         self.tail = (ctypes.byref(self._how), ctypes.c_size_t(ctypes.sizeof(self._how)))
 
     @classmethod
     def if_available(cls) -> _OpenWithoutSymlinks | None:
-        """An instance when the kernel answers ``openat2`` (437 is its number
-        on every architecture but alpha), else ``None``."""
-        if not sys.platform.startswith("linux") or os.uname().machine == "alpha":
+        """An instance when the kernel answers ``openat2``, else ``None``."""
+        if not sys.platform.startswith("linux") or os.uname().machine not in _SYSCALL_437:
             return None
         try:
             opener = cls()
