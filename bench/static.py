@@ -373,6 +373,7 @@ def describe(
     pinned: bool,
     files: list[File],
     samples: Samples,
+    revision: str,
 ) -> list[str]:
     """The report's opening: command, date, revision, machine and method."""
     foreign = [s.foreign_cpu_use for values in samples.values() for s in values]
@@ -388,7 +389,7 @@ def describe(
         "# Static-serving benchmark",
         "",
         f"`{command}` — {datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}, "
-        f"imageattach {git_revision()}",
+        f"imageattach {revision}",
         "",
         f"{os.cpu_count()} CPUs, {platform.platform()}, Python {platform.python_version()}; "
         f"{versions()}.",
@@ -433,6 +434,7 @@ def run(arguments: argparse.Namespace, argv: Sequence[str] | None) -> int:
     server_prefix = (*niceness, *(("taskset", "-c", str(SERVER_CPU)) if pinned else ()))
     wrk_prefix = (*niceness, *(("taskset", "-c", str(WRK_CPU)) if pinned else ()))
 
+    revision = git_revision()  # what the servers about to start import
     with tempfile.TemporaryDirectory(prefix="imageattach-bench-") as temp_name:
         temp = Path(temp_name)
         root, nginx_dir = temp / "images", temp / "nginx"
@@ -489,7 +491,7 @@ def run(arguments: argparse.Namespace, argv: Sequence[str] | None) -> int:
     ]
     report = "\n".join(
         [
-            *describe(argv, arguments, pinned, files, samples),
+            *describe(argv, arguments, pinned, files, samples, revision),
             render(measured, files, samples),
             "",
             *(["Left out: " + "; ".join(failures), ""] if failures else []),
