@@ -90,9 +90,11 @@ def _function(frame: str, *, line: bool = False) -> str:
     return f"{match['function']} ({path})"
 
 
-def summarize(raw_path: Path, *, seconds: float, top: int = 25) -> str:
+def summarize(raw_path: Path, *, seconds: float, requests: int = 0, top: int = 25) -> str:
     """Self and inclusive shares of the busiest functions, and the busiest
-    lines of imageattach, as plain text."""
+    lines of imageattach, as plain text.  With the number of ``requests``
+    served while sampling, each share is also given in microseconds of
+    GIL-held time per request, which compares across runs and servers."""
     own: collections.Counter[str] = collections.Counter()
     inclusive: collections.Counter[str] = collections.Counter()
     ours: collections.Counter[str] = collections.Counter()
@@ -117,11 +119,24 @@ def summarize(raw_path: Path, *, seconds: float, top: int = 25) -> str:
     if not total:
         return "(no samples: the process was idle or could not be read)"
     held = total / (RATE * seconds)
-    lines = [f"{total} samples; Python held the GIL about {held:.0%} of the time", ""]
-    lines += ["self %  function (time in native code counts for its Python caller)"]
-    lines += [f"{100 * n / total:6.1f}  {name}" for name, n in own.most_common(top)]
-    lines += ["", "total % imageattach function (including callees)"]
-    lines += [f"{100 * n / total:6.1f}  {name}" for name, n in inclusive.most_common(top)]
-    lines += ["", "total % imageattach line (the innermost imageattach frame of each sample)"]
-    lines += [f"{100 * n / total:6.1f}  {name}" for name, n in ours.most_common(top)]
+    per_request = 1e6 / RATE / requests if requests else 0.0
+
+    def rows(counter: collections.Counter[str]) -> list[str]:
+        return [
+            f"{100 * n / total:6.1f}  {n * per_request:7.2f}  {name}"
+            if per_request
+            else f"{100 * n / total:6.1f}  {name}"
+            for name, n in counter.most_common(top)
+        ]
+
+    unit = "   µs/req" if per_request else ""
+    lines = [f"{total} samples; Python held the GIL about {held:.0%} of the time"]
+    if per_request:
+        lines.append(f"about {total * per_request:.1f} µs of GIL-held time per request")
+    lines += ["", f"self %{unit}  function (native code counts for its Python caller)"]
+    lines += rows(own)
+    lines += ["", f"total %{unit}  imageattach function (including callees)"]
+    lines += rows(inclusive)
+    lines += ["", f"total %{unit}  imageattach line (innermost imageattach frame of each sample)"]
+    lines += rows(ours)
     return "\n".join(lines)

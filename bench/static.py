@@ -358,9 +358,10 @@ def profile_ours(
                 wrk_prefix=wrk_prefix,
             )
             summary = directory / f"profile-{slug}.txt"
+            text = profile.summarize(raw, seconds=seconds, requests=result.requests)
             summary.write_text(
                 f"{contender.key}, {file.label}: {result.requests_per_second:,.0f} req/s "
-                f"while sampled\n\n{profile.summarize(raw, seconds=seconds)}\n"
+                f"while sampled\n\n{text}\n"
             )
             log(f"profiled {contender.key} on {file.label}: {summary}")
             written.append(summary)
