@@ -46,7 +46,10 @@ def make_jpeg(spec: Spec) -> bytes:
     """Blurred seeded noise encoded at the quality whose size is closest to
     ``spec.target_bytes``; the same ImageMagick makes the same bytes."""
     noise = random.Random(spec.object_id).randbytes(spec.width * spec.height * 3)
-    with Image(blob=noise, format="rgb", width=spec.width, height=spec.height, depth=8) as image:
+    # Pixels imported directly: imageattach's ImageMagick policy (in force once
+    # anything imports imageattach.imaging) refuses the raw RGB coder.
+    with Image(width=spec.width, height=spec.height, background="black") as image:
+        image.import_pixels(channel_map="RGB", storage="char", data=noise)
         image.gaussian_blur(sigma=spec.sigma)
         image.strip()
 
