@@ -303,7 +303,7 @@ class StaticServer:
 
         if method != "GET" and method != "HEAD":
             os.close(opened.fd)
-            if method == "OPTIONS" and self._cors:
+            if method == "OPTIONS" and self._cors and request.access_control_request_method:
                 return self._preflight(request)
             return self._text(request, 405, extra=(("Allow", self._allow),))
         try:

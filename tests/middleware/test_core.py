@@ -201,6 +201,15 @@ def test_cors_preflight_for_a_file_not_made_yet(serve: Serve) -> None:
     assert response.status == 204
 
 
+def test_options_without_a_preflight_header_is_not_a_preflight(serve: Serve) -> None:
+    # The same rule for a file that exists and one not made yet.
+    client = serve(cors=True)
+    for path in (JPE, "/images/user/5/0/5.10x10.jpe"):
+        response = client.request("OPTIONS", path, [("Origin", "https://a.example")])
+        assert response.status in (404, 405)
+        assert response.header("Access-Control-Allow-Methods") is None
+
+
 # -- ETag and Last-Modified --------------------------------------------------------
 
 
