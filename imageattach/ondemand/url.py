@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import parse_qsl, urlencode
 
+from ..middleware.paths import MAX_PATH_LENGTH
 from ..sizing import thumbnail_mimetype
 from ..stores.fs import guess_extension, guess_mimetype
 
@@ -43,8 +44,8 @@ _SOURCE = re.compile(
 )
 _TAG = re.compile(r"[0-9]{1,32}", re.ASCII)
 _SIGNATURE = re.compile(r"[A-Za-z0-9_-]{1,64}", re.ASCII)
-#: Longer than any canonical path or query; refused before any parsing.
-_MAX_LENGTH = 1024
+#: Longer than any canonical query; refused before any parsing.
+_MAX_QUERY_LENGTH = 1024
 
 
 class KeyLayout(Protocol):
@@ -136,7 +137,7 @@ def is_resize_query(query_string: str) -> bool:
 
 
 def _pairs(query_string: str) -> list[tuple[str, str]]:
-    if not query_string or len(query_string) > _MAX_LENGTH:
+    if not query_string or len(query_string) > _MAX_QUERY_LENGTH:
         return []
     return parse_qsl(query_string, keep_blank_values=True)
 
@@ -151,7 +152,7 @@ def parse(
     path of the key it names, and the query must hold ``src``, optionally
     ``_ts`` and ``sig``, each once, and nothing else.
     """
-    if len(relative_path) > _MAX_LENGTH:
+    if len(relative_path) > MAX_PATH_LENGTH:
         return None
     params: dict[str, str] = {}
     for name, value in _pairs(query_string):
