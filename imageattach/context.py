@@ -15,7 +15,7 @@ from contextvars import ContextVar
 from typing import IO, Any
 
 from .exceptions import ContextError
-from .store import Store
+from .store import Store, check_store
 
 __all__ = [
     "ContextError",
@@ -31,19 +31,13 @@ __all__ = [
 _stack: ContextVar[tuple[Store, ...]] = ContextVar("imageattach_store_stack", default=())
 
 
-def _check(store: object) -> Store:
-    if not isinstance(store, Store):
-        raise TypeError(f"store must be an imageattach.store.Store, not {store!r}")
-    return store
-
-
 def push_store_context(store: Store) -> None:
     """Make ``store`` the current store until :func:`pop_store_context`.
 
     Prefer :func:`store_context`, which also restores on exceptions; this pair
     is for frameworks whose hooks run before and after a request.
     """
-    _stack.set((*_stack.get(), _check(store)))
+    _stack.set((*_stack.get(), check_store(store)))
 
 
 def pop_store_context() -> Store:
@@ -69,7 +63,7 @@ def store_context(store: Store) -> Iterator[Store]:
     The previous stack is restored when the block exits, also on exceptions.
     """
     previous = _stack.get()
-    _stack.set((*previous, _check(store)))
+    _stack.set((*previous, check_store(store)))
     try:
         yield store
     finally:

@@ -58,7 +58,7 @@ from .exceptions import NoOriginalImageError
 from .file import ReusableFileProxy
 from .imaging import ImageInfo
 from .sizing import VECTOR_TYPES, thumbnail_size
-from .store import Store
+from .store import Store, check_store
 
 __all__ = [
     "VECTOR_TYPES",
@@ -72,15 +72,9 @@ __all__ = [
 ]
 
 
-def _check_store(store: object) -> Store:
-    if not isinstance(store, Store):
-        raise TypeError(f"store must be an imageattach.store.Store, not {store!r}")
-    return store
-
-
 def _concrete(store: object) -> Store:
     """``store`` checked, and resolved if it is the ``current_store`` proxy."""
-    return resolve_store(_check_store(store))
+    return resolve_store(check_store(store))
 
 
 def _img_tag(url: str, width: int, height: int) -> str:
@@ -191,7 +185,7 @@ class Image:
     def open_file(self, store: Store = current_store, use_seek: bool = False) -> Any:
         """Open the image's data as a readable context manager (seekable too
         with ``use_seek``).  An image not flushed yet reads its pending data."""
-        store = _check_store(store)
+        store = check_store(store)
         pending = tracking.pending_file(self)
         if pending is not None:
             return ReusableFileProxy(pending.rewind())

@@ -21,7 +21,7 @@ from .file import open_file_proxy
 if TYPE_CHECKING:
     from .entity import Image
 
-__all__ = ["Store", "created_tag", "versioned_url"]
+__all__ = ["Store", "check_store", "created_tag", "versioned_url"]
 
 
 def created_tag(created_at: datetime.datetime | None) -> str:
@@ -35,6 +35,13 @@ def versioned_url(url: str, tag: str) -> str:
     if not tag:
         return url
     return f"{url}{'&' if '?' in url else '?'}_ts={tag}"
+
+
+def check_store(store: object) -> Store:
+    """Return ``store`` if it is a :class:`Store`, else raise :exc:`TypeError`."""
+    if not isinstance(store, Store):
+        raise TypeError(f"store must be an imageattach.store.Store, not {store!r}")
+    return store
 
 
 def _check_image(image: object) -> Image:

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from ..context import store_context
-from ..store import Store
+from ..store import Store, check_store
 
 __all__ = ["ASGIApp", "StoreContextMiddleware", "install", "serve"]
 
@@ -34,10 +34,8 @@ class StoreContextMiddleware:
     WebSocket connection (``lifespan`` passes through untouched)."""
 
     def __init__(self, app: ASGIApp, store: Store) -> None:
-        if not isinstance(store, Store):
-            raise TypeError(f"store must be an imageattach.store.Store, not {store!r}")
         self.app = app
-        self.store = store
+        self.store = check_store(store)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):

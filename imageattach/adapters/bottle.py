@@ -32,7 +32,7 @@ except ImportError:  # pragma: no cover - exercised by a test that hides Bottle
     raise missing_framework(__name__, "Bottle", "bottle") from None
 
 from ..exceptions import ConfigurationError
-from ..store import Store
+from ..store import Store, check_store
 from . import wsgi
 from .settings import store_from_settings
 
@@ -55,9 +55,7 @@ class ImageAttachPlugin:
     api = 2
 
     def __init__(self, store: Store | None = None, *, serve: bool = True) -> None:
-        if store is not None and not isinstance(store, Store):
-            raise TypeError(f"store must be an imageattach.store.Store, not {store!r}")
-        self._store = store
+        self._store = None if store is None else check_store(store)
         self.serve = serve
         self._app: bottle.Bottle | None = None
 

@@ -42,7 +42,7 @@ except ImportError:  # pragma: no cover - exercised by a test that hides Flask
 
 from ..context import store_context
 from ..exceptions import ConfigurationError
-from ..store import Store
+from ..store import Store, check_store
 from .settings import store_from_settings
 from .wsgi import install
 
@@ -73,9 +73,7 @@ class ImageAttach:
     """
 
     def __init__(self, app: flask.Flask | None = None, *, store: Store | None = None) -> None:
-        if store is not None and not isinstance(store, Store):
-            raise TypeError(f"store must be an imageattach.store.Store, not {store!r}")
-        self._store = store
+        self._store = None if store is None else check_store(store)
         if app is not None:
             self.init_app(app)
 

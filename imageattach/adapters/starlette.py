@@ -24,7 +24,7 @@ except ImportError:  # pragma: no cover - exercised by a test that hides Starlet
 
     raise missing_framework(__name__, "Starlette", "starlette") from None
 
-from ..store import Store
+from ..store import Store, check_store
 from .asgi import install
 
 __all__ = ["ImageAttachMiddleware"]
@@ -39,9 +39,7 @@ class ImageAttachMiddleware:
     """
 
     def __init__(self, app: ASGIApp, *, store: Store) -> None:
-        if not isinstance(store, Store):
-            raise TypeError(f"store must be an imageattach.store.Store, not {store!r}")
-        self.store = store
+        self.store = check_store(store)
         self.app = app
         self._handler = install(app, store)
 

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from ..context import push_store_context
-from ..store import Store
+from ..store import Store, check_store
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -80,10 +80,8 @@ class StoreContextMiddleware:
     """WSGI middleware making ``store`` the current store for each request."""
 
     def __init__(self, app: WSGIApplication, store: Store) -> None:
-        if not isinstance(store, Store):
-            raise TypeError(f"store must be an imageattach.store.Store, not {store!r}")
         self.app = app
-        self.store = store
+        self.store = check_store(store)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         context = request_context(self.store)
