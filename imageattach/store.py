@@ -44,7 +44,7 @@ def check_store(store: object) -> Store:
     return store
 
 
-def _check_image(image: object) -> Image:
+def check_image(image: object) -> Image:
     from .entity import Image
 
     if not isinstance(image, Image):
@@ -52,7 +52,7 @@ def _check_image(image: object) -> Image:
     return image
 
 
-def _check_object_id(image: Image) -> int:
+def check_object_id(image: Image) -> int:
     object_id = image.object_id
     if isinstance(object_id, bool) or not isinstance(object_id, int):
         raise TypeError(f"image.object_id must be an integer, not {object_id!r}")
@@ -137,13 +137,13 @@ class Store:
 
     def store(self, image: Image, file: IO[bytes]) -> None:
         """Store the data ``file`` of ``image``."""
-        image = _check_image(image)
+        image = check_image(image)
         if not callable(getattr(file, "read", None)):
             raise TypeError(f"file must be a readable file-like object, not {file!r}")
         self.put_file(
             file,
             image.object_type,
-            _check_object_id(image),
+            check_object_id(image),
             image.width,
             image.height,
             image.mimetype,
@@ -152,9 +152,9 @@ class Store:
 
     def delete(self, image: Image) -> None:
         """Delete the file of ``image``."""
-        image = _check_image(image)
+        image = check_image(image)
         self.delete_file(
-            image.object_type, _check_object_id(image), image.width, image.height, image.mimetype
+            image.object_type, check_object_id(image), image.width, image.height, image.mimetype
         )
 
     def open(self, image: Image, use_seek: bool = False) -> Any:
@@ -163,16 +163,16 @@ class Store:
         With ``use_seek`` the result is also seekable (buffered in memory if
         the backend's stream is not).
         """
-        image = _check_image(image)
+        image = check_image(image)
         file = self.get_file(
-            image.object_type, _check_object_id(image), image.width, image.height, image.mimetype
+            image.object_type, check_object_id(image), image.width, image.height, image.mimetype
         )
         return open_file_proxy(file, use_seek=use_seek)
 
     def locate(self, image: Image) -> str:
         """Return the URL of ``image`` with a ``_ts`` cache-busting query."""
-        image = _check_image(image)
+        image = check_image(image)
         url = self.get_url(
-            image.object_type, _check_object_id(image), image.width, image.height, image.mimetype
+            image.object_type, check_object_id(image), image.width, image.height, image.mimetype
         )
         return versioned_url(url, created_tag(image.created_at))

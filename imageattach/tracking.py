@@ -41,7 +41,7 @@ from sqlalchemy.orm import Mapper, Session, SessionTransaction, object_session
 from sqlalchemy.orm.state import InstanceState
 
 from .context import current_store, resolve_store
-from .store import Store, _check_object_id
+from .store import Store, check_object_id
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -135,7 +135,7 @@ def _store_of(image: Image) -> Store:
 
 
 def image_key(image: Image) -> Key:
-    return image.object_type, _check_object_id(image), image.width, image.height, image.mimetype
+    return image.object_type, check_object_id(image), image.width, image.height, image.mimetype
 
 
 def spool(source: IO[bytes]) -> IO[bytes]:

@@ -43,7 +43,7 @@ from ..exceptions import (
 )
 from ..middleware.miss import FILE_READY, FileReady, MissResponse, Redirect
 from ..sizing import thumbnail_size
-from ..store import _check_object_id, created_tag
+from ..store import check_object_id, created_tag
 from ..stores.fs import BaseFileSystemStore
 from .flight import FileLocks, SingleFlight
 from .pool import BoundedPool
@@ -177,7 +177,7 @@ class Resizer:
         request = make_request(
             self.store,
             object_type=image.object_type,
-            object_id=_check_object_id(image),
+            object_id=check_object_id(image),
             width=width,
             height=height,
             source_width=image.width,

@@ -42,7 +42,7 @@ from ..exceptions import (
 )
 from ..hosturl import require_host_url
 from ..middleware.options import ServeOptions, make_options
-from ..store import Store, _check_image, _check_object_id
+from ..store import Store, check_image, check_object_id
 from .fs import guess_extension, guess_mimetype
 
 try:
@@ -645,9 +645,9 @@ class S3Store(Store):
         # A presigned URL's whole query string is covered by its signature,
         # so the _ts query cannot be appended (and is not needed: the URL
         # changes with every call anyway).
-        image = _check_image(image)
+        image = check_image(image)
         return self.get_url(
-            image.object_type, _check_object_id(image), image.width, image.height, image.mimetype
+            image.object_type, check_object_id(image), image.width, image.height, image.mimetype
         )
 
     # -- on-demand thumbnails --------------------------------------------------
@@ -834,9 +834,9 @@ class S3SandboxStore(Store):
         return store.get_url(object_type, object_id, width, height, mimetype)
 
     def locate(self, image: Image) -> str:
-        image = _check_image(image)
+        image = check_image(image)
         key = self.overriding.get_key(
-            image.object_type, _check_object_id(image), image.width, image.height, image.mimetype
+            image.object_type, check_object_id(image), image.width, image.height, image.mimetype
         )
         store = self.overriding if self._is_overridden(key) else self.underlying
         return store.locate(image)
