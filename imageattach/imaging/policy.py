@@ -15,7 +15,7 @@ import warnings
 from wand.api import library
 from wand.resource import limits
 
-from ..exceptions import ImagingPolicyError
+from ..exceptions import ConfigurationError, ImagingPolicyError
 from ._environment import POLICY_DIR, WAND_STARTED_BEFORE_US
 
 __all__ = [
@@ -108,9 +108,11 @@ def set_resource_limits(**values: int) -> None:
     """
     for name, value in values.items():
         if name not in {"thread", "memory", "map", "disk", "area", "width", "height", "file"}:
-            raise ValueError(f"unknown ImageMagick resource {name!r}")
+            raise ConfigurationError(f"unknown ImageMagick resource {name!r}")
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise ValueError(f"resource limit {name} must be a positive integer, not {value!r}")
+            raise ConfigurationError(
+                f"resource limit {name} must be a positive integer, not {value!r}"
+            )
         limits[name] = value
 
 
