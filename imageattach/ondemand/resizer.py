@@ -42,6 +42,7 @@ from ..exceptions import (
     UnsupportedImageError,
 )
 from ..middleware.miss import FILE_READY, FileReady, MissResponse, Redirect
+from ..middleware.options import ServeOptions, make_options
 from ..sizing import thumbnail_size
 from ..store import check_object_id, created_tag
 from ..stores.fs import BaseFileSystemStore
@@ -214,26 +215,36 @@ class Resizer:
 
     # -- answering misses ------------------------------------------------------
 
+    def serve_options(self, base: ServeOptions, *, asynchronous: bool) -> ServeOptions:
+        """``base`` with this resizer as the middleware's ``on_miss`` hook."""
+        hook = self.handle_async if asynchronous else self.handle
+        return make_options(base, {"on_miss": hook})
+
     def handle(self, relative_path: str, query_string: str) -> Outcome | None:
         """Answer a miss of ``relative_path`` (relative to the store root),
         blocking until the thumbnail is stored."""
-        decision = self._authorise(relative_path, query_string)
-        if not isinstance(decision, ResizeRequest):
-            return decision
-        known = self._known(decision)
-        if known is not None:
-            return known
-        future = self._start(decision)
-        if future is None:
-            return _BUSY
+        started = self._begin(relative_path, query_string)
+        if not isinstance(started, Future):
+            return started
         try:
-            return future.result(timeout=self.wait_timeout)
+            return started.result(timeout=self.wait_timeout)
         except TimeoutError:  # concurrent.futures.TimeoutError since 3.11
             return _BUSY
 
     async def handle_async(self, relative_path: str, query_string: str) -> Outcome | None:
         """:meth:`handle` for an event loop: the work runs in the pool and the
         loop only awaits it."""
+        started = self._begin(relative_path, query_string)
+        if not isinstance(started, Future):
+            return started
+        try:
+            return await _wait(started, self.wait_timeout)
+        except TimeoutError:
+            return _BUSY
+
+    def _begin(self, relative_path: str, query_string: str) -> Outcome | Future[Outcome] | None:
+        """Authorise the URL and answer at once if possible, or start (or
+        join) the generation and return its future."""
         decision = self._authorise(relative_path, query_string)
         if not isinstance(decision, ResizeRequest):
             return decision
@@ -241,12 +252,7 @@ class Resizer:
         if known is not None:
             return known
         future = self._start(decision)
-        if future is None:
-            return _BUSY
-        try:
-            return await _wait(future, self.wait_timeout)
-        except TimeoutError:
-            return _BUSY
+        return _BUSY if future is None else future
 
     def _authorise(
         self, relative_path: str, query_string: str

@@ -305,8 +305,7 @@ class HttpExposedFileSystemStore(BaseFileSystemStore):
         """
         if not self.resizer.enabled:
             return self.serve_options
-        hook = self.resizer.handle_async if asynchronous else self.resizer.handle
-        return make_options(self.serve_options, {"on_miss": hook})
+        return self.resizer.serve_options(self.serve_options, asynchronous=asynchronous)
 
     def wsgi_middleware(self, app: Any) -> Any:
         """Wrap the WSGI ``app``: serve this store's files under ``/<prefix>/``

@@ -41,7 +41,7 @@ from ..exceptions import (
     StoreUnavailableError,
 )
 from ..hosturl import require_host_url
-from ..middleware.options import ServeOptions, make_options
+from ..middleware.options import make_options
 from ..store import Store, check_image, check_object_id
 from .fs import guess_extension, guess_mimetype
 
@@ -664,10 +664,6 @@ class S3Store(Store):
         """
         return self.resizer.url(image, width, height)
 
-    def _middleware_options(self, *, asynchronous: bool) -> ServeOptions:
-        hook = self.resizer.handle_async if asynchronous else self.resizer.handle
-        return make_options(self.resize_serve_options, {"on_miss": hook})
-
     def wsgi_middleware(self, app: Any) -> Any:
         """Wrap the WSGI ``app``: answer resize URLs under ``/<resize_prefix>/``
         (make the thumbnail if needed, then redirect to it in the bucket), and
@@ -681,7 +677,7 @@ class S3Store(Store):
             return app
         from ..middleware.wsgi import StaticServerMiddleware
 
-        options = self._middleware_options(asynchronous=False)
+        options = self.resizer.serve_options(self.resize_serve_options, asynchronous=False)
         return StaticServerMiddleware(app, "/" + self.resize_prefix, None, options=options)
 
     def asgi_middleware(self, app: Any) -> Any:
@@ -690,7 +686,7 @@ class S3Store(Store):
             return app
         from ..middleware.asgi import StaticFilesMiddleware
 
-        options = self._middleware_options(asynchronous=True)
+        options = self.resizer.serve_options(self.resize_serve_options, asynchronous=True)
         return StaticFilesMiddleware(app, "/" + self.resize_prefix, None, options=options)
 
     def __repr__(self) -> str:
