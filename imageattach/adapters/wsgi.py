@@ -15,10 +15,11 @@ never calls ``close()`` leaks nothing into its next request.
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from ..context import push_store_context
+from ..middleware.contextbody import in_context
 from ..store import Store, check_store
 
 if TYPE_CHECKING:
@@ -34,46 +35,6 @@ def request_context(store: Store) -> contextvars.Context:
     context = contextvars.copy_context()
     context.run(push_store_context, store)
     return context
-
-
-class _ContextBody:
-    """A response body iterated and closed in the request's context (the
-    server may iterate in another thread, as granian does)."""
-
-    def __init__(self, body: Iterable[bytes], context: contextvars.Context) -> None:
-        self._body = body
-        self._iterator: Iterator[bytes] | None = None
-        self._context = context
-
-    def __iter__(self) -> _ContextBody:
-        return self
-
-    def __next__(self) -> bytes:
-        if self._iterator is None:
-            self._iterator = self._context.run(iter, self._body)
-        return self._context.run(next, self._iterator)
-
-    def close(self) -> None:
-        close = getattr(self._body, "close", None)
-        if close is not None:
-            self._context.run(close)
-
-
-def in_context(
-    body: Iterable[bytes], context: contextvars.Context, environ: WSGIEnvironment | None = None
-) -> Iterable[bytes]:
-    """``body``, iterated and closed in ``context`` (see :func:`request_context`).
-
-    Lists and the server's ``wsgi.file_wrapper`` run no application code while
-    they are sent, so they are returned as they are; wrapping a file wrapper
-    would also cost the server its ``sendfile`` path.
-    """
-    if isinstance(body, list | tuple | bytes):
-        return body
-    file_wrapper = None if environ is None else environ.get("wsgi.file_wrapper")
-    if isinstance(file_wrapper, type) and isinstance(body, file_wrapper):
-        return body
-    return _ContextBody(body, context)
 
 
 class StoreContextMiddleware:

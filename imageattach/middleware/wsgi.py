@@ -20,6 +20,7 @@ from typing import Any, TypeAlias, cast
 from ..exceptions import ConfigurationError
 from ..hosturl import host_url_context
 from .baseurl import base_url
+from .contextbody import in_context
 from .core import Miss, Request, Response, StaticServer
 from .files import FileBody, read_at
 from .miss import MissResult
@@ -159,15 +160,7 @@ class StaticServerMiddleware:
         except BaseException:
             context.run(manager.__exit__, None, None, None)
             raise
-        file_wrapper = environ.get("wsgi.file_wrapper")
-        if isinstance(result, list | tuple) or (
-            isinstance(file_wrapper, type) and isinstance(result, file_wrapper)
-        ):
-            # Nothing of the app left to run; a file wrapper stays unwrapped
-            # so the server can still sendfile it.
-            context.run(manager.__exit__, None, None, None)
-            return result
-        return _InContext(result, context, manager)
+        return in_context(result, context, environ, lambda: manager.__exit__(None, None, None))
 
     def _base_url(self, environ: dict[str, Any]) -> str | None:
         trusted = self.options.trusted_proxy_headers
@@ -220,35 +213,3 @@ class _FileSlice:
 
     def close(self) -> None:
         self._body.close()
-
-
-class _InContext:
-    """The app's response iterable, iterated and closed inside ``context``;
-    closing also ends the host URL ``manager``."""
-
-    __slots__ = ("_context", "_iterable", "_manager", "_next")
-
-    def __init__(
-        self,
-        iterable: Iterable[bytes],
-        context: contextvars.Context,
-        manager: contextlib.AbstractContextManager[None],
-    ) -> None:
-        self._iterable = iterable
-        self._context = context
-        self._manager = manager
-        self._next = context.run(iter, iterable).__next__
-
-    def __iter__(self) -> Iterator[bytes]:
-        return self
-
-    def __next__(self) -> bytes:
-        return self._context.run(self._next)
-
-    def close(self) -> None:
-        try:
-            close = getattr(self._iterable, "close", None)
-            if close is not None:
-                self._context.run(close)
-        finally:
-            self._context.run(self._manager.__exit__, None, None, None)
