@@ -16,6 +16,7 @@ from wand.api import library
 from wand.resource import limits
 
 from ..exceptions import ConfigurationError, ImagingPolicyError
+from ..validation import check_int
 from ._environment import POLICY_DIR, WAND_STARTED_BEFORE_US
 
 __all__ = [
@@ -109,11 +110,7 @@ def set_resource_limits(**values: int) -> None:
     for name, value in values.items():
         if name not in {"thread", "memory", "map", "disk", "area", "width", "height", "file"}:
             raise ConfigurationError(f"unknown ImageMagick resource {name!r}")
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise ConfigurationError(
-                f"resource limit {name} must be a positive integer, not {value!r}"
-            )
-        limits[name] = value
+        limits[name] = check_int(f"resource limit {name}", value)
 
 
 set_resource_limits(**DEFAULT_RESOURCE_LIMITS)

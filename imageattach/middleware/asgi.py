@@ -26,6 +26,7 @@ except ImportError as error:  # pragma: no cover - depends on the environment
 
 from ..exceptions import ConfigurationError
 from ..hosturl import host_url_context
+from ..validation import check_int
 from .baseurl import base_url
 from .core import REQUEST_HEADERS, Miss, Request, Response, StaticServer
 from .files import FileBody, read_at
@@ -74,14 +75,7 @@ class StaticFilesMiddleware:
     ) -> None:
         if not callable(app):
             raise ConfigurationError("app must be an ASGI 3 callable")
-        if (
-            isinstance(chunk_size, bool)
-            or not isinstance(chunk_size, int)
-            or chunk_size < MIN_CHUNK_SIZE
-        ):
-            raise ConfigurationError(
-                f"chunk_size must be an int of at least {MIN_CHUNK_SIZE}, not {chunk_size!r}"
-            )
+        check_int("chunk_size", chunk_size, minimum=MIN_CHUNK_SIZE)
         if not isinstance(pathsend, bool):
             raise ConfigurationError("pathsend must be a bool")
         self.app = app

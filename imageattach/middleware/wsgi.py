@@ -19,6 +19,7 @@ from typing import Any, TypeAlias, cast
 
 from ..exceptions import ConfigurationError
 from ..hosturl import host_url_context
+from ..validation import check_int
 from .baseurl import base_url
 from .contextbody import in_context
 from .core import Miss, Request, Response, StaticServer
@@ -64,8 +65,7 @@ class StaticServerMiddleware:
     ) -> None:
         if not callable(app):
             raise ConfigurationError("app must be a WSGI callable")
-        if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1:
-            raise ConfigurationError(f"block_size must be a positive int, not {block_size!r}")
+        check_int("block_size", block_size)
         if cors is not False:
             overrides["cors"] = cors
         self.options = make_options(options, overrides)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
 
-from ..exceptions import ConfigurationError
+from ..validation import check_int
 
 __all__ = ["BoundedPool"]
 
@@ -32,12 +32,8 @@ class BoundedPool:
     """
 
     def __init__(self, *, workers: int, queue: int, name: str = "imageattach-resize") -> None:
-        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-            raise ConfigurationError(f"resize_workers must be a positive integer, not {workers!r}")
-        if isinstance(queue, bool) or not isinstance(queue, int) or queue < 0:
-            raise ConfigurationError(f"resize_queue must be an integer >= 0, not {queue!r}")
-        self.workers = workers
-        self.queue = queue
+        self.workers = check_int("resize_workers", workers)
+        self.queue = check_int("resize_queue", queue, minimum=0)
         self.name = name
         self._executor: ThreadPoolExecutor | None = None
         self._slots = threading.BoundedSemaphore(workers + queue)

@@ -23,6 +23,7 @@ from urllib.parse import quote
 from ..exceptions import ConfigurationError
 from ..middleware.miss import Redirect
 from ..store import versioned_url
+from ..validation import check_int
 from .resizer import Outcome, ResizableStore, Resizer
 from .url import ResizeRequest
 
@@ -55,8 +56,7 @@ class RedirectingResizer(Resizer):
         super().__init__(store, **options)
         if not callable(url_base):
             raise ConfigurationError("url_base must be callable")
-        if isinstance(known_keys, bool) or not isinstance(known_keys, int) or known_keys < 0:
-            raise ConfigurationError(f"known_keys must be an integer >= 0, not {known_keys!r}")
+        check_int("known_keys", known_keys, minimum=0)
         self.url_base = url_base
         self.stable_urls = bool(stable_urls)
         self.known_keys = known_keys

@@ -46,6 +46,7 @@ from ..middleware.options import ServeOptions, make_options
 from ..sizing import thumbnail_size
 from ..store import check_object_id, created_tag
 from ..stores.fs import BaseFileSystemStore
+from ..validation import check_int
 from .flight import FileLocks, SingleFlight
 from .pool import BoundedPool
 from .signing import SecretKey, Signer, is_allowlisted, normalize_allowlist
@@ -133,10 +134,10 @@ class Resizer:
         self.store = store
         self.signer = None if secret_key is None else Signer(secret_key)
         self.allowlist = normalize_allowlist(resize_allowlist)
-        self.max_resize_dimension = _positive("max_resize_dimension", max_resize_dimension)
+        self.max_resize_dimension = check_int("max_resize_dimension", max_resize_dimension)
         if self.max_resize_dimension > 1_000_000:
             raise ConfigurationError("max_resize_dimension must be at most 1000000")
-        self.max_source_pixels = _positive("max_source_pixels", max_source_pixels)
+        self.max_source_pixels = check_int("max_source_pixels", max_source_pixels)
         if isinstance(wait_timeout, bool) or not isinstance(wait_timeout, int | float):
             raise ConfigurationError(f"wait_timeout must be a number, not {wait_timeout!r}")
         if not wait_timeout > 0:
@@ -416,12 +417,6 @@ def _exists(
 
 def _source_too_large(max_pixels: int) -> MissResponse:
     return MissResponse(422, f"Unprocessable: the original image has more than {max_pixels} pixels")
-
-
-def _positive(name: str, value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ConfigurationError(f"{name} must be a positive integer, not {value!r}")
-    return value
 
 
 async def _wait(future: Future[Outcome], timeout: float) -> Outcome:

@@ -43,6 +43,7 @@ from ..exceptions import (
 from ..hosturl import require_host_url
 from ..middleware.options import make_options
 from ..store import Store, check_image, check_object_id
+from ..validation import check_int
 from .fs import guess_extension, guess_mimetype
 
 try:
@@ -171,12 +172,6 @@ def _check_url(name: str, value: str | None) -> str | None:
     if parts is None or parts.scheme not in {"http", "https"} or not parts.netloc:
         raise ConfigurationError(f"{name} must be an http:// or https:// URL, not {value!r}")
     return value.rstrip("/")
-
-
-def _check_count(name: str, value: int, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigurationError(f"{name} must be an integer >= {minimum}, not {value!r}")
-    return value
 
 
 def _check_seconds(name: str, value: float) -> float:
@@ -360,18 +355,18 @@ class S3Store(Store):
             bucket_fits_host = _VIRTUAL_HOST_BUCKET.match(bucket) is not None
             addressing_style = "path" if endpoint_url or not bucket_fits_host else "virtual"
         self.addressing_style = addressing_style
-        self.max_age = _check_count("max_age", max_age, 0)
-        self.max_retry = _check_count("max_retry", max_retry, 0)
+        self.max_age = check_int("max_age", max_age, minimum=0)
+        self.max_retry = check_int("max_retry", max_retry, minimum=0)
         self.connect_timeout = _check_seconds("connect_timeout", connect_timeout)
         self.read_timeout = _check_seconds("read_timeout", read_timeout)
         self.acl = acl
         self.reproducible_storage_class = reproducible_storage_class
         self.presigned = presigned
-        self.presigned_expires = _check_count("presigned_expires", presigned_expires, 1)
+        self.presigned_expires = check_int("presigned_expires", presigned_expires, minimum=1)
         if self.presigned_expires > 7 * 24 * 3600:
             raise ConfigurationError("presigned_expires cannot exceed 604800 s (7 days, SigV4)")
-        self.multipart_threshold = _check_count(
-            "multipart_threshold", multipart_threshold, 5 * 1024 * 1024
+        self.multipart_threshold = check_int(
+            "multipart_threshold", multipart_threshold, minimum=5 * 1024 * 1024
         )
         self.public_base_url = _check_url("public_base_url", public_base_url) or self._s3_base_url()
         self._given_client = client
@@ -732,7 +727,7 @@ class S3SandboxStore(Store):
     ) -> None:
         self.underlying = self._bucket_store(underlying, underlying_prefix, options)
         self.overriding = self._bucket_store(overriding, overriding_prefix, options)
-        self.url_cache_size = _check_count("url_cache_size", url_cache_size, 0)
+        self.url_cache_size = check_int("url_cache_size", url_cache_size, minimum=0)
         # key in overriding -> whether overriding has it (a file or a tombstone)
         self._overridden: OrderedDict[str, bool] = OrderedDict()
         self._cache_lock = threading.Lock()
