@@ -245,10 +245,6 @@ class StaticServer:
                 pairs.update(block.full, block.short)
         return frozenset(pairs)
 
-    def owns(self, path: str) -> bool:
-        """Whether ``path`` is under the prefix (else the app answers)."""
-        return path.startswith(self.prefix)
-
     def after_miss(self, request: Request, result: MissResult) -> Response | None:
         """The answer once the ``on_miss`` hook returned ``result``."""
         if result is None:
