@@ -7,78 +7,23 @@ that import them in-process, and is the working directory of the servers.
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-import httpx
 import pytest
+from example_servers import ROOT, Server, StartServer
 from stores.s3server import free_port
 
-ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
-
-
-class Server:
-    """A server process started in its own process group, with its output in
-    a log file that tests can read (gunicorn's access log goes there)."""
-
-    def __init__(self, args: list[str], *, url: str, log: Path, env: dict[str, str]) -> None:
-        self.url = url
-        self.log = log
-        self._log_file = log.open("wb")
-        self.process = subprocess.Popen(
-            args,
-            cwd=ROOT,
-            env={**os.environ, **env},
-            stdin=subprocess.DEVNULL,
-            stdout=self._log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def wait_ready(self, path: str = "/", timeout: float = 60) -> httpx.Response:
-        """Poll ``path`` until it answers; fail with the server's output if it dies."""
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.process.poll() is not None:
-                pytest.fail(f"server exited with {self.process.returncode}:\n{self.output()}")
-            try:
-                return httpx.get(self.url + path, timeout=5)
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"server did not answer in {timeout} s:\n{self.output()}")
-                time.sleep(0.1)
-
-    def output(self) -> str:
-        self._log_file.flush()
-        return self.log.read_text(errors="replace")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGINT)  # quick shutdown (gunicorn, make)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(10)
-        self._log_file.close()
-
-
-class StartServer(Protocol):
-    def __call__(self, args: list[str], *, env: dict[str, str] | None = None) -> Server: ...
 
 
 @pytest.fixture

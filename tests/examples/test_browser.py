@@ -15,7 +15,7 @@ from typing import Any
 
 import images
 import pytest
-from conftest import Server, StartServer
+from example_servers import Server, StartServer
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import WebDriverWait

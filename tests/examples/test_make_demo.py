@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, StartServer
+from example_servers import ROOT, StartServer
 
 pytestmark = pytest.mark.e2e
 
