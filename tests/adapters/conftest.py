@@ -6,11 +6,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from adapter_threads import TwoRequests, current_store_or_none
 from entity_models import sessions
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from imageattach.context import ContextError, get_current_store
 from imageattach.store import Store
 from imageattach.stores.fs import FileSystemStore, HttpExposedFileSystemStore
 
@@ -25,17 +25,15 @@ def other_store(tmp_path: Path) -> FileSystemStore:
     return FileSystemStore(tmp_path / "b", "http://b.example/")
 
 
-def _current() -> Store | None:
-    try:
-        return get_current_store()
-    except ContextError:
-        return None
-
-
 @pytest.fixture
 def current() -> Callable[[], Store | None]:
     """A function returning the current store, or ``None`` when none is pushed."""
-    return _current
+    return current_store_or_none
+
+
+@pytest.fixture
+def two_requests() -> TwoRequests:
+    return TwoRequests()
 
 
 SECRET_KEY = "adapter-tests-secret-key-0123456789"

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import io
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import bottle
 import images
 import pytest
+from adapter_threads import TwoRequests
 from entity_models import User
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -83,38 +83,17 @@ def test_generator_body_iterates_and_closes_in_context(store: Store, current: Cu
 
 
 def test_concurrent_requests_in_threads_see_their_own_store(
-    store: Store, other_store: Store, current: Current
+    store: Store, other_store: Store, two_requests: TwoRequests
 ) -> None:
-    entered = {"a": threading.Event(), "b": threading.Event()}
-    seen: dict[str, list[Store | None]] = {"a": [], "b": []}
-
-    def client_for(name: str, other: str, app_store: Store) -> Client:
+    def client_for(name: str, app_store: Store) -> Client:
         app = new_app()
         app.install(ImageAttachPlugin(app_store))
-
-        @app.get("/")
-        def index() -> str:
-            seen[name].append(current())
-            entered[name].set()
-            assert entered[other].wait(5)
-            seen[name].append(current())
-            return name
-
+        app.route("/", callback=lambda: two_requests.view(name))
         return Client(app)
 
-    clients = {"a": client_for("a", "b", store), "b": client_for("b", "a", other_store)}
-    bodies: dict[str, bytes] = {}
-
-    def run(name: str) -> None:
-        bodies[name] = clients[name].get("/").get_data()
-
-    threads = [threading.Thread(target=run, args=(name,)) for name in clients]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(10)
+    bodies = two_requests.run({"a": client_for("a", store), "b": client_for("b", other_store)})
     assert bodies == {"a": b"a", "b": b"b"}
-    assert seen == {"a": [store, store], "b": [other_store, other_store]}
+    assert two_requests.seen == {"a": [store, store], "b": [other_store, other_store]}
 
 
 def test_store_from_app_config(tmp_path: Path) -> None:

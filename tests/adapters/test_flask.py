@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import html
 import io
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import flask
 import images
 import pytest
+from adapter_threads import TwoRequests
 from entity_models import User
+from flask.testing import FlaskClient
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -108,38 +109,17 @@ def test_async_view_sees_store(store: Store, current: Current) -> None:
 
 
 def test_concurrent_requests_in_threads_see_their_own_store(
-    store: Store, other_store: Store, current: Current
+    store: Store, other_store: Store, two_requests: TwoRequests
 ) -> None:
-    entered = {"a": threading.Event(), "b": threading.Event()}
-    seen: dict[str, list[Store | None]] = {"a": [], "b": []}
-
-    def app_for(name: str, other: str, app_store: Store) -> flask.Flask:
+    def client_for(name: str, app_store: Store) -> FlaskClient:
         app = flask.Flask(name)
         ImageAttach(app, store=app_store)
+        app.add_url_rule("/", "index", lambda: two_requests.view(name))
+        return app.test_client()
 
-        @app.get("/")
-        def index() -> str:
-            seen[name].append(current())
-            entered[name].set()
-            assert entered[other].wait(5)
-            seen[name].append(current())
-            return name
-
-        return app
-
-    apps = {"a": app_for("a", "b", store), "b": app_for("b", "a", other_store)}
-    bodies: dict[str, bytes] = {}
-
-    def run(name: str) -> None:
-        bodies[name] = apps[name].test_client().get("/").get_data()
-
-    threads = [threading.Thread(target=run, args=(name,)) for name in apps]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(10)
+    bodies = two_requests.run({"a": client_for("a", store), "b": client_for("b", other_store)})
     assert bodies == {"a": b"a", "b": b"b"}
-    assert seen == {"a": [store, store], "b": [other_store, other_store]}
+    assert two_requests.seen == {"a": [store, store], "b": [other_store, other_store]}
 
 
 def test_app_context_pushes_the_store(store: Store, current: Current) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import images
 import pytest
 import zope.sqlalchemy
+from adapter_threads import TwoRequests
 from entity_models import User
 from pyramid.config import Configurator
 from pyramid.request import Request
@@ -97,38 +97,17 @@ def test_streamed_response_iterates_and_closes_in_context(store: Store, current:
 
 
 def test_concurrent_requests_in_threads_see_their_own_store(
-    store: Store, other_store: Store, current: Current
+    store: Store, other_store: Store, two_requests: TwoRequests
 ) -> None:
-    entered = {"a": threading.Event(), "b": threading.Event()}
-    seen: dict[str, list[Store | None]] = {"a": [], "b": []}
-
-    def client_for(name: str, other: str, app_store: Store) -> Client:
+    def client_for(name: str, app_store: Store) -> Client:
         config = make_config({"imageattach.store": app_store})
-
-        def index(request: Request) -> Response:
-            seen[name].append(current())
-            entered[name].set()
-            assert entered[other].wait(5)
-            seen[name].append(current())
-            return Response(name)
-
         config.add_route("index", "/")
-        config.add_view(index, route_name="index")
+        config.add_view(lambda request: Response(two_requests.view(name)), route_name="index")
         return Client(config.make_wsgi_app())
 
-    clients = {"a": client_for("a", "b", store), "b": client_for("b", "a", other_store)}
-    bodies: dict[str, bytes] = {}
-
-    def run(name: str) -> None:
-        bodies[name] = clients[name].get("/").get_data()
-
-    threads = [threading.Thread(target=run, args=(name,)) for name in clients]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(10)
+    bodies = two_requests.run({"a": client_for("a", store), "b": client_for("b", other_store)})
     assert bodies == {"a": b"a", "b": b"b"}
-    assert seen == {"a": [store, store], "b": [other_store, other_store]}
+    assert two_requests.seen == {"a": [store, store], "b": [other_store, other_store]}
 
 
 class RecordingDataManager:
