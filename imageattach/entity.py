@@ -57,6 +57,7 @@ from .context import current_store, resolve_store
 from .exceptions import NoOriginalImageError
 from .file import ReusableFileProxy
 from .imaging import ImageInfo
+from .limits import DEFAULT_LIMITS, ImageLimits
 from .sizing import VECTOR_TYPES, thumbnail_size
 from .store import Store, check_store
 
@@ -70,6 +71,15 @@ __all__ = [
     "SingleImageSet",
     "image_attachment",
 ]
+
+
+def _limits(limits: ImageLimits | None, store: Store) -> ImageLimits:
+    """The limits of a call: its own, else its store's, else the defaults."""
+    if limits is not None:
+        if not isinstance(limits, ImageLimits):
+            raise TypeError(f"limits must be an ImageLimits, not {limits!r}")
+        return limits
+    return getattr(store, "image_limits", None) or DEFAULT_LIMITS
 
 
 def _concrete(store: object) -> Store:
@@ -271,12 +281,16 @@ class BaseImageSet(Generic[_I]):
         original: bool = True,
         extra_args: Sequence[Any] | None = None,
         extra_kwargs: Mapping[str, Any] | None = None,
+        *,
+        limits: ImageLimits | None = None,
     ) -> _I:
         """Attach the image in the seekable ``raw_file`` without copying it:
         it is read when the row is flushed, so keep it open until then.
 
         ``size`` and ``mimetype`` are read from the file's header unless both
-        are given.  An original replaces the set's images.
+        are given.  An original replaces the set's images.  The header is
+        read in a decoding worker under ``limits`` (default: the store's
+        ``image_limits``, else :data:`imageattach.limits.DEFAULT_LIMITS`).
 
         :raises imageattach.exceptions.ImageError: the data is corrupt,
             unsupported or too large; nothing is attached.
@@ -290,6 +304,7 @@ class BaseImageSet(Generic[_I]):
             original=original,
             extra_args=extra_args,
             extra_kwargs=extra_kwargs,
+            limits=limits,
         )
 
     def from_blob(
@@ -298,6 +313,8 @@ class BaseImageSet(Generic[_I]):
         store: Store = current_store,
         extra_args: Sequence[Any] | None = None,
         extra_kwargs: Mapping[str, Any] | None = None,
+        *,
+        limits: ImageLimits | None = None,
     ) -> _I:
         """Attach the image in ``blob`` as the original.
 
@@ -309,6 +326,7 @@ class BaseImageSet(Generic[_I]):
             tracking.PendingFile(io.BytesIO(blob), 0, _concrete(store), owned=True),
             extra_args=extra_args,
             extra_kwargs=extra_kwargs,
+            limits=limits,
         )
 
     def from_file(
@@ -317,6 +335,8 @@ class BaseImageSet(Generic[_I]):
         store: Store = current_store,
         extra_args: Sequence[Any] | None = None,
         extra_kwargs: Mapping[str, Any] | None = None,
+        *,
+        limits: ImageLimits | None = None,
     ) -> _I:
         """Attach the image read from ``file`` (any readable object, read from
         its current position; of an upload object with a ``file`` attribute
@@ -341,6 +361,7 @@ class BaseImageSet(Generic[_I]):
                 tracking.PendingFile(copy, 0, store, owned=True),
                 extra_args=extra_args,
                 extra_kwargs=extra_kwargs,
+                limits=limits,
             )
         except BaseException:
             copy.close()
@@ -355,9 +376,13 @@ class BaseImageSet(Generic[_I]):
         original: bool = True,
         extra_args: Sequence[Any] | None = None,
         extra_kwargs: Mapping[str, Any] | None = None,
+        limits: ImageLimits | None = None,
     ) -> _I:
         if size is None or mimetype is None:
-            info: ImageInfo = tracking.run_blocking(lambda: imaging.probe(pending.rewind()))
+            bounds = _limits(limits, pending.store)
+            info: ImageInfo = tracking.run_blocking(
+                lambda: imaging.probe(pending.rewind(), limits=bounds)
+            )
             size = size or (info.width, info.height)
             mimetype = mimetype or info.mimetype
         if mimetype.startswith("image/x-"):
@@ -396,6 +421,8 @@ class BaseImageSet(Generic[_I]):
         height: int | None = None,
         filter: str = "undefined",
         store: Store = current_store,
+        *,
+        limits: ImageLimits | None = None,
     ) -> _I:
         """Make, attach and return a thumbnail of the original, or return the
         set's existing image of that size.
@@ -403,6 +430,8 @@ class BaseImageSet(Generic[_I]):
         Pass exactly one of ``ratio`` (> 0; above 1 enlarges), ``width`` or
         ``height``; the other dimension keeps the aspect ratio, rounded.
         ``filter`` is an ImageMagick filter name (``wand.image.FILTER_TYPES``).
+        The original is decoded in a worker under ``limits`` (as in
+        :meth:`from_raw_file`).
 
         :raises NoOriginalImageError: the set has no original.
         :raises TypeError, ValueError: bad size arguments.
@@ -415,9 +444,12 @@ class BaseImageSet(Generic[_I]):
         if existing is not None:
             return existing
         store = _concrete(store)
+        bounds = _limits(limits, store)
         with original.open_file(store) as source:
             data, mimetype = tracking.run_blocking(
-                lambda: imaging.make_thumbnail(source, width=size[0], height=size[1], filter=filter)
+                lambda: imaging.make_thumbnail(
+                    source, width=size[0], height=size[1], filter=filter, limits=bounds
+                )
             )
         return self._attach(
             tracking.PendingFile(io.BytesIO(data), 0, store, owned=True),

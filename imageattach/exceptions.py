@@ -12,10 +12,12 @@ same situation, so ``except ValueError`` / ``except RuntimeError`` /
     ├── LocateError (RuntimeError)            no base URL for HttpExposedFileSystemStore
     ├── ImageError (ValueError)               an upload that cannot be accepted
     │   ├── CorruptImageError                 truncated or undecodable data
-    │   ├── UnsupportedImageError             a format that is not accepted
-    │   └── ImageTooLargeError                dimensions or pixels above the limits
+    │   ├── UnsupportedImageError             a format that is not accepted, or SVG active content
+    │   ├── ImageTooLargeError                pixels, frames, metadata or memory above the limits
+    │   └── ImageTimeoutError                 decoding took longer than the time limit
     ├── UnknownMimeTypeError (ValueError)     no file extension known for a mimetype
     ├── ImagingPolicyError (RuntimeError)     ImageMagick runs without imageattach's policy
+    ├── ImagingUnavailableError (RuntimeError) no decoding worker free or startable: retry later
     ├── NoOriginalImageError (OSError)        the image set has no original image yet
     └── StoreError (OSError)                  a storage backend failed
         ├── FileNotFoundInStoreError (FileNotFoundError)
@@ -33,7 +35,9 @@ __all__ = [
     "ImageAttachError",
     "ImageError",
     "ImageTooLargeError",
+    "ImageTimeoutError",
     "ImagingPolicyError",
+    "ImagingUnavailableError",
     "LocateError",
     "NoOriginalImageError",
     "SigningNotConfiguredError",
@@ -82,6 +86,11 @@ class ImageTooLargeError(ImageError):
     """The image (or requested size) exceeds a configured dimension limit."""
 
 
+class ImageTimeoutError(ImageError):
+    """Decoding or rendering the image took longer than the time limit; the
+    worker doing it was killed."""
+
+
 class UnknownMimeTypeError(ImageAttachError, ValueError):
     """There is no filename extension for this mimetype in the fixed table."""
 
@@ -90,6 +99,12 @@ class ImagingPolicyError(ImageAttachError, RuntimeError):
     """ImageMagick was initialised without imageattach's security policy (e.g.
     ``wand`` was imported before :mod:`imageattach.imaging`); no image is
     processed until it is in force."""
+
+
+class ImagingUnavailableError(ImageAttachError, RuntimeError):
+    """No decoding worker could take the job in time (all busy) or be
+    started (e.g. out of memory).  Transient: the image itself may be fine,
+    and trying again later may succeed (HTTP 503)."""
 
 
 class NoOriginalImageError(ImageAttachError, OSError):

@@ -17,6 +17,7 @@ import datetime
 from typing import IO, TYPE_CHECKING, Any
 
 from .file import open_file_proxy
+from .limits import ImageLimits
 
 if TYPE_CHECKING:
     from .entity import Image
@@ -61,6 +62,10 @@ def check_object_id(image: Image) -> int:
 
 class Store:
     """The interface of image storage backends."""
+
+    #: Limits on decoding the images put in this store (see
+    #: :class:`imageattach.limits.ImageLimits`); ``None``: the defaults.
+    image_limits: ImageLimits | None = None
 
     # -- the four primitives: implemented by backends -----------------------
 

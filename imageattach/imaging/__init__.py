@@ -1,9 +1,12 @@
-"""Everything imageattach does with ImageMagick.
+"""Everything imageattach does with ImageMagick and librsvg.
 
-Importing this package puts imageattach's ImageMagick security policy in
-force and sets resource limits (see :mod:`imageattach.imaging.policy`), so it
-must happen before anything imports ``wand``.  ``docs/imaging.md`` describes
-the accepted formats, limits and exceptions.
+:func:`probe` and :func:`make_thumbnail` run each image in a decoding worker
+process under :class:`ImageLimits` (see :mod:`imageattach.imaging.sandbox`):
+a hostile file costs one bounded job, never the server.  Importing this
+package puts imageattach's ImageMagick security policy in force and sets
+resource limits (see :mod:`imageattach.imaging.policy`), so it must happen
+before anything imports ``wand``.  ``docs/imaging.md`` and
+``docs/security.md`` describe the formats, limits and exceptions.
 """
 
 from __future__ import annotations
@@ -12,17 +15,25 @@ from . import _environment  # noqa: F401  (sets MAGICK_CONFIGURE_PATH: must prec
 
 # isort: split
 from .formats import ACCEPTED_MIMETYPES
+from .info import ImageInfo
+from .jobs import DEFAULT_MAX_PIXELS, make_thumbnail, probe
+from ..limits import DEFAULT_LIMITS, ImageLimits
 from .policy import DEFAULT_RESOURCE_LIMITS, POLICY_DIR, set_resource_limits
-from .probe import DEFAULT_MAX_PIXELS, ImageInfo, probe
-from .thumbnail import DEFAULT_JPEG_QUALITY, make_thumbnail
+from .sandbox import Sandbox, configure_sandbox, get_sandbox
+from .thumbnail import DEFAULT_JPEG_QUALITY
 
 __all__ = [
     "ACCEPTED_MIMETYPES",
     "DEFAULT_JPEG_QUALITY",
+    "DEFAULT_LIMITS",
     "DEFAULT_MAX_PIXELS",
     "DEFAULT_RESOURCE_LIMITS",
     "POLICY_DIR",
     "ImageInfo",
+    "ImageLimits",
+    "Sandbox",
+    "configure_sandbox",
+    "get_sandbox",
     "make_thumbnail",
     "probe",
     "set_resource_limits",

@@ -13,19 +13,21 @@ __all__ = ["translate", "wand_errors"]
 
 
 def translate(error: wand_exceptions.WandException) -> ImageError:
-    """The imageattach exception for an ImageMagick error or warning."""
-    message = str(error)
+    """The imageattach exception for an ImageMagick error or warning.
+
+    The message is fit to show the person who uploaded the image;
+    ImageMagick's own (source paths, coder names) stays in ``__cause__``,
+    which the sandbox logs.
+    """
     if isinstance(error, wand_exceptions.PolicyError | wand_exceptions.PolicyFatalError):
-        return UnsupportedImageError(
-            f"format refused by imageattach's ImageMagick policy: {message}"
-        )
+        return UnsupportedImageError("this image format is not accepted")
     if isinstance(
         error, wand_exceptions.ResourceLimitError | wand_exceptions.ResourceLimitFatalError
     ):
-        return ImageTooLargeError(f"image exceeds ImageMagick's resource limits: {message}")
+        return ImageTooLargeError("the image needs more memory to decode than the limit")
     if isinstance(error, wand_exceptions.MissingDelegateError):
-        return CorruptImageError(f"not an image in a recognised format: {message}")
-    return CorruptImageError(f"cannot decode the image: {message}")
+        return CorruptImageError("not an image in a recognised format")
+    return CorruptImageError("the image cannot be decoded")
 
 
 @contextmanager

@@ -18,11 +18,11 @@ _SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 
 
 def claimed_size(data: bytes) -> tuple[int, int] | None:
-    """``(width, height)`` from a PNG, GIF, WebP or JPEG header, or ``None``
-    for other formats and headers too short to tell."""
-    if data.startswith(b"\x89PNG\r\n\x1a\n") and data[12:16] == b"IHDR" and len(data) >= 24:
-        width, height = struct.unpack(">II", data[16:24])
-        return width, height
+    """``(width, height)`` from a PNG, GIF, WebP, JPEG, BMP or ICO/CUR header,
+    or ``None`` for other formats and headers too short or odd to tell.
+    Never raises, whatever the bytes."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return _png_size(data, 0)
     if data[:6] in (b"GIF87a", b"GIF89a") and len(data) >= 10:
         width, height = struct.unpack("<HH", data[6:10])
         return width, height
@@ -30,7 +30,54 @@ def claimed_size(data: bytes) -> tuple[int, int] | None:
         return _webp_size(data)
     if data[:2] == b"\xff\xd8":
         return _jpeg_size(data)
+    if data[:2] == b"BM":
+        return _bmp_size(data)
+    if data[:4] in (b"\x00\x00\x01\x00", b"\x00\x00\x02\x00"):
+        return _ico_size(data)
     return None
+
+
+def _png_size(data: bytes, offset: int) -> tuple[int, int] | None:
+    """The IHDR size of a PNG starting at ``offset``."""
+    if data[offset + 12 : offset + 16] != b"IHDR" or len(data) < offset + 24:
+        return None
+    width, height = struct.unpack(">II", data[offset + 16 : offset + 24])
+    return width, height
+
+
+def _bmp_size(data: bytes) -> tuple[int, int] | None:
+    """From the DIB header after the 14-byte file header: 16-bit sizes in a
+    BITMAPCOREHEADER (12 bytes), signed 32-bit ones in the later headers
+    (a negative height is a top-down bitmap)."""
+    if len(data) < 18:
+        return None
+    (header_size,) = struct.unpack("<I", data[14:18])
+    if header_size == 12 and len(data) >= 22:
+        width, height = struct.unpack("<HH", data[18:22])
+        return width, height
+    if header_size >= 16 and len(data) >= 26:
+        width, height = struct.unpack("<ii", data[18:26])
+        return (width, abs(height)) if width >= 0 else None
+    return None
+
+
+def _ico_size(data: bytes) -> tuple[int, int] | None:
+    """The largest entry of an ICO/CUR directory (16 bytes each after a
+    6-byte header; a width or height byte of 0 means 256).  An entry holding
+    a PNG claims the PNG's size: the directory bytes only say up to 256."""
+    if len(data) < 6:
+        return None
+    (count,) = struct.unpack("<H", data[4:6])
+    largest: tuple[int, int] | None = None
+    for entry in range(6, min(6 + 16 * count, len(data) - 15), 16):
+        size = (data[entry] or 256, data[entry + 1] or 256)
+        (offset,) = struct.unpack("<I", data[entry + 12 : entry + 16])
+        # ImageMagick takes it for a PNG by its first 4 bytes, or the IHDR tag.
+        if data[offset : offset + 4] == b"\x89PNG" or data[offset + 12 : offset + 16] == b"IHDR":
+            size = _png_size(data, offset) or size
+        if largest is None or size[0] * size[1] > largest[0] * largest[1]:
+            largest = size
+    return largest
 
 
 def _webp_size(data: bytes) -> tuple[int, int] | None:

@@ -13,22 +13,16 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
-import re
 from typing import Any
 
-from ..exceptions import CorruptImageError
+from ..exceptions import CorruptImageError, ImageTooLargeError
 
-__all__ = ["available", "looks_like_svg", "render", "size"]
+__all__ = ["MAX_SIDE", "available", "render", "size"]
 
+#: cairo's largest image surface side, in pixels.
+MAX_SIDE = 32767
 #: CSS pixels per inch, what SVG user units and ``width="10cm"`` resolve at.
 _DPI = 96.0
-
-_SVG_START = re.compile(
-    rb"\A(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*\?>\s*)?"
-    rb"(?:<!--.*?-->\s*|<!DOCTYPE[^\[>]*(?:\[.*?\])?\s*>\s*)*<svg[\s>]",
-    re.DOTALL,
-)
-
 
 class _GError(ctypes.Structure):
     _fields_ = [("domain", ctypes.c_uint32), ("code", ctypes.c_int), ("message", ctypes.c_char_p)]
@@ -113,11 +107,6 @@ def available() -> bool:
     return _libraries() is not None
 
 
-def looks_like_svg(data: bytes) -> bool:
-    """Whether ``data`` starts like an SVG document (root element ``<svg``)."""
-    return _SVG_START.match(data[:65536]) is not None
-
-
 class _Handle:
     def __init__(self, libraries: _Libraries, data: bytes) -> None:
         self.libraries = libraries
@@ -181,6 +170,8 @@ def size(data: bytes) -> tuple[int, int]:
 def render(data: bytes, width: int, height: int) -> bytes:
     """Render the SVG scaled into ``width`` x ``height`` pixels, as PNG bytes
     (transparent where the SVG paints nothing)."""
+    if max(width, height) > MAX_SIDE:
+        raise ImageTooLargeError(f"SVG is rendered at most {MAX_SIDE} pixels wide or high")
     libraries = _require()
     chunks: list[bytes] = []
 
@@ -192,7 +183,7 @@ def render(data: bytes, width: int, height: int) -> bytes:
         surface = libraries.surface_create(0, width, height)  # CAIRO_FORMAT_ARGB32
         try:
             if libraries.surface_status(surface) != 0:
-                raise MemoryError(f"cairo cannot make a {width}x{height} surface")
+                raise ImageTooLargeError(f"cannot make a {width}x{height} image to render the SVG")
             context = libraries.create(surface)
             try:
                 viewport = _Rectangle(0, 0, width, height)

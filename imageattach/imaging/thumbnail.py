@@ -4,10 +4,9 @@ resize -> strip -> encode."""
 from __future__ import annotations
 
 import math
-from typing import IO
 
 from wand.api import library
-from wand.image import FILTER_TYPES, Image
+from wand.image import Image
 
 from ..exceptions import CorruptImageError, ImageTooLargeError, UnsupportedImageError
 from ..sizing import thumbnail_mimetype
@@ -15,9 +14,11 @@ from . import policy, svg
 from .color import to_srgb
 from .errors import wand_errors
 from .formats import ACCEPTED_MIMETYPES, CODERS
-from .probe import DEFAULT_MAX_PIXELS, ImageInfo, probe_bytes, read_source
+from .info import ImageInfo
+from ..limits import ImageLimits
+from .identify import identify
 
-__all__ = ["DEFAULT_JPEG_QUALITY", "PNG_COMPRESSION_LEVEL", "make_thumbnail"]
+__all__ = ["DEFAULT_JPEG_QUALITY", "PNG_COMPRESSION_LEVEL", "thumbnail_bytes"]
 
 #: JPEG/WebP quality when none is given: visually lossless for thumbnails.
 DEFAULT_JPEG_QUALITY = 85
@@ -25,40 +26,31 @@ DEFAULT_JPEG_QUALITY = 85
 PNG_COMPRESSION_LEVEL = 6
 
 
-def make_thumbnail(
-    source: bytes | IO[bytes],
+def thumbnail_bytes(
+    data: bytes,
     *,
     width: int,
     height: int,
-    info: ImageInfo | None = None,
-    filter: str = "undefined",
-    quality: int | None = None,
-    max_pixels: int = DEFAULT_MAX_PIXELS,
+    info: ImageInfo | None,
+    filter: str,
+    quality: int | None,
+    limits: ImageLimits,
 ) -> tuple[bytes, str]:
-    """Encode a ``width`` x ``height`` thumbnail of ``source``'s first frame.
-
-    The size is taken as given: compute it with
-    :func:`imageattach.sizing.thumbnail_size` to keep the aspect ratio.
-    ``info`` is ``source``'s :func:`probe` result if the caller already has
-    it.  Returns ``(data, mimetype)``; the mimetype is
-    :func:`imageattach.sizing.thumbnail_mimetype` of the source's (PNG for
-    SVG and PDF).  The same input always gives the same bytes.
-
-    :raises CorruptImageError, UnsupportedImageError, ImageTooLargeError:
-        as :func:`probe`, also when only the decoder notices.
-    """
-    _check_options(width, height, filter, quality, max_pixels)
-    data = read_source(source)
+    """Encode a ``width`` x ``height`` thumbnail of ``data``'s first frame
+    (in a decoding worker; :func:`imageattach.imaging.make_thumbnail` is the
+    public entry point, and has checked the options).  ``info`` is the
+    image's probe if the caller has it; it is probed here otherwise."""
     if info is None:
-        info = probe_bytes(data, max_pixels=max_pixels)
+        info = identify(data, limits=limits, allow_active_svg=True)
     else:
         policy.require()
         if info.mimetype not in ACCEPTED_MIMETYPES:
             raise UnsupportedImageError(f"{info.mimetype} is not accepted")
-        if info.width * info.height > max_pixels:
+        if info.width * info.height > limits.pixels:
             raise ImageTooLargeError(
-                f"{info.width}x{info.height} image exceeds the limit of {max_pixels} pixels"
+                f"{info.width}x{info.height} image exceeds the limit of {limits.pixels} pixels"
             )
+    _check_memory(info, width, height, limits.memory)
     mimetype = thumbnail_mimetype(info.mimetype)
     with wand_errors(), _decode(data, info, width, height) as image:
         image.auto_orient()
@@ -69,20 +61,47 @@ def make_thumbnail(
         return _encode(image, mimetype, quality), mimetype
 
 
-def _check_options(
-    width: int, height: int, filter: str, quality: int | None, max_pixels: int
-) -> None:
-    for name, value in (("width", width), ("height", height), ("max_pixels", max_pixels)):
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise ValueError(f"{name} must be a positive integer, not {value!r}")
-    if width * height > max_pixels:
+#: Bytes per pixel of ImageMagick's pixel cache (16-bit RGBA), twice over:
+#: auto-orient and colour conversion make a full-size copy.
+_BYTES_PER_PIXEL = 8 * 2
+
+
+def _check_memory(info: ImageInfo, width: int, height: int, memory: int) -> None:
+    """Refuse, before decoding, an image whose pixels cannot fit in
+    ``memory``: a decoder that runs out of memory half-way often fails
+    without saying why."""
+    if info.mimetype in ("image/svg+xml", "application/pdf"):
+        pixels = width * height  # rendered at the target size
+    elif info.mimetype == "image/jpeg":
+        pixels = math.prod(_jpeg_decoded_size(info, width, height))
+    else:
+        pixels = info.width * info.height
+    need = pixels * _BYTES_PER_PIXEL
+    if need > memory:
         raise ImageTooLargeError(
-            f"a {width}x{height} thumbnail exceeds the limit of {max_pixels} pixels"
+            f"the image needs about {need // 1024**2} MiB of memory to decode, "
+            f"above the limit of {memory // 1024**2} MiB"
         )
-    if filter not in FILTER_TYPES:
-        raise ValueError(f"unknown resize filter {filter!r}; one of {', '.join(FILTER_TYPES)}")
-    if quality is not None and (isinstance(quality, bool) or not 1 <= quality <= 100):
-        raise ValueError(f"quality must be 1..100, not {quality!r}")
+
+
+def _jpeg_hint(info: ImageInfo, width: int, height: int) -> tuple[int, int]:
+    """The ``jpeg:size`` hint: the target size in stored orientation,
+    clamped to the source (ImageMagick 6 decodes at twice the size when the
+    hint exceeds the source)."""
+    stored_width, stored_height = info.stored_size
+    hint_width, hint_height = (height, width) if info.orientation >= 5 else (width, height)
+    return min(hint_width, stored_width), min(hint_height, stored_height)
+
+
+def _jpeg_decoded_size(info: ImageInfo, width: int, height: int) -> tuple[int, int]:
+    """The size libjpeg decodes at: 1/8, 1/4, 1/2 or full scale, no smaller
+    than the hint."""
+    stored_width, stored_height = info.stored_size
+    hint_width, hint_height = _jpeg_hint(info, width, height)
+    for denominator in (8, 4, 2):
+        if stored_width // denominator >= hint_width and stored_height // denominator >= hint_height:
+            return -(-stored_width // denominator), -(-stored_height // denominator)
+    return stored_width, stored_height
 
 
 def _decode(data: bytes, info: ImageInfo, width: int, height: int) -> Image:
@@ -93,14 +112,8 @@ def _decode(data: bytes, info: ImageInfo, width: int, height: int) -> Image:
         resolution = None
         coder = CODERS.get(info.mimetype, "")
         if info.mimetype == "image/jpeg":
-            # libjpeg then decodes at 1/2, 1/4 or 1/8 scale, no smaller than the
-            # hint.  The hint is in stored orientation, and clamped: ImageMagick 6
-            # decodes at twice the size when the hint exceeds the source.
-            stored_width, stored_height = info.stored_size
-            hint_width, hint_height = (height, width) if info.orientation >= 5 else (width, height)
-            image.options["jpeg:size"] = (
-                f"{min(hint_width, stored_width)}x{min(hint_height, stored_height)}"
-            )
+            # libjpeg then decodes at 1/2, 1/4 or 1/8 scale, no smaller than the hint.
+            image.options["jpeg:size"] = "{}x{}".format(*_jpeg_hint(info, width, height))
         elif info.mimetype == "image/svg+xml":
             # Rendered at the target size by librsvg (see svg.py); then PNG.
             data, coder = svg.render(data, width, height), "PNG"

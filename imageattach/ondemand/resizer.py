@@ -37,10 +37,13 @@ from typing import IO, TYPE_CHECKING, Protocol
 from ..exceptions import (
     ConfigurationError,
     ImageError,
+    ImageTimeoutError,
     ImageTooLargeError,
+    ImagingUnavailableError,
     SigningNotConfiguredError,
     UnsupportedImageError,
 )
+from ..limits import DEFAULT_LIMITS, ImageLimits
 from ..middleware.miss import FILE_READY, FileReady, MissResponse, Redirect
 from ..middleware.options import ServeOptions, make_options
 from ..sizing import thumbnail_size
@@ -124,7 +127,8 @@ class Resizer:
         secret_key: SecretKey | None = None,
         resize_allowlist: Iterable[int] | None = None,
         max_resize_dimension: int = 4096,
-        max_source_pixels: int = 50_000_000,
+        max_source_pixels: int | None = None,
+        image_limits: ImageLimits | None = None,
         resize_workers: int | None = None,
         resize_queue: int = 32,
         lock_dir: str | None = None,
@@ -137,7 +141,15 @@ class Resizer:
         self.max_resize_dimension = check_int("max_resize_dimension", max_resize_dimension)
         if self.max_resize_dimension > 1_000_000:
             raise ConfigurationError("max_resize_dimension must be at most 1000000")
-        self.max_source_pixels = check_int("max_source_pixels", max_source_pixels)
+        if image_limits is not None and not isinstance(image_limits, ImageLimits):
+            raise ConfigurationError(f"image_limits must be an ImageLimits, not {image_limits!r}")
+        limits = image_limits or DEFAULT_LIMITS
+        if max_source_pixels is not None:
+            limits = limits.replace(pixels=check_int("max_source_pixels", max_source_pixels))
+        #: The limits every generation runs under (``max_source_pixels`` is
+        #: their ``pixels``).
+        self.limits = limits
+        self.max_source_pixels = limits.pixels
         if isinstance(wait_timeout, bool) or not isinstance(wait_timeout, int | float):
             raise ConfigurationError(f"wait_timeout must be a number, not {wait_timeout!r}")
         if not wait_timeout > 0:
@@ -311,10 +323,12 @@ class Resizer:
         except FileNotFoundError:
             return MissResponse(404, "Not Found: the original image is not in the store")
         except ImageTooLargeError:
-            return _source_too_large(self.max_source_pixels)
+            return MissResponse(422, "Unprocessable: the original image is too large to process")
+        except ImageTimeoutError:
+            return MissResponse(422, "Unprocessable: the original image takes too long to process")
         except ImageError:
             return MissResponse(422, "Unprocessable: the original image cannot be decoded")
-        except TimeoutError:
+        except (TimeoutError, ImagingUnavailableError):
             return _BUSY
         except Exception:
             logger.exception("on-demand thumbnail %s failed", request.path)
@@ -322,7 +336,7 @@ class Resizer:
         return self._stored(request)
 
     def _generate(self, request: ResizeRequest) -> None:
-        from ..imaging import make_thumbnail, probe
+        from ..imaging import make_thumbnail
 
         store = self.store
         key = (request.object_type, request.object_id, request.width, request.height)
@@ -338,18 +352,14 @@ class Resizer:
                 request.source_height,
                 request.source_mimetype,
             ) as file:
-                source = file.read()
-            info = probe(source, max_pixels=self.max_source_pixels)
-            data, mimetype = make_thumbnail(
-                source,
-                width=request.width,
-                height=request.height,
-                info=info,
-                max_pixels=self.max_source_pixels,
-            )
+                # A file of the filesystem store goes to the worker as a
+                # descriptor; anything else is copied into memory first.
+                data, mimetype = make_thumbnail(
+                    file, width=request.width, height=request.height, limits=self.limits
+                )
             if mimetype != request.mimetype:
                 raise UnsupportedImageError(
-                    f"the original is {info.mimetype}, not {request.source_mimetype}"
+                    f"the original's thumbnails are {mimetype}, not {request.mimetype}"
                 )
             store.put_file(io.BytesIO(data), *key, mimetype, True)
             with self._count_lock:

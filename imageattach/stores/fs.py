@@ -10,20 +10,44 @@ current request.
 The on-disk layout is the seed's, byte for byte::
 
     <object_type>/<object_id % 1000>/<object_id // 1000>/<object_id>.<w>x<h><ext>
+
+Every :exc:`OSError` of the filesystem is raised as a
+:exc:`~imageattach.exceptions.StoreError` (itself an :exc:`OSError`, with the
+original ``errno`` and the original as ``__cause__``)::
+
+    ENOSPC, EDQUOT, EFBIG              StoreError ("no space left ...")
+    EROFS, EACCES, EPERM               StoreAccessDeniedError (PermissionError)
+    ENOENT, reading                    FileNotFoundInStoreError (FileNotFoundError)
+    ETIMEDOUT, ESTALE, network errnos  StoreUnavailableError (network filesystems)
+    anything else (EIO, ENOTDIR...)    StoreError
+
+A missing file is not an error for :meth:`~BaseFileSystemStore.delete_file` and
+:meth:`~BaseFileSystemStore.list_files`.  Errors of the file given to
+:meth:`~BaseFileSystemStore.put_file` (reading an upload) are not the store's
+and are raised as they are.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import functools
 import os
 import re
-import shutil
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
-from ..exceptions import ConfigurationError, UnknownMimeTypeError
+from ..exceptions import (
+    ConfigurationError,
+    FileNotFoundInStoreError,
+    StoreAccessDeniedError,
+    StoreError,
+    StoreUnavailableError,
+    UnknownMimeTypeError,
+)
 from ..hosturl import require_host_url
+from ..limits import ImageLimits
 from ..middleware.options import ServeOptions, make_options
 from ..store import Store
 
@@ -84,6 +108,67 @@ def guess_mimetype(extension: str) -> str | None:
     return _MIMETYPES.get(extension.lower())
 
 
+def _errnos(*names: str) -> frozenset[int]:
+    # Some names are missing on some platforms (EDQUOT, ESTALE on Windows).
+    return frozenset(getattr(errno, name) for name in names if hasattr(errno, name))
+
+
+_NO_SPACE = _errnos("ENOSPC", "EDQUOT", "EFBIG")
+_DENIED = _errnos("EROFS", "EACCES", "EPERM")
+_UNAVAILABLE = _errnos(
+    "ETIMEDOUT",
+    "ESTALE",
+    "ENOTCONN",
+    "ECONNABORTED",
+    "ECONNREFUSED",
+    "ECONNRESET",
+    "EHOSTDOWN",
+    "EHOSTUNREACH",
+    "ENETDOWN",
+    "ENETUNREACH",
+)
+
+
+@contextlib.contextmanager
+def _store_errors(action: str, key: str, root: str) -> Iterator[None]:
+    """Raise an :exc:`OSError` of the block as the :exc:`StoreError` subclass
+    that says what happened, e.g. ``could not write thing/5/0/5.3x4.png in
+    /srv/images: no space left on device``, keeping its ``errno``."""
+    try:
+        yield
+    except StoreError:
+        raise
+    except OSError as error:
+        code = error.errno
+        text = error.strerror or str(error) or type(error).__name__
+        reason = text[:1].lower() + text[1:]  # "read-only file system"
+        if code == errno.ENOSPC:
+            reason = "no space left on device"
+        elif code in _NO_SPACE:  # "no space left (disk quota exceeded)"
+            reason = f"no space left ({reason})"
+        message = f"could not {action} {key} in {root}: {reason}"
+        failure: StoreError
+        if code == errno.ENOENT and action == "read":
+            failure = FileNotFoundInStoreError(message)
+        elif code in _DENIED:
+            failure = StoreAccessDeniedError(message)
+        elif code in _UNAVAILABLE:
+            failure = StoreUnavailableError(message)
+        else:  # _NO_SPACE, EIO, ENOTDIR, EISDIR, ...
+            failure = StoreError(message)
+        # Only errno: with strerror too, str() would become "[Errno 28] ...".
+        failure.errno = code
+        raise failure from error
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+_COPY_CHUNK = 1024 * 1024
+
 _FILENAME = re.compile(r"^(?P<id>\d+)\.(?P<w>\d+)x(?P<h>\d+)(?P<ext>\.[a-z]+)$")
 
 
@@ -131,31 +216,64 @@ class BaseFileSystemStore(Store):
         reproducible: bool,
     ) -> None:
         """Write atomically: a temporary file in the same directory, then
-        :func:`os.replace`, so a reader never sees a partial file."""
-        path = self._full_path(object_type, object_id, width, height, mimetype)
+        :func:`os.replace`, so a reader never sees a partial file.  On any
+        failure the temporary file is removed and an existing file is left
+        as it was.
+
+        :raises StoreError: the disk is full (``ENOSPC``, ``EDQUOT``,
+            ``EFBIG``) or another filesystem error.
+        :raises StoreAccessDeniedError: the directory is read-only.
+        """
+        key = (object_type, object_id, width, height, mimetype)
+        path = self._full_path(*key)
         directory = os.path.dirname(path)
-        os.makedirs(directory, exist_ok=True)
-        fd, temp_path = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+        errors = functools.partial(_store_errors, "write", self.key_path(*key), self.path)
+        with errors():
+            os.makedirs(directory, exist_ok=True)
+            fd, temp_path = tempfile.mkstemp(prefix=".tmp-", dir=directory)
         try:
-            with os.fdopen(fd, "wb") as temp:
-                shutil.copyfileobj(file, temp, 1024 * 1024)
-            os.chmod(temp_path, 0o644)
-            os.replace(temp_path, path)
+            try:
+                # Read outside the error translation: a failing upload is
+                # the caller's error, not the store's.
+                while chunk := file.read(_COPY_CHUNK):
+                    with errors():
+                        _write_all(fd, chunk)
+            finally:
+                with errors():
+                    os.close(fd)
+            with errors():
+                os.chmod(temp_path, 0o644)
+                os.replace(temp_path, path)
         except BaseException:
-            with contextlib.suppress(FileNotFoundError):
+            with contextlib.suppress(OSError):
                 os.unlink(temp_path)
             raise
 
     def delete_file(
         self, object_type: str, object_id: int, width: int, height: int, mimetype: str
     ) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(self._full_path(object_type, object_id, width, height, mimetype))
+        """Remove the file; a missing one is not an error.
+
+        :raises StoreAccessDeniedError: the directory is read-only.
+        """
+        key = (object_type, object_id, width, height, mimetype)
+        with (
+            _store_errors("delete", self.key_path(*key), self.path),
+            contextlib.suppress(FileNotFoundError),
+        ):
+            os.remove(self._full_path(*key))
 
     def get_file(
         self, object_type: str, object_id: int, width: int, height: int, mimetype: str
     ) -> IO[bytes]:
-        return open(self._full_path(object_type, object_id, width, height, mimetype), "rb")
+        """Open the file for reading.
+
+        :raises FileNotFoundInStoreError: there is no such file (a
+            :exc:`FileNotFoundError`, as the seed raised).
+        """
+        key = (object_type, object_id, width, height, mimetype)
+        with _store_errors("read", self.key_path(*key), self.path):
+            return open(self._full_path(*key), "rb")
 
     def get_url(
         self, object_type: str, object_id: int, width: int, height: int, mimetype: str
@@ -170,11 +288,12 @@ class BaseFileSystemStore(Store):
         raise NotImplementedError("base_url has to be implemented")
 
     def list_files(self, object_type: str, object_id: int) -> list[tuple[int, int, str]]:
-        directory = os.path.dirname(self._full_path(object_type, object_id, 0, 0, "image/png"))
-        try:
-            names = os.listdir(directory)
-        except FileNotFoundError:
-            return []
+        segments = self.get_path(object_type, object_id, 0, 0, "image/png")[:3]
+        with _store_errors("list", "/".join(segments) + "/", self.path):
+            try:
+                names = os.listdir(os.path.join(self.path, *segments))
+            except FileNotFoundError:
+                return []
         sizes = []
         for name in names:
             match = _FILENAME.match(name)
@@ -189,8 +308,18 @@ class BaseFileSystemStore(Store):
 class FileSystemStore(BaseFileSystemStore):
     """Files under ``path``, URLs under the fixed ``base_url``."""
 
-    def __init__(self, path: str | os.PathLike[str], base_url: str) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        base_url: str,
+        *,
+        image_limits: ImageLimits | None = None,
+    ) -> None:
         super().__init__(path)
+        if image_limits is not None and not isinstance(image_limits, ImageLimits):
+            raise ConfigurationError(f"image_limits must be an ImageLimits, not {image_limits!r}")
+        #: The limits uploads are decoded under (``None``: the defaults).
+        self.image_limits = image_limits
         if not isinstance(base_url, str) or not base_url:
             raise ConfigurationError("base_url must be a non-empty string")
         self._base_url = base_url if base_url.endswith("/") else base_url + "/"
@@ -221,7 +350,11 @@ class HttpExposedFileSystemStore(BaseFileSystemStore):
         ``w`` or ``h``).
     :param max_resize_dimension: the largest width or height made on demand.
     :param max_source_pixels: the largest original (width x height, read
-        from its header) resized on demand.
+        from its header) accepted at upload and resized on demand; overrides
+        ``image_limits.pixels``.
+    :param image_limits: the bounds on decoding an upload or an original
+        (:class:`~imageattach.limits.ImageLimits`: pixels, frames, metadata
+        bytes, time and memory per job; see docs/security.md).
     :param resize_workers: thumbnails made at once (default: one per CPU).
     :param resize_queue: generations waiting for a worker before requests
         get 503 with ``Retry-After``.
@@ -241,7 +374,8 @@ class HttpExposedFileSystemStore(BaseFileSystemStore):
         secret_key: str | bytes | Sequence[str | bytes] | None = None,
         resize_allowlist: Iterable[int] | None = None,
         max_resize_dimension: int = 4096,
-        max_source_pixels: int = 50_000_000,
+        max_source_pixels: int | None = None,
+        image_limits: ImageLimits | None = None,
         resize_workers: int | None = None,
         resize_queue: int = 32,
         **serve_options: Any,
@@ -266,9 +400,12 @@ class HttpExposedFileSystemStore(BaseFileSystemStore):
             resize_allowlist=resize_allowlist,
             max_resize_dimension=max_resize_dimension,
             max_source_pixels=max_source_pixels,
+            image_limits=image_limits,
             resize_workers=resize_workers,
             resize_queue=resize_queue,
         )
+        #: The limits uploads and on-demand thumbnails are decoded under.
+        self.image_limits = self.resizer.limits
         if self.resizer.enabled and self.serve_options.on_miss is not None:
             raise ConfigurationError(
                 "on_miss cannot be given with secret_key or resize_allowlist: "

@@ -42,6 +42,7 @@ from ..exceptions import (
 )
 from ..hosturl import require_host_url
 from ..middleware.options import make_options
+from ..limits import ImageLimits
 from ..store import Store, check_image, check_object_id
 from ..validation import check_int
 from .fs import guess_extension, guess_mimetype
@@ -260,8 +261,9 @@ class S3Store(Store):
         (``cors``, ``cache_control``, ``versioned_cache_control``,
         ``trusted_proxy_headers``...; see docs/serving.md).
     :param max_resize_dimension: / :param max_source_pixels: /
-        :param resize_workers: / :param resize_queue: the on-demand limits,
-        as for :class:`~imageattach.stores.fs.HttpExposedFileSystemStore`.
+        :param image_limits: / :param resize_workers: / :param resize_queue:
+        the decoding and on-demand limits, as for
+        :class:`~imageattach.stores.fs.HttpExposedFileSystemStore`.
     """
 
     def __init__(
@@ -296,7 +298,8 @@ class S3Store(Store):
         resize_lock_dir: str | os.PathLike[str] | None = None,
         resize_serve_options: Mapping[str, Any] | None = None,
         max_resize_dimension: int = 4096,
-        max_source_pixels: int = 50_000_000,
+        max_source_pixels: int | None = None,
+        image_limits: ImageLimits | None = None,
         resize_workers: int | None = None,
         resize_queue: int = 32,
     ) -> None:
@@ -390,9 +393,12 @@ class S3Store(Store):
             resize_allowlist=resize_allowlist,
             max_resize_dimension=max_resize_dimension,
             max_source_pixels=max_source_pixels,
+            image_limits=image_limits,
             resize_workers=resize_workers,
             resize_queue=resize_queue,
         )
+        #: The limits uploads and on-demand thumbnails are decoded under.
+        self.image_limits = self.resizer.limits
 
     def _init_resizer(
         self,
@@ -731,6 +737,11 @@ class S3SandboxStore(Store):
         # key in overriding -> whether overriding has it (a file or a tombstone)
         self._overridden: OrderedDict[str, bool] = OrderedDict()
         self._cache_lock = threading.Lock()
+
+    @property
+    def image_limits(self) -> ImageLimits | None:  # type: ignore[override]
+        """The writable bucket's limits (where uploads go)."""
+        return self.overriding.image_limits
 
     @staticmethod
     def _bucket_store(bucket: str | S3Store, prefix: str, options: dict[str, Any]) -> S3Store:

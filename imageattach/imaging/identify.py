@@ -1,101 +1,70 @@
-"""Read an image's type and displayed size from its header, without decoding it."""
+"""Read an image's type and displayed size from its header, without decoding it.
+
+Runs in a decoding worker (see :mod:`imageattach.imaging.sandbox`), on
+untrusted bytes: only the first frame is pinged, frames are counted and
+ancillary data measured by walking the file's structure
+(:mod:`~imageattach.imaging.containers`), before ImageMagick sees the bytes.
+"""
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import re
-from typing import IO
 
 from wand.api import library
 from wand.image import ORIENTATION_TYPES, Image
-from wand.resource import limits
+from wand.resource import limits as magick_limits
 
 from ..exceptions import CorruptImageError, ImageTooLargeError, UnsupportedImageError
 from . import policy, svg
+from .containers import count_frames, png_ancillary_bytes
 from .errors import wand_errors
 from .formats import ACCEPTED_MIMETYPES, MIMETYPES, mimetype_of
 from .headers import claimed_size
+from .info import ImageInfo
+from ..limits import ImageLimits
+from .sniff import looks_like_svg, pdf_media_boxes
+from .svgsafety import check_active_content
 
-__all__ = ["DEFAULT_MAX_PIXELS", "ImageInfo", "probe", "read_source"]
-
-#: Largest source accepted, in pixels (width x height): 50 MP covers every
-#: camera photo in common use, and bounds the work a single upload can cause.
-DEFAULT_MAX_PIXELS: int = 50_000_000
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class ImageInfo:
-    """What :func:`probe` learnt from an image's header."""
-
-    #: Normalised mimetype, a key of :data:`imageattach.stores.fs.EXTENSIONS`.
-    mimetype: str
-    #: Size as displayed, i.e. after applying the EXIF orientation.
-    width: int
-    height: int
-    #: EXIF orientation, 1..8 (1 when the image has none).
-    orientation: int
-    #: Number of frames or pages (>= 1); thumbnails are made of the first.
-    frames: int
-
-    @property
-    def stored_size(self) -> tuple[int, int]:
-        """``(width, height)`` as stored in the file, before EXIF rotation."""
-        if self.orientation >= 5:
-            return self.height, self.width
-        return self.width, self.height
+__all__ = ["identify"]
 
 
-def read_source(source: bytes | IO[bytes]) -> bytes:
-    """The bytes of ``source``; a file object is read from its current
-    position and, if seekable, put back there."""
-    if isinstance(source, bytes | bytearray | memoryview):
-        return bytes(source)
-    position = source.tell() if source.seekable() else None
-    data = source.read()
-    if position is not None:
-        source.seek(position)
-    if not isinstance(data, bytes):
-        raise TypeError(f"the file must be opened in binary mode, not {source!r}")
-    return data
-
-
-def probe(source: bytes | IO[bytes], *, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageInfo:
-    """Identify an image from its header (ImageMagick's *ping*: no pixel is decoded).
+def identify(data: bytes, *, limits: ImageLimits, allow_active_svg: bool = False) -> ImageInfo:
+    """Identify an image from its header (ImageMagick's *ping* of the first
+    frame: no pixel is decoded).  SVG with active content is refused unless
+    ``allow_active_svg``.
 
     :raises CorruptImageError: not an image, truncated, or garbage.
-    :raises UnsupportedImageError: an image format imageattach does not accept.
-    :raises ImageTooLargeError: more than ``max_pixels`` pixels.
+    :raises UnsupportedImageError: a format imageattach does not accept, or
+        an SVG with scripts or external references.
+    :raises ImageTooLargeError: above ``limits`` (pixels, frames, chunk bytes).
     :raises ImagingPolicyError: ImageMagick runs without imageattach's policy.
     """
-    return probe_bytes(read_source(source), max_pixels=max_pixels)
-
-
-def probe_bytes(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageInfo:
-    """:func:`probe` on bytes already in memory."""
     policy.require()
     if not data:
         raise CorruptImageError("empty file")
-    if svg.looks_like_svg(data):
-        return _probe_svg(data, max_pixels)
+    if looks_like_svg(data):
+        if not allow_active_svg:
+            check_active_content(data)
+        return _probe_svg(data, limits.pixels)
     if data.startswith(b"%PDF-"):
-        return _probe_pdf(data, max_pixels)
+        return _probe_pdf(data, limits.pixels)
     claimed = claimed_size(data)
     if claimed is not None:
-        _check_pixels(*claimed, max_pixels)
+        _check_pixels(*claimed, limits.pixels)
+    if png_ancillary_bytes(data, cap=limits.chunk_bytes) > limits.chunk_bytes:
+        raise ImageTooLargeError(
+            f"the image carries more than {limits.chunk_bytes} bytes of metadata"
+        )
     try:
-        with wand_errors(), Image.ping(blob=data, format=_format_hint(data)) as image:
+        with wand_errors(), _ping_first_frame(data) as image:
             magick_format = _ISO_BRANDS.get(data[8:12], image.format or "")
-            frames = library.MagickGetNumberImages(image.wand)
-            # Wand's image.sequence[0] clones the frame, and aborts the whole
-            # process on a header without pixels; the iterator reads in place.
-            library.MagickSetFirstIterator(image.wand)
             width, height = image.width, image.height
             orientation = ORIENTATION_TYPES.index(image.orientation) or 1
     except CorruptImageError:
         if claimed is not None and _beyond_imagemagick_limits(*claimed):
             raise ImageTooLargeError(
-                f"{claimed[0]}x{claimed[1]} image exceeds ImageMagick's width/height limits"
+                f"a {claimed[0]}x{claimed[1]} image is above ImageMagick's width/height limits"
             ) from None
         raise
     mimetype = mimetype_of(magick_format)
@@ -105,12 +74,35 @@ def probe_bytes(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageIn
             f"image format {magick_format or 'unknown'}{known} is not accepted"
         )
     if width <= 0 or height <= 0:
-        raise CorruptImageError(f"{magick_format} header gives no size")
-    _check_pixels(width, height, max_pixels)
+        raise CorruptImageError(f"the {magick_format} header gives no size")
+    _check_pixels(width, height, limits.pixels)
     _check_complete(mimetype, data)
+    frames = count_frames(data, mimetype, cap=limits.frames)
+    if frames > limits.frames:
+        raise ImageTooLargeError(f"the image has more than {limits.frames} frames or pages")
     if orientation >= 5:
         width, height = height, width
-    return ImageInfo(mimetype, width, height, orientation, max(frames, 1))
+    return ImageInfo(mimetype, width, height, orientation, frames)
+
+
+def _ping_first_frame(data: bytes) -> Image:
+    """ImageMagick's header read of the first frame only ("[0]"): pinging a
+    whole GIF or TIFF reads every frame's header, gigabytes for a frame bomb."""
+    image = Image()
+    try:
+        hint = _format_hint(data)
+        name = f"{hint}:upload[0]" if hint else "upload[0]"
+        library.MagickSetFilename(image.wand, name.encode())
+        if not library.MagickPingImageBlob(image.wand, data, len(data)):
+            image.raise_exception()
+            raise CorruptImageError("not an image in a recognised format")
+        # Wand's image.sequence[0] clones the frame, and aborts the whole
+        # process on a header without pixels; the iterator reads in place.
+        library.MagickSetFirstIterator(image.wand)
+        return image
+    except BaseException:
+        image.close()
+        raise
 
 
 #: HEIF files by their ISO-BMFF brand: ImageMagick 6 pings AVIF as HEIC.
@@ -136,8 +128,6 @@ def _probe_svg(data: bytes, max_pixels: int) -> ImageInfo:
 #: Density at which a PDF's first page is rendered to learn its size: tiny,
 #: since ImageMagick 6 cannot ping a PDF held in memory.
 _PDF_PROBE_DENSITY = 9
-_NUMBER = rb"\s*(-?[\d.]+)"
-_PDF_MEDIABOX = re.compile(rb"/MediaBox\s*\[" + _NUMBER * 4 + rb"\s*\]")
 
 
 def _probe_pdf(data: bytes, max_pixels: int) -> ImageInfo:
@@ -150,8 +140,7 @@ def _probe_pdf(data: bytes, max_pixels: int) -> ImageInfo:
         )
     # ImageMagick sizes Ghostscript's canvas from the MediaBox entries it finds
     # in the file the same way, so a huge one must be refused before rendering.
-    for box in _PDF_MEDIABOX.finditer(data):
-        left, bottom, right, top = (float(v) for v in box.groups())
+    for left, bottom, right, top in pdf_media_boxes(data):
         _check_pixels(math.ceil(abs(right - left)), math.ceil(abs(top - bottom)), max_pixels)
     with wand_errors(), Image(blob=data, format="PDF[0]", resolution=_PDF_PROBE_DENSITY) as image:
         box = image.metadata.get("pdf:HiResBoundingBox", "")
@@ -165,7 +154,7 @@ def _probe_pdf(data: bytes, max_pixels: int) -> ImageInfo:
 
 
 def _beyond_imagemagick_limits(width: int, height: int) -> bool:
-    return bool(width > limits["width"] or height > limits["height"])
+    return bool(width > magick_limits["width"] or height > magick_limits["height"])
 
 
 def _check_pixels(width: int, height: int, max_pixels: int) -> None:

@@ -1,0 +1,115 @@
+"""imageattach's two image operations, each run as a job in a decoding
+worker (:mod:`imageattach.imaging.sandbox`): :func:`probe` and
+:func:`make_thumbnail`.  The options are checked here, in the calling
+process, so a bad call fails without a worker."""
+
+from __future__ import annotations
+
+from typing import IO
+
+from wand.image import FILTER_TYPES
+
+from ..exceptions import ImageTooLargeError
+from .info import ImageInfo
+from ..limits import DEFAULT_LIMITS, ImageLimits
+from .sandbox import get_sandbox
+
+__all__ = ["DEFAULT_MAX_PIXELS", "make_thumbnail", "probe"]
+
+#: Largest source accepted by default, in pixels (width x height): 50 MP
+#: covers every camera photo in common use.
+DEFAULT_MAX_PIXELS: int = DEFAULT_LIMITS.pixels
+
+
+def probe(
+    source: bytes | IO[bytes],
+    *,
+    max_pixels: int | None = None,
+    limits: ImageLimits | None = None,
+    allow_active_svg: bool = False,
+) -> ImageInfo:
+    """Identify an image from its header: ImageMagick's *ping* of the first
+    frame, no pixel decoded.  ``source`` is bytes or a binary file (read
+    from its current position, which is kept).  ``max_pixels`` overrides
+    ``limits.pixels``.  SVG with scripts, event handlers, ``foreignObject``
+    or external references is refused unless ``allow_active_svg``.
+
+    :raises CorruptImageError: not an image, truncated, garbage, or the
+        decoder crashed on it.
+    :raises UnsupportedImageError: a format imageattach does not accept, or
+        SVG active content.
+    :raises ImageTooLargeError: above ``limits`` (pixels, frames, metadata
+        bytes, memory).
+    :raises ImageTimeoutError: the worker ran out of time.
+    :raises ImagingUnavailableError: no worker was free in time (transient).
+    :raises ImagingPolicyError: ImageMagick runs without imageattach's policy.
+    """
+    limits = _limits(limits, max_pixels)
+    reply, _ = get_sandbox().run(
+        "probe", {"allow_active_svg": bool(allow_active_svg)}, source, limits
+    )
+    return ImageInfo(**reply["info"])
+
+
+def make_thumbnail(
+    source: bytes | IO[bytes],
+    *,
+    width: int,
+    height: int,
+    info: ImageInfo | None = None,
+    filter: str = "undefined",
+    quality: int | None = None,
+    max_pixels: int | None = None,
+    limits: ImageLimits | None = None,
+) -> tuple[bytes, str]:
+    """Encode a ``width`` x ``height`` thumbnail of ``source``'s first frame.
+
+    The size is taken as given: compute it with
+    :func:`imageattach.sizing.thumbnail_size` to keep the aspect ratio.
+    ``info`` is ``source``'s :func:`probe` result if the caller already has
+    it (else the worker probes).  Returns ``(data, mimetype)``; the mimetype
+    is :func:`imageattach.sizing.thumbnail_mimetype` of the source's (PNG
+    for SVG and PDF).  The same input always gives the same bytes.
+
+    :raises ValueError: bad ``width``, ``height``, ``filter`` or ``quality``.
+    :raises ImageError: as :func:`probe`, also when only the decoder notices.
+    """
+    limits = _limits(limits, max_pixels)
+    _check_options(width, height, filter, quality, limits.pixels)
+    params = {
+        "width": width,
+        "height": height,
+        "info": None if info is None else _info_dict(info),
+        "filter": filter,
+        "quality": quality,
+    }
+    reply, data = get_sandbox().run("thumbnail", params, source, limits)
+    assert data is not None and len(data) == reply["length"]
+    return data, str(reply["mimetype"])
+
+
+def _limits(limits: ImageLimits | None, max_pixels: int | None) -> ImageLimits:
+    limits = DEFAULT_LIMITS if limits is None else limits
+    if not isinstance(limits, ImageLimits):
+        raise TypeError(f"limits must be an ImageLimits, not {limits!r}")
+    return limits if max_pixels is None else limits.replace(pixels=max_pixels)
+
+
+def _info_dict(info: ImageInfo) -> dict[str, object]:
+    return {name: getattr(info, name) for name in info.__dataclass_fields__}
+
+
+def _check_options(
+    width: int, height: int, filter: str, quality: int | None, max_pixels: int
+) -> None:
+    for name, value in (("width", width), ("height", height)):
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ValueError(f"{name} must be a positive integer, not {value!r}")
+    if width * height > max_pixels:
+        raise ImageTooLargeError(
+            f"a {width}x{height} thumbnail exceeds the limit of {max_pixels} pixels"
+        )
+    if filter not in FILTER_TYPES:
+        raise ValueError(f"unknown resize filter {filter!r}; one of {', '.join(FILTER_TYPES)}")
+    if quality is not None and (isinstance(quality, bool) or not 1 <= quality <= 100):
+        raise ValueError(f"quality must be 1..100, not {quality!r}")

@@ -1,0 +1,162 @@
+"""A decoding worker: the process in which untrusted image bytes are decoded.
+
+Started by :mod:`imageattach.imaging.sandbox` as
+``python -m imageattach.imaging.worker FD``, it answers jobs on the Unix
+socket ``FD`` one at a time, until the socket closes.  Each job runs under
+operating-system limits (address space, CPU seconds) on top of
+ImageMagick's own, so a decompression bomb fails with ``MemoryError`` or an
+ImageMagick resource error here and a runaway render is stopped; a crash in
+ImageMagick or librsvg ends this process only.  The server kills it at the
+job's wall-clock deadline as well.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import resource
+import signal
+import socket
+import sys
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from .. import exceptions
+from . import channel
+from ..limits import ImageLimits
+
+__all__ = ["main"]
+
+Reply = tuple[dict[str, Any], list[int]]
+
+
+def main(argv: list[str]) -> int:
+    """Serve jobs on the socket whose descriptor is ``argv[1]``."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C in the server's terminal: just go
+    sock = socket.socket(fileno=int(argv[1]))
+    # Loads ImageMagick (with imageattach's policy) and librsvg before the
+    # first job, so that no job pays for it.
+    from . import identify, thumbnail  # noqa: F401
+
+    jobs: dict[str, Callable[[bytes, dict[str, Any], ImageLimits], Reply]] = {
+        "probe": _probe,
+        "thumbnail": _thumbnail,
+    }
+    channel.send(sock, {"ready": os.getpid()})
+    while True:
+        try:
+            request, fds = channel.receive(sock)
+        except (EOFError, ConnectionError):
+            return 0
+        try:
+            reply, out = _run(jobs, request, fds)
+        finally:
+            for fd in fds:
+                os.close(fd)
+        try:
+            channel.send(sock, reply, out)
+        except (BrokenPipeError, ConnectionError):
+            return 0
+        finally:
+            for fd in out:
+                os.close(fd)
+
+
+def _run(
+    jobs: dict[str, Callable[[bytes, dict[str, Any], ImageLimits], Reply]],
+    request: dict[str, Any],
+    fds: list[int],
+) -> Reply:
+    limits = ImageLimits(**request["limits"])
+    try:
+        with _bounded(limits):
+            data = _read(fds[0], request["offset"])
+            return jobs[request["job"]](data, request["params"], limits)
+    except exceptions.ImageAttachError as error:
+        return _error(error, error.__cause__ or error)
+    except MemoryError as error:
+        too_large = exceptions.ImageTooLargeError(
+            f"the image needs more than {limits.memory // 1024**2} MiB of memory to decode"
+        )
+        return _error(too_large, error)
+    except Exception as error:
+        corrupt = exceptions.CorruptImageError("the image cannot be decoded")
+        return _error(corrupt, "".join(traceback.format_exception(error)))
+
+
+def _error(error: exceptions.ImageAttachError, detail: object) -> Reply:
+    return {"error": type(error).__name__, "message": str(error), "detail": str(detail)}, []
+
+
+@contextmanager
+def _bounded(limits: ImageLimits) -> Iterator[None]:
+    """Run the block with at most ``limits.memory`` more bytes of address
+    space and about ``limits.time`` more CPU seconds (SIGXCPU ends the
+    process past that: a backstop should the server not kill it)."""
+    from wand.resource import limits as magick_limits
+
+    address_space = _address_space() + limits.memory
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_seconds = int(usage.ru_utime + usage.ru_stime + limits.time) + 2
+    saved = {
+        name: resource.getrlimit(name) for name in (resource.RLIMIT_AS, resource.RLIMIT_CPU)
+    }
+    # ImageMagick's pixel cache stays in memory: a cache on disk would outlive
+    # a killed worker in TMPDIR.
+    magick_limits["memory"] = magick_limits["map"] = limits.memory // 2
+    magick_limits["disk"] = 0
+    resource.setrlimit(resource.RLIMIT_AS, (address_space, saved[resource.RLIMIT_AS][1]))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, saved[resource.RLIMIT_CPU][1]))
+    try:
+        yield
+    finally:
+        for name, (_soft, hard) in saved.items():
+            resource.setrlimit(name, (hard, hard))
+
+
+def _address_space() -> int:
+    with open("/proc/self/statm", "rb") as statm:
+        return int(statm.read().split()[0]) * resource.getpagesize()
+
+
+def _read(fd: int, offset: int) -> bytes:
+    size = os.fstat(fd).st_size - offset
+    chunks = []
+    while size > 0:
+        chunk = os.pread(fd, min(size, 16 * 1024**2), offset)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        offset += len(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
+
+
+def _probe(data: bytes, params: dict[str, Any], limits: ImageLimits) -> Reply:
+    from .identify import identify
+
+    info = identify(data, limits=limits, allow_active_svg=params["allow_active_svg"])
+    return {"info": dataclasses.asdict(info)}, []
+
+
+def _thumbnail(data: bytes, params: dict[str, Any], limits: ImageLimits) -> Reply:
+    from .info import ImageInfo
+    from .thumbnail import thumbnail_bytes
+
+    info = ImageInfo(**params["info"]) if params["info"] else None
+    blob, mimetype = thumbnail_bytes(
+        data,
+        width=params["width"],
+        height=params["height"],
+        info=info,
+        filter=params["filter"],
+        quality=params["quality"],
+        limits=limits,
+    )
+    return {"mimetype": mimetype, "length": len(blob)}, [channel.anonymous_file(blob)]
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
