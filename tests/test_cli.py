@@ -301,7 +301,7 @@ def test_failures_are_reported_and_retried(sqlite_images: Images, tmp_path: Path
         "finished with failures: 8 of 8 images, copied 6, skipped 0 (already present), failed 2"
     )
     assert failing.stderr.count("failed: ") == 2
-    assert "FileNotFoundError" in failing.stderr
+    assert "FileNotFoundInStoreError" in failing.stderr
 
     stopped = migrate(
         sqlite_images, sqlite_images.spec, f"file://{tmp_path}/d2", "--max-failures", "1",

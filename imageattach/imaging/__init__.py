@@ -14,10 +14,10 @@ from __future__ import annotations
 from . import _environment  # noqa: F401  (sets MAGICK_CONFIGURE_PATH: must precede wand)
 
 # isort: split
+from ..limits import DEFAULT_LIMITS, ImageLimits
 from .formats import ACCEPTED_MIMETYPES
 from .info import ImageInfo
 from .jobs import DEFAULT_MAX_PIXELS, make_thumbnail, probe
-from ..limits import DEFAULT_LIMITS, ImageLimits
 from .policy import DEFAULT_RESOURCE_LIMITS, POLICY_DIR, set_resource_limits
 from .sandbox import Sandbox, configure_sandbox, get_sandbox
 from .thumbnail import DEFAULT_JPEG_QUALITY

@@ -77,7 +77,8 @@ def anonymous_file(data: bytes | None = None) -> int:
     else:  # pragma: no cover - not Linux
         import tempfile
 
-        fd = os.dup(tempfile.TemporaryFile().fileno())
+        with tempfile.TemporaryFile() as file:
+            fd = os.dup(file.fileno())
     try:
         if data:
             view = memoryview(data)

@@ -16,13 +16,13 @@ from wand.image import ORIENTATION_TYPES, Image
 from wand.resource import limits as magick_limits
 
 from ..exceptions import CorruptImageError, ImageTooLargeError, UnsupportedImageError
+from ..limits import ImageLimits
 from . import policy, svg
 from .containers import count_frames, png_ancillary_bytes
 from .errors import wand_errors
 from .formats import ACCEPTED_MIMETYPES, MIMETYPES, mimetype_of
 from .headers import claimed_size
 from .info import ImageInfo
-from ..limits import ImageLimits
 from .sniff import looks_like_svg, pdf_media_boxes
 from .svgsafety import check_active_content
 

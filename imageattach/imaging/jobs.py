@@ -10,8 +10,8 @@ from typing import IO
 from wand.image import FILTER_TYPES
 
 from ..exceptions import ImageTooLargeError
-from .info import ImageInfo
 from ..limits import DEFAULT_LIMITS, ImageLimits
+from .info import ImageInfo
 from .sandbox import get_sandbox
 
 __all__ = ["DEFAULT_MAX_PIXELS", "make_thumbnail", "probe"]

@@ -78,10 +78,11 @@ def _explain(problems: list[str]) -> str:
         else "another ImageMagick policy file re-allows them"
     )
     return (
-        f"ImageMagick's security policy is not imageattach's: it allows {', '.join(problems)} "
-        f"({cause}). Import imageattach.imaging before wand, or set "
-        f"MAGICK_CONFIGURE_PATH={POLICY_DIR} in the environment; imageattach refuses to "
-        "process images until then."
+        f"ImageMagick's security policy in this process is not imageattach's: it allows "
+        f"{', '.join(problems)} ({cause}). imageattach decodes images in worker processes, "
+        "which have its policy, but any other ImageMagick use here does not: import "
+        f"imageattach.imaging before wand, or set MAGICK_CONFIGURE_PATH={POLICY_DIR} in the "
+        "environment."
     )
 
 

@@ -41,9 +41,9 @@ from ..exceptions import (
     ImageTimeoutError,
     ImagingUnavailableError,
 )
+from ..limits import ImageLimits
 from ..validation import check_int
 from . import channel
-from ..limits import ImageLimits
 
 __all__ = ["Sandbox", "configure_sandbox", "get_sandbox", "read_source"]
 
@@ -53,7 +53,7 @@ logger = logging.getLogger("imageattach.imaging")
 #: import the same code as the server.
 _PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 #: The exceptions a worker may report, by name.
-_REPORTABLE = {
+_REPORTABLE: dict[str, type[ImageAttachError]] = {
     name: getattr(exceptions, name)
     for name in exceptions.__all__
     if issubclass(getattr(exceptions, name), ImageAttachError)
@@ -200,9 +200,7 @@ class Sandbox:
         jobs_per_worker: int = 500,
         start_timeout: float = 30.0,
     ) -> None:
-        self.workers = check_int(
-            "workers", (os.cpu_count() or 1) if workers is None else workers
-        )
+        self.workers = check_int("workers", (os.cpu_count() or 1) if workers is None else workers)
         self.jobs_per_worker = check_int("jobs_per_worker", jobs_per_worker)
         self.acquire_timeout = _check_seconds("acquire_timeout", acquire_timeout)
         self.start_timeout = _check_seconds("start_timeout", start_timeout)
@@ -359,4 +357,3 @@ def configure_sandbox(**options: Any) -> Sandbox:
 def _shutdown() -> None:
     if _default is not None:
         _default.shutdown()
-

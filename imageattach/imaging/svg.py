@@ -24,6 +24,7 @@ MAX_SIDE = 32767
 #: CSS pixels per inch, what SVG user units and ``width="10cm"`` resolve at.
 _DPI = 96.0
 
+
 class _GError(ctypes.Structure):
     _fields_ = [("domain", ctypes.c_uint32), ("code", ctypes.c_int), ("message", ctypes.c_char_p)]
 

@@ -9,14 +9,14 @@ from wand.api import library
 from wand.image import Image
 
 from ..exceptions import CorruptImageError, ImageTooLargeError, UnsupportedImageError
+from ..limits import ImageLimits
 from ..sizing import thumbnail_mimetype
 from . import policy, svg
 from .color import to_srgb
 from .errors import wand_errors
 from .formats import ACCEPTED_MIMETYPES, CODERS
-from .info import ImageInfo
-from ..limits import ImageLimits
 from .identify import identify
+from .info import ImageInfo
 
 __all__ = ["DEFAULT_JPEG_QUALITY", "PNG_COMPRESSION_LEVEL", "thumbnail_bytes"]
 
@@ -99,7 +99,10 @@ def _jpeg_decoded_size(info: ImageInfo, width: int, height: int) -> tuple[int, i
     stored_width, stored_height = info.stored_size
     hint_width, hint_height = _jpeg_hint(info, width, height)
     for denominator in (8, 4, 2):
-        if stored_width // denominator >= hint_width and stored_height // denominator >= hint_height:
+        if (
+            stored_width // denominator >= hint_width
+            and stored_height // denominator >= hint_height
+        ):
             return -(-stored_width // denominator), -(-stored_height // denominator)
     return stored_width, stored_height
 

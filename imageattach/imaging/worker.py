@@ -24,8 +24,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from .. import exceptions
-from . import channel
 from ..limits import ImageLimits
+from . import channel
 
 __all__ = ["main"]
 
@@ -100,9 +100,7 @@ def _bounded(limits: ImageLimits) -> Iterator[None]:
     address_space = _address_space() + limits.memory
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu_seconds = int(usage.ru_utime + usage.ru_stime + limits.time) + 2
-    saved = {
-        name: resource.getrlimit(name) for name in (resource.RLIMIT_AS, resource.RLIMIT_CPU)
-    }
+    saved = {name: resource.getrlimit(name) for name in (resource.RLIMIT_AS, resource.RLIMIT_CPU)}
     # ImageMagick's pixel cache stays in memory: a cache on disk would outlive
     # a killed worker in TMPDIR.
     magick_limits["memory"] = magick_limits["map"] = limits.memory // 2

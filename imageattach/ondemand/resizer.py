@@ -37,7 +37,6 @@ from typing import IO, TYPE_CHECKING, Protocol
 from ..exceptions import (
     ConfigurationError,
     ImageError,
-    ImageTimeoutError,
     ImageTooLargeError,
     ImagingUnavailableError,
     SigningNotConfiguredError,
@@ -322,12 +321,10 @@ class Resizer:
             self._generate(request)
         except FileNotFoundError:
             return MissResponse(404, "Not Found: the original image is not in the store")
-        except ImageTooLargeError:
-            return MissResponse(422, "Unprocessable: the original image is too large to process")
-        except ImageTimeoutError:
-            return MissResponse(422, "Unprocessable: the original image takes too long to process")
-        except ImageError:
-            return MissResponse(422, "Unprocessable: the original image cannot be decoded")
+        except ImageError as error:
+            # Too big, too slow, or undecodable: the original is bad.  The
+            # messages are written for end users (the detail is logged).
+            return MissResponse(422, f"Unprocessable: {error}")
         except (TimeoutError, ImagingUnavailableError):
             return _BUSY
         except Exception:

@@ -41,8 +41,8 @@ from ..exceptions import (
     StoreUnavailableError,
 )
 from ..hosturl import require_host_url
-from ..middleware.options import make_options
 from ..limits import ImageLimits
+from ..middleware.options import make_options
 from ..store import Store, check_image, check_object_id
 from ..validation import check_int
 from .fs import guess_extension, guess_mimetype

@@ -225,8 +225,13 @@ _JPEG_SOS = b"\xff\xda" + struct.pack(">HB", 8, 1) + b"\x01\x00" + b"\x00\x3f\x0
 def _jpeg(width: int, height: int) -> bytes:
     """A greyscale baseline JPEG whose SOF says ``width`` x ``height``, with a
     few blocks of (all grey) scan data and an end-of-image marker."""
-    return b"\xff\xd8" + _JPEG_DQT + _jpeg_sof(width, height) + _JPEG_DHT + _JPEG_SOS + (
-        b"\x00" * 16 + b"\xff\xd9"
+    return (
+        b"\xff\xd8"
+        + _JPEG_DQT
+        + _jpeg_sof(width, height)
+        + _JPEG_DHT
+        + _JPEG_SOS
+        + (b"\x00" * 16 + b"\xff\xd9")
     )
 
 
@@ -345,9 +350,7 @@ def _svg_feconvolve_order_100() -> bytes:
     the work is per output pixel and per octave).""",
 )
 def _svg_feturbulence_octaves() -> bytes:
-    return _svg(
-        _filtered_rect('<feTurbulence baseFrequency="0.01" numOctaves="10000"/>', rects=4)
-    )
+    return _svg(_filtered_rect('<feTurbulence baseFrequency="0.01" numOctaves="10000"/>', rects=4))
 
 
 @_recipe(
@@ -824,8 +827,11 @@ def _ico_bmp_claims() -> bytes:
     "One-page grey TIFF whose IFD claims 100000x100000 in one strip of 1 byte.",
 )
 def _tiff_claims() -> bytes:
-    return b"II*\x00" + struct.pack("<I", 10) + b"\x80\x00" + _tiff_ifd(
-        _tiff_grey_entries(100000, 100000, 8), 0
+    return (
+        b"II*\x00"
+        + struct.pack("<I", 10)
+        + b"\x80\x00"
+        + _tiff_ifd(_tiff_grey_entries(100000, 100000, 8), 0)
     )
 
 
@@ -901,8 +907,11 @@ def _ico_count() -> bytes:
     "1x1 grey TIFF whose only IFD's next-IFD offset points to itself.",
 )
 def _tiff_loop() -> bytes:
-    return b"II*\x00" + struct.pack("<I", 10) + b"\x80\x00" + _tiff_ifd(
-        _tiff_grey_entries(1, 1, 8), 10
+    return (
+        b"II*\x00"
+        + struct.pack("<I", 10)
+        + b"\x80\x00"
+        + _tiff_ifd(_tiff_grey_entries(1, 1, 8), 10)
     )
 
 

@@ -3,6 +3,7 @@ never decoding pixels: right on real files, capped on bombs, total on garbage.""
 
 from __future__ import annotations
 
+import random
 import struct
 import time
 import tracemalloc
@@ -74,14 +75,12 @@ def _tiff(frames: int, *, order: str = "<", big: bool = False, loop_to: int | No
     offsets = [header_size + index * ifd_size for index in range(frames)]
     links = [*offsets[1:], 0 if loop_to is None else offsets[loop_to]]
     if big:
-        out = mark + struct.pack(order + "HHHQ", 43, 8, 0, offsets[0])
-        for link in links:
-            out += struct.pack(order + "QHHQQQ", 1, 256, 4, 1, 1, link)
+        parts = [mark + struct.pack(order + "HHHQ", 43, 8, 0, offsets[0])]
+        parts += [struct.pack(order + "QHHQQQ", 1, 256, 4, 1, 1, link) for link in links]
     else:
-        out = mark + struct.pack(order + "HI", 42, offsets[0])
-        for link in links:
-            out += struct.pack(order + "HHHIII", 1, 256, 4, 1, 1, link)
-    return out
+        parts = [mark + struct.pack(order + "HI", 42, offsets[0])]
+        parts += [struct.pack(order + "HHHIII", 1, 256, 4, 1, 1, link) for link in links]
+    return b"".join(parts)
 
 
 def _riff_chunk(kind: bytes, body: bytes) -> bytes:
@@ -111,9 +110,7 @@ def _png(*chunks: bytes) -> bytes:
 
 def _apng(frames: int) -> bytes:
     control = struct.pack(">IIIIIHHBB", 0, 1, 1, 0, 0, 1, 10, 0, 0)
-    return _png(
-        _png_chunk(b"acTL", struct.pack(">II", frames, 0)), _png_chunk(b"fcTL", control)
-    )
+    return _png(_png_chunk(b"acTL", struct.pack(">II", frames, 0)), _png_chunk(b"fcTL", control))
 
 
 def _ico(entries: int) -> bytes:
@@ -125,7 +122,7 @@ def _ico(entries: int) -> bytes:
 # -- frame counts -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("frames", [1, 2, 3, 17])
+@pytest.mark.parametrize("frames", [1, 2, 5])
 def test_gif_frames(frames: int) -> None:
     data = animated_gif(frames)
     assert count_frames(data, _GIF, cap=100) == frames
@@ -258,7 +255,9 @@ _SAMPLES = {
 
 @_FUZZ
 @given(
-    st.sampled_from([(mimetype, sample) for mimetype, samples in _SAMPLES.items() for sample in samples]),
+    st.sampled_from(
+        [(mimetype, sample) for mimetype, samples in _SAMPLES.items() for sample in samples]
+    ),
     st.integers(0, 400),
     st.lists(st.tuples(st.integers(0, 400), st.integers(0, 255)), max_size=6),
     st.integers(0, 20),
@@ -338,9 +337,10 @@ def test_ancillary_bytes_stop_at_a_cut_chunk_or_broken_stream() -> None:
     whole = _png(_text(b"tEXt", b"a", b"x" * 100), _text(b"tEXt", b"b", b"y" * 1000))
     assert png_ancillary_bytes(whole, cap=10**9) == 102 + 1002
     assert png_ancillary_bytes(whole[: whole.index(b"y" * 1000) + 10], cap=10**9) == 102
-    broken = zlib.compress(b"z" * 100_000)[:200] + b"not deflate"
+    noise = random.Random(0).randbytes(100_000)  # inflates byte for byte
+    broken = zlib.compress(noise)[:50_000] + b"not deflate"
     counted = png_ancillary_bytes(_png(_text(b"zTXt", b"a", b"\x00" + broken)), cap=10**9)
-    assert 3 <= counted < 100_000
+    assert 40_000 <= counted < 50_000
 
 
 @pytest.fixture(scope="module")

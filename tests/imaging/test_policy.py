@@ -114,7 +114,7 @@ def test_set_resource_limits_validates() -> None:
         policy.set_resource_limits(memory=before)
 
 
-def test_wand_imported_first_is_detected() -> None:
+def test_wand_imported_first_is_detected_and_workers_still_have_the_policy() -> None:
     result = run_json(
         """
 import json, warnings
@@ -125,19 +125,23 @@ with Image(width=1, height=1) as image:  # ImageMagick starts with the system po
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
     import imageattach.imaging
-from images import png
-from imageattach.exceptions import ImagingPolicyError
+from images import mvg_payload, png
+from imageattach.exceptions import ImageError
 try:
-    imageattach.imaging.probe(png())
+    imageattach.imaging.probe(mvg_payload())
     outcome = "processed"
-except ImagingPolicyError as error:
-    outcome = str(error)
-print(json.dumps([[str(w.message) for w in caught], outcome]))
+except ImageError:
+    outcome = "refused"
+width = imageattach.imaging.probe(png()).width
+print(json.dumps([[str(w.message) for w in caught], outcome, width]))
 """
     )
-    messages, outcome = result
-    assert any("Import imageattach.imaging before wand" in m for m in messages)
-    assert "MVG" in outcome and "MAGICK_CONFIGURE_PATH" in outcome
+    messages, outcome, width = result
+    assert any("import imageattach.imaging before wand" in m for m in messages)
+    assert any("MVG" in m and "MAGICK_CONFIGURE_PATH" in m for m in messages)
+    # Decoding happens in workers, which start with imageattach's policy.
+    assert outcome == "refused"
+    assert width == 400
 
 
 def test_wand_imported_first_with_environment_set() -> None:

@@ -21,7 +21,7 @@ from imageattach.exceptions import (
 )
 from imageattach.imaging import ImageInfo, Sandbox, make_thumbnail, probe
 from imageattach.imaging.sandbox import get_sandbox
-from imageattach.limits import ImageLimits
+from imageattach.limits import DEFAULT_LIMITS, ImageLimits
 
 #: A small SVG whose turbulence filter takes librsvg many seconds to render.
 SLOW_SVG = (
@@ -54,13 +54,13 @@ def _alive(pid: int) -> bool:
     return status != "Z"
 
 
-def _probe_in(sandbox: Sandbox, data: bytes, limits: ImageLimits = ImageLimits()) -> ImageInfo:
+def _probe_in(sandbox: Sandbox, data: bytes, limits: ImageLimits = DEFAULT_LIMITS) -> ImageInfo:
     reply, _ = sandbox.run("probe", {"allow_active_svg": False}, data, limits)
     return ImageInfo(**reply["info"])
 
 
 def _thumbnail_in(
-    sandbox: Sandbox, data: bytes, width: int, height: int, limits: ImageLimits = ImageLimits()
+    sandbox: Sandbox, data: bytes, width: int, height: int, limits: ImageLimits = DEFAULT_LIMITS
 ) -> bytes:
     params = {"width": width, "height": height, "info": None, "filter": "undefined",
               "quality": None}  # fmt: skip
@@ -113,7 +113,7 @@ def test_a_runaway_render_is_killed_at_the_deadline(sandbox: Sandbox) -> None:
     _probe_in(sandbox, jpeg(4, 3))
     [pid] = sandbox.pids()
     started = time.monotonic()
-    with pytest.raises(ImageTimeoutError, match="longer than the limit of 0.5 s"):
+    with pytest.raises(ImageTimeoutError, match=r"longer than the limit of 0\.5 s"):
         _thumbnail_in(sandbox, SLOW_SVG, 1500, 1500, ImageLimits(time=0.5))
     assert time.monotonic() - started < 5
     assert not _alive(pid)
@@ -122,7 +122,7 @@ def test_a_runaway_render_is_killed_at_the_deadline(sandbox: Sandbox) -> None:
 
 def test_pixels_that_cannot_fit_in_memory_are_refused_before_decoding(sandbox: Sandbox) -> None:
     big = png(3000, 3000)
-    with pytest.raises(ImageTooLargeError, match="needs about 137 MiB .* limit of 64 MiB"):
+    with pytest.raises(ImageTooLargeError, match=r"needs about 137 MiB .* limit of 64 MiB"):
         _thumbnail_in(sandbox, big, 60, 60, ImageLimits(memory=64 * 1024**2))
     # Enough memory: the same image is fine.
     assert _thumbnail_in(sandbox, big, 60, 60).startswith(b"\x89PNG")
@@ -154,11 +154,15 @@ def test_a_worker_killed_mid_job_fails_that_job_only(sandbox: Sandbox) -> None:
 
 def test_busy_workers_make_a_transient_error() -> None:
     sandbox = Sandbox(workers=1, acquire_timeout=0.2)
-    slow = threading.Thread(
-        target=lambda: pytest.raises(
-            ImageTimeoutError, _thumbnail_in, sandbox, SLOW_SVG, 1500, 1500, ImageLimits(time=3)
-        )
-    )
+    errors: list[Exception] = []
+
+    def render_slowly() -> None:
+        try:
+            _thumbnail_in(sandbox, SLOW_SVG, 1500, 1500, ImageLimits(time=3))
+        except ImageTimeoutError as error:
+            errors.append(error)
+
+    slow = threading.Thread(target=render_slowly)
     try:
         _probe_in(sandbox, jpeg(4, 3))
         slow.start()
@@ -168,6 +172,7 @@ def test_busy_workers_make_a_transient_error() -> None:
     finally:
         slow.join()
         sandbox.shutdown()
+    assert len(errors) == 1
 
 
 def test_svg_is_rendered_outside_this_process() -> None:
@@ -183,9 +188,10 @@ def test_svg_is_rendered_outside_this_process() -> None:
 
 
 def test_worker_errors_are_short_and_logged(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level("INFO", logger="imageattach.imaging"), pytest.raises(
-        CorruptImageError
-    ) as raised:
+    with (
+        caplog.at_level("INFO", logger="imageattach.imaging"),
+        pytest.raises(CorruptImageError) as raised,
+    ):
         probe(b"\xff\xd8\xff\xe0" + b"\x00" * 100)
     assert ".c/" not in str(raised.value) and "@" not in str(raised.value)
     assert any("image refused" in record.getMessage() for record in caplog.records)

@@ -8,7 +8,7 @@ from wand.image import Image
 
 from imageattach.exceptions import CorruptImageError
 from imageattach.imaging import make_thumbnail, probe
-from imageattach.imaging import svg as svg_module
+from imageattach.imaging.sniff import looks_like_svg
 
 
 @pytest.mark.parametrize(
@@ -21,12 +21,12 @@ from imageattach.imaging import svg as svg_module
     ids=["fixture", "bom", "prolog"],
 )
 def test_recognised(data: bytes) -> None:
-    assert svg_module.looks_like_svg(data)
+    assert looks_like_svg(data)
 
 
 @pytest.mark.parametrize("data", [msl_payload(), b"<html><svg></svg></html>", png()])
 def test_not_svg(data: bytes) -> None:
-    assert not svg_module.looks_like_svg(data)
+    assert not looks_like_svg(data)
 
 
 def test_units_resolve_at_96_dpi() -> None:

@@ -22,6 +22,7 @@ from wand.image import Image
 
 from imageattach.exceptions import CorruptImageError, ImageTooLargeError, UnsupportedImageError
 from imageattach.imaging import ImageInfo, make_thumbnail, probe, thumbnail
+from imageattach.limits import DEFAULT_LIMITS
 from imageattach.sizing import thumbnail_size
 
 from .helpers import jpeg_markers, png_chunks, run_json
@@ -186,7 +187,8 @@ def test_quality_and_filter_options() -> None:
 
 
 class DecodedSizes:
-    """Records the size ImageMagick decoded each source at."""
+    """Records the size ImageMagick decoded each source at (in this process:
+    :func:`in_process` runs the worker's code here)."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.sizes: list[tuple[int, int]] = []
@@ -200,9 +202,17 @@ class DecodedSizes:
         monkeypatch.setattr(thumbnail, "_decode", spy)
 
 
+def in_process(source: bytes, *, width: int, height: int) -> tuple[bytes, str]:
+    """What a decoding worker runs for :func:`make_thumbnail`."""
+    return thumbnail.thumbnail_bytes(
+        source, width=width, height=height, info=None, filter="undefined", quality=None,
+        limits=DEFAULT_LIMITS,
+    )  # fmt: skip
+
+
 def test_shrink_on_load(monkeypatch: pytest.MonkeyPatch) -> None:
     decoded = DecodedSizes(monkeypatch)
-    data, _ = make_thumbnail(large_jpeg(4000, 3000), width=300, height=225)
+    data, _ = in_process(large_jpeg(4000, 3000), width=300, height=225)
     assert decoded.sizes == [(500, 375)]  # libjpeg decoded at 1/8 scale
     with Image(blob=data) as image:
         assert image.size == (300, 225)
@@ -211,7 +221,7 @@ def test_shrink_on_load(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_shrink_on_load_hint_in_stored_orientation(monkeypatch: pytest.MonkeyPatch) -> None:
     decoded = DecodedSizes(monkeypatch)
     source = jpeg(4000, 3000, orientation=6)  # displayed 3000x4000
-    data, _ = make_thumbnail(source, width=300, height=400)
+    data, _ = in_process(source, width=300, height=400)
     assert decoded.sizes == [(500, 375)]  # stored orientation, 1/8 scale
     with Image(blob=data) as image:
         assert image.size == (300, 400)
@@ -219,7 +229,7 @@ def test_shrink_on_load_hint_in_stored_orientation(monkeypatch: pytest.MonkeyPat
 
 def test_shrink_on_load_hint_clamped_when_enlarging(monkeypatch: pytest.MonkeyPatch) -> None:
     decoded = DecodedSizes(monkeypatch)
-    data, _ = make_thumbnail(jpeg(400, 300), width=800, height=600)
+    data, _ = in_process(jpeg(400, 300), width=800, height=600)
     assert decoded.sizes == [(400, 300)]  # not decoded at 2x by ImageMagick 6
     with Image(blob=data) as image:
         assert image.size == (800, 600)
