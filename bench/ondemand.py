@@ -13,7 +13,7 @@
    - ``make_thumbnail``: imageattach's imaging alone, no HTTP, no store (the
      difference to the miss is the on-demand machinery's cost).
 
-   Prints medians and the ratios (targets: <= 1.5x pyvips, >= 5x faster
+   Prints medians and the ratios (targets: <= 1.1x pyvips, >= 5x faster
    than naive).
 
 2. Stampede: N concurrent requests for one cold URL: how many generations
@@ -179,8 +179,8 @@ def cold_miss(root: Path, data: bytes, width: int, rounds: int) -> None:
         ratio = "" if name == "on-demand miss" else f"   on-demand / {name} = {ours / median:.2f}"
         print(f"  {name:16} {_ms(median)}{ratio}")
     if "pyvips" in medians:
-        verdict = "met" if ours <= 1.5 * medians["pyvips"] else "NOT met"
-        print(f"  target on-demand <= 1.5x pyvips: {verdict}")
+        verdict = "met" if ours <= 1.1 * medians["pyvips"] else "NOT met"
+        print(f"  target on-demand <= 1.1x pyvips: {verdict}")
     speedup = medians["naive-wand"] / ours
     verdict = "met" if speedup >= 5 else "NOT met"
     print(f"  naive-wand / on-demand = {speedup:.1f}x (target >= 5x: {verdict})")

@@ -69,7 +69,7 @@ def _read_exactly(sock: socket.socket, size: int) -> bytes:
     return b"".join(chunks)
 
 
-def anonymous_file(data: bytes | None = None) -> int:
+def anonymous_file(data: bytes | memoryview | None = None) -> int:
     """A descriptor of a new file that lives in memory and has no name
     (``memfd`` on Linux, an unlinked temporary file elsewhere), holding ``data``."""
     if hasattr(os, "memfd_create"):

@@ -30,6 +30,7 @@ import socket
 import stat
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from typing import IO, Any
@@ -312,13 +313,20 @@ def _limits_dict(limits: ImageLimits) -> dict[str, Any]:
 
 def _descriptor(source: bytes | IO[bytes]) -> tuple[int, int, bool]:
     """A descriptor holding ``source``'s bytes, their offset in it, and
-    whether the caller must close it: an open regular file is passed as it
-    is, anything else is copied into an anonymous memory file."""
-    if isinstance(source, io.BufferedReader | io.BufferedRandom | io.FileIO):
+    whether the caller must close it: an open regular file (also a spooled
+    upload already on disk) is passed as it is, anything else is copied into
+    an anonymous memory file."""
+    on_disk = isinstance(source, io.BufferedReader | io.BufferedRandom | io.FileIO) or (
+        # fileno() of a spooled file still in memory would write it to disk.
+        isinstance(source, tempfile.SpooledTemporaryFile) and getattr(source, "_rolled", False)
+    )
+    if on_disk and not isinstance(source, bytes):
         with contextlib.suppress(OSError, ValueError):
             fd = source.fileno()
             if stat.S_ISREG(os.fstat(fd).st_mode):
                 return fd, source.tell(), False
+    if isinstance(source, io.BytesIO):
+        return channel.anonymous_file(source.getbuffer()[source.tell() :]), 0, True
     return channel.anonymous_file(read_source(source)), 0, True
 
 
