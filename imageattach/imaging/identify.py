@@ -141,7 +141,10 @@ def _probe_pdf(data: bytes, max_pixels: int) -> ImageInfo:
     # ImageMagick sizes Ghostscript's canvas from the MediaBox entries it finds
     # in the file the same way, so a huge one must be refused before rendering.
     for left, bottom, right, top in pdf_media_boxes(data):
-        _check_pixels(math.ceil(abs(right - left)), math.ceil(abs(top - bottom)), max_pixels)
+        width, height = abs(right - left), abs(top - bottom)
+        if not (math.isfinite(width) and math.isfinite(height)):
+            raise ImageTooLargeError("the PDF's page size exceeds the pixel limit")
+        _check_pixels(math.ceil(width), math.ceil(height), max_pixels)
     with wand_errors(), Image(blob=data, format="PDF[0]", resolution=_PDF_PROBE_DENSITY) as image:
         box = image.metadata.get("pdf:HiResBoundingBox", "")
         scale = 72 / _PDF_PROBE_DENSITY
