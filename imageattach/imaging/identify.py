@@ -119,7 +119,8 @@ def _format_hint(data: bytes) -> str | None:
 
 def _probe_svg(data: bytes, max_pixels: int) -> ImageInfo:
     if "image/svg+xml" not in ACCEPTED_MIMETYPES:
-        raise UnsupportedImageError("SVG is not accepted here: librsvg 2.52+ and cairo are needed")
+        # librsvg 2.52+ and cairo are needed (docs/imaging.md).
+        raise UnsupportedImageError("SVG files are not accepted here")
     width, height = svg.size(data)
     _check_pixels(width, height, max_pixels)
     return ImageInfo("image/svg+xml", width, height, 1, 1)
@@ -134,10 +135,9 @@ def _probe_pdf(data: bytes, max_pixels: int) -> ImageInfo:
     """Size of the first page in points (pixels at 72 DPI).  Pages are not
     counted: ``frames`` is 1, and thumbnails show the first page."""
     if "application/pdf" not in ACCEPTED_MIMETYPES:
-        raise UnsupportedImageError(
-            "PDF is not accepted here: the ImageMagick policy in force refuses the PDF coder "
-            "(Debian's default; see docs/imaging.md to allow it)"
-        )
+        # The ImageMagick policy in force refuses the PDF coder (Debian's
+        # default); docs/imaging.md says how to allow it.
+        raise UnsupportedImageError("PDF files are not accepted here")
     # ImageMagick sizes Ghostscript's canvas from the MediaBox entries it finds
     # in the file the same way, so a huge one must be refused before rendering.
     for left, bottom, right, top in pdf_media_boxes(data):

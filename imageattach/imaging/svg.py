@@ -114,7 +114,7 @@ class _Handle:
         error = ctypes.POINTER(_GError)()
         self.pointer = libraries.new_from_data(data, len(data), ctypes.byref(error))
         if not self.pointer:
-            raise CorruptImageError(f"invalid SVG: {_message(libraries, error)}")
+            raise CorruptImageError("invalid SVG") from _LibrsvgError(_message(libraries, error))
         libraries.set_dpi(self.pointer, _DPI)
 
     def __enter__(self) -> _Handle:
@@ -138,6 +138,10 @@ class _Handle:
         if flags[2].value:
             return viewbox.width, viewbox.height
         raise CorruptImageError("the SVG has neither a size nor a viewBox")
+
+
+class _LibrsvgError(Exception):
+    """librsvg's own message: logged, not shown to the uploader."""
 
 
 def _message(libraries: _Libraries, error: Any) -> str:
@@ -192,12 +196,19 @@ def render(data: bytes, width: int, height: int) -> bytes:
                 if not libraries.render_document(
                     handle.pointer, context, ctypes.byref(viewport), ctypes.byref(error)
                 ):
-                    raise CorruptImageError(f"cannot render the SVG: {_message(libraries, error)}")
+                    detail = _message(libraries, error)
+                    if "NoMemory" in detail:  # librsvg's name for a failed allocation
+                        raise ImageTooLargeError(
+                            "the SVG needs more memory to render than the limit"
+                        ) from _LibrsvgError(detail)
+                    raise CorruptImageError("the SVG cannot be rendered") from _LibrsvgError(
+                        detail
+                    )
             finally:
                 libraries.destroy(context)
             callback = libraries.write_func(write)
             if libraries.write_to_png_stream(surface, callback, None) != 0:
-                raise CorruptImageError("cairo could not encode the rendered SVG")
+                raise CorruptImageError("the SVG cannot be rendered")
         finally:
             libraries.surface_destroy(surface)
     return b"".join(chunks)
