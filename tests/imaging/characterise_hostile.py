@@ -39,7 +39,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .hostile import PDF_CASES, case, names
+from .hostile import PDF_CASES, case, metadata, names
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -172,7 +172,6 @@ def pdf_home(directory: Path) -> Path:
 def execute(
     run: Run, *, python: str, source: Path, work: Path, timeout: float, home: Path
 ) -> Result:
-    item = case(run.name)
     path = work / f"{run.name}.bin"
     stdout_path = work / f"{run.label}.out".replace(" ", "_")
     stderr_path = work / f"{run.label}.err".replace(" ", "_")
@@ -206,7 +205,7 @@ def execute(
     stderr_tail = stderr_path.read_text(errors="replace")[-2000:]
     return Result(
         run=run,
-        kind=item.kind,
+        kind=metadata(run.name)[1],
         outcome=describe(process.returncode, timed_out, timeout, events, stderr_tail),
         seconds=seconds,
         peak_mb=usage.ru_maxrss / 1024,
@@ -214,6 +213,16 @@ def execute(
         events=events,
         stderr_tail=stderr_tail,
     )
+
+
+def empty_child_rss(python: str) -> float:
+    """Peak RSS (MB) that ``wait4`` reports for an interpreter doing nothing:
+    the floor of the table's column (it includes this process's RSS when
+    spawning, which is why the corpus is written by another process)."""
+    process = subprocess.Popen([python, "-c", "pass"])
+    _, _, usage = os.wait4(process.pid, 0)
+    process.returncode = 0
+    return usage.ru_maxrss / 1024
 
 
 def exit_status(code: int) -> str:
@@ -283,7 +292,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="children at a time (default 2)")
     parser.add_argument("--python", default=sys.executable, help="interpreter of the children")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--write-corpus", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.write_corpus:
+        for name in args.cases:
+            (args.write_corpus / f"{name}.bin").write_bytes(case(name).data)
+        return 0
     unknown = set(args.cases) - set(names())
     if unknown:
         parser.error(f"unknown cases: {', '.join(sorted(unknown))}")
@@ -299,12 +313,18 @@ def main(argv: list[str] | None = None) -> int:
         else:
             source = ROOT
             described = f"working tree {ROOT}"
-        for name in selected:
-            (work / f"{name}.bin").write_bytes(case(name).data)
+        # Written by a child: this process must stay small, since a child's
+        # ru_maxrss starts at the RSS of the process it was spawned from.
+        subprocess.run(
+            [args.python, "-m", __spec__.name, "--write-corpus", str(work), *selected],
+            check=True,
+        )
         home = pdf_home(work)
+        floor = empty_child_rss(args.python)
         print(
             f"imageattach from {described}; {len(runs)} runs, {args.jobs} at a time, "
-            f"timeout {args.timeout:g} s, RLIMIT_AS {MEMORY_LIMIT / 2**30:g} GiB",
+            f"timeout {args.timeout:g} s, RLIMIT_AS {MEMORY_LIMIT / 2**30:g} GiB; "
+            f"peak RSS of an empty interpreter {floor:.0f} MB",
             file=sys.stderr,
             flush=True,
         )
@@ -334,6 +354,10 @@ def main(argv: list[str] | None = None) -> int:
                 )
         ordered = [results[run] for run in runs]
     print(f"# Hostile corpus against imageattach from {described}\n")
+    print(
+        f"Timeout {args.timeout:g} s, RLIMIT_AS {MEMORY_LIMIT / 2**30:g} GiB, {args.jobs} children"
+        f" at a time; an empty interpreter peaks at {floor:.0f} MB.\n"
+    )
     print(table(ordered))
     print("\nMessages:\n")
     print(details(ordered))

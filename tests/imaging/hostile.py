@@ -48,6 +48,7 @@ __all__ = [
     "adler32_of_repeated",
     "case",
     "corpus",
+    "metadata",
     "names",
 ]
 
@@ -111,6 +112,12 @@ def _recipe(name: str, mimetype: str, kind: str, note: str) -> Callable[..., Cal
 def names() -> list[str]:
     """The case names, in a stable order."""
     return list(_RECIPES)
+
+
+def metadata(name: str) -> tuple[str, str, str]:
+    """``(mimetype_claimed, kind, note)`` of a case, without building its bytes."""
+    recipe = _RECIPES[name]
+    return recipe.mimetype, recipe.kind, recipe.note
 
 
 @functools.cache

@@ -26,7 +26,9 @@ def free_port() -> int:
         return port
 
 
-def command(kind: str, port: int) -> list[str]:
+def command(kind: str, port: int, app: str = "ondemand.serverapp") -> list[str]:
+    """The command line of a ``kind`` server of ``app`` (a module of tests/
+    with ``wsgi_app`` and ``asgi_app``)."""
     address = f"127.0.0.1:{port}"
     if kind == "gunicorn":
         return [
@@ -39,7 +41,7 @@ def command(kind: str, port: int) -> list[str]:
             "16",
             "--worker-class",
             "gthread",
-            "ondemand.serverapp:wsgi_app",
+            f"{app}:wsgi_app",
         ]
     if kind == "uvicorn":
         return [
@@ -50,7 +52,7 @@ def command(kind: str, port: int) -> list[str]:
             str(port),
             "--log-level",
             "warning",
-            "ondemand.serverapp:asgi_app",
+            f"{app}:asgi_app",
         ]
     if kind == "granian":
         return [
@@ -63,18 +65,20 @@ def command(kind: str, port: int) -> list[str]:
             str(port),
             "--workers",
             "1",
-            "ondemand.serverapp:asgi_app",
+            f"{app}:asgi_app",
         ]
     raise ValueError(kind)
 
 
 @contextlib.contextmanager
-def running(kind: str, env: dict[str, str], log: Path) -> Iterator[str]:
-    """Run a ``kind`` server with ``env`` added; yield its base URL."""
+def running(
+    kind: str, env: dict[str, str], log: Path, app: str = "ondemand.serverapp"
+) -> Iterator[str]:
+    """Run a ``kind`` server of ``app`` with ``env`` added; yield its base URL."""
     port = free_port()
     with open(log, "ab") as output:
         process = subprocess.Popen(
-            command(kind, port),
+            command(kind, port, app),
             cwd=TESTS,
             env={**os.environ, "PYTHONPATH": str(TESTS), **env},
             stdin=subprocess.DEVNULL,
