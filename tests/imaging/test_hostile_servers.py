@@ -18,9 +18,8 @@ from urllib.parse import urlsplit
 import pytest
 from ondemand.servers import running
 
-from imageattach.stores.fs import EXTENSIONS, HttpExposedFileSystemStore
-
 from imageattach.limits import ImageLimits
+from imageattach.stores.fs import EXTENSIONS, HttpExposedFileSystemStore
 
 from .hostile import HostileCase, corpus
 
