@@ -1,0 +1,148 @@
+"""Every file of the hostile corpus through ``probe`` and ``make_thumbnail``
+in this process (the decoding happens in workers): each ends with a result or
+an ``ImageError`` within its time limit, the GIL is never held long here,
+and a killed worker leaves nothing behind.  Entity operations refuse hostile
+files without storing anything."""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from entity_models import Something, sessions
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from imageattach.context import store_context
+from imageattach.exceptions import (
+    CorruptImageError,
+    ImageError,
+    ImageTooLargeError,
+    UnsupportedImageError,
+)
+from imageattach.imaging import make_thumbnail, probe
+from imageattach.limits import ImageLimits
+from imageattach.sizing import thumbnail_size
+from imageattach.stores.fs import FileSystemStore
+
+from .hostile import case, corpus
+
+CASES = corpus()
+LIMITS = ImageLimits(time=2.0, memory=384 * 1024**2)
+#: The longest this process's GIL may be held while a job runs elsewhere.
+MAX_GIL_HOLD = 0.1
+
+
+@contextmanager
+def gil_watch() -> Iterator[list[float]]:
+    """Yield a list that ends up holding the longest gap, in seconds,
+    between the wake-ups of a thread that sleeps 5 ms at a time: a gap well
+    above 5 ms means another thread of this process held the GIL."""
+    gaps = [0.0]
+    stop = threading.Event()
+
+    def tick() -> None:
+        last = time.perf_counter()
+        while not stop.wait(0.005):
+            now = time.perf_counter()
+            gaps[0] = max(gaps[0], now - last - 0.005)
+            last = now
+
+    ticker = threading.Thread(target=tick, daemon=True)
+    ticker.start()
+    try:
+        yield gaps
+    finally:
+        stop.set()
+        ticker.join()
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_a_hostile_file_costs_one_bounded_job(name: str) -> None:
+    data = CASES[name].data
+    with gil_watch() as gaps:
+        started = time.monotonic()
+        try:
+            info = probe(data, limits=LIMITS)
+        except ImageError:
+            pass
+        else:
+            width, height = thumbnail_size(info.width, info.height, width=min(info.width, 100))
+            try:
+                output, _ = make_thumbnail(data, width=width, height=height, limits=LIMITS)
+                assert output
+            except ImageError:
+                pass
+        elapsed = time.monotonic() - started
+    assert elapsed < 2 * LIMITS.time + 5
+    assert gaps[0] < MAX_GIL_HOLD, f"GIL held {gaps[0] * 1000:.0f} ms"
+
+
+def test_killed_workers_leave_no_temporary_files() -> None:
+    directory = Path(tempfile.gettempdir())
+    before = set(directory.glob("magick-*"))
+    for name in ("svg_feturbulence_octaves", "svg_fetile_empty_flood", "png_flood_7071x7071"):
+        with pytest.raises(ImageError):
+            make_thumbnail(case(name).data, width=100, height=100, limits=LIMITS)
+    assert set(directory.glob("magick-*")) <= before
+
+
+def test_an_svg_wider_than_cairo_can_render_is_too_large() -> None:
+    data = case("svg_wide_40000x100").data
+    assert probe(data).width == 40000
+    with pytest.raises(ImageTooLargeError, match="32767"):
+        make_thumbnail(data, width=40000, height=100)
+
+
+@pytest.fixture
+def factory(engine: Engine) -> Iterator[sessionmaker[Session]]:
+    yield from sessions(engine)
+
+
+def _stored(root: Path) -> list[str]:
+    return sorted(p.name for p in root.rglob("*") if p.is_file() and ".tmp-" not in p.name)
+
+
+@pytest.mark.parametrize(
+    ("name", "error"),
+    [
+        ("svg_script", UnsupportedImageError),
+        ("gif_100000_frames", ImageTooLargeError),
+        ("png_ztxt_bomb", ImageTooLargeError),
+        ("bmp_claims_100000x100000", ImageTooLargeError),
+        ("sniff_svg_comments_32", CorruptImageError),
+    ],
+)
+def test_hostile_uploads_store_nothing(
+    factory: sessionmaker[Session], fs_store: FileSystemStore, name: str, error: type[Exception]
+) -> None:
+    with factory() as session, store_context(fs_store):
+        thing = Something()
+        session.add(thing)
+        with pytest.raises(error):
+            thing.cover.from_blob(case(name).data)
+        session.commit()
+        assert (
+            session.scalar(select(func.count()).select_from(Something.cover.property.mapper)) == 0
+        )
+    assert _stored(Path(fs_store.path)) == []
+
+
+def test_a_thumbnail_that_crashes_the_decoder_stores_nothing(
+    factory: sessionmaker[Session], fs_store: FileSystemStore
+) -> None:
+    with factory() as session, store_context(fs_store):
+        thing = Something()
+        session.add(thing)
+        thing.cover.from_blob(case("svg_fetile_empty_flood").data)  # only its render crashes
+        session.commit()
+        with pytest.raises(CorruptImageError, match="cannot be decoded"):
+            thing.cover.generate_thumbnail(width=50)
+        session.commit()
+        assert [(i.width, i.height) for i in thing.cover] == [(100, 100)]
+    assert len(_stored(Path(fs_store.path))) == 1
