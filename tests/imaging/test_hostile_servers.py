@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ from ondemand.servers import running
 from imageattach.limits import ImageLimits
 from imageattach.stores.fs import EXTENSIONS, HttpExposedFileSystemStore
 
-from .hostile import HostileCase, corpus
+from .hostile import HostileCase, case, corpus
 
 pytestmark = pytest.mark.e2e
 
@@ -159,6 +160,43 @@ def test_upload_and_on_demand_leave_the_server_up(server: Server, name: str) -> 
         status = _timed(server, name, "GET", _resize_target(server, number, case))
         assert status in (200, 404, 422), name
     assert server.request("GET", "/health") == (200, server.pid)
+
+
+def _decoding_workers(pid: int) -> set[int]:
+    children: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children.update(int(c) for c in (task / "children").read_text().split())
+    return children
+
+
+def test_a_worker_killed_mid_job_fails_that_request_only(server: Server) -> None:
+    slow = _resize_target(server, 10_000, case("svg_feturbulence_octaves"))
+    answers: list[tuple[int, bytes]] = []
+    request = threading.Thread(target=lambda: answers.append(server.request("GET", slow)))
+    request.start()
+    deadline = time.monotonic() + 5
+    busy: set[int] = set()
+    while not busy and time.monotonic() < deadline:
+        # The worker with the job is the one whose CPU time grows.
+        workers = _decoding_workers(int(server.pid))
+        spent = {pid: _cpu_seconds(pid) for pid in workers}
+        time.sleep(0.3)
+        busy = {pid for pid in workers if _cpu_seconds(pid) - spent[pid] > 0.1}
+    for pid in busy:
+        os.kill(pid, signal.SIGKILL)
+    request.join()
+    assert busy and answers[0][0] == 503, answers
+    assert server.request("GET", "/health") == (200, server.pid)
+    fine = _resize_target(server, 10_001, case("ico_bmp_claims_65535x65535"))
+    assert server.request("GET", fine)[0] == 200
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def test_the_process_tree_stayed_within_its_memory(server: Server) -> None:
