@@ -25,6 +25,7 @@ import contextlib
 import io
 import logging
 import os
+import shutil
 import signal
 import socket
 import stat
@@ -53,6 +54,9 @@ logger = logging.getLogger("imageattach.imaging")
 #: Where the ``imageattach`` package lives, put on the workers' path so they
 #: import the same code as the server.
 _PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+#: The start of the name of a worker's temporary directory (then the
+#: server's pid).
+_TEMP_PREFIX = "imageattach-worker-"
 #: The exceptions a worker may report, by name.
 _REPORTABLE: dict[str, type[ImageAttachError]] = {
     name: getattr(exceptions, name)
@@ -79,10 +83,17 @@ class _Worker:
     """One worker process and the server's end of its socket."""
 
     def __init__(self, start_timeout: float) -> None:
+        # ImageMagick's pixel cache goes to disk for large images (Debian's
+        # policy caps its memory at 256 MiB); a killed worker cannot delete
+        # its cache files, so each worker has a directory of its own that
+        # the server removes once the worker is gone.
+        self.temp_dir = tempfile.mkdtemp(prefix=f"{_TEMP_PREFIX}{os.getpid()}-")
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             environment = {
                 **os.environ,
+                "MAGICK_TEMPORARY_PATH": self.temp_dir,
+                "TMPDIR": self.temp_dir,
                 "PYTHONPATH": os.pathsep.join(
                     [_PACKAGE_PARENT, *filter(None, [os.environ.get("PYTHONPATH")])]
                 ),
@@ -100,6 +111,7 @@ class _Worker:
             )
         except OSError as error:
             ours.close()
+            shutil.rmtree(self.temp_dir, ignore_errors=True)
             raise ImagingUnavailableError("cannot start an image decoding worker") from error
         finally:
             theirs.close()
@@ -144,6 +156,9 @@ class _Worker:
                 f"decoding the image took longer than the limit of {timeout:g} s"
             ) from None
         except (EOFError, ValueError, OSError):
+            # Its own end (a crash) is what the error says: wait for it first.
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=1)
             self.kill()
             raise self._died({"job": what}) from None
 
@@ -164,20 +179,24 @@ class _Worker:
         return CorruptImageError("the image cannot be decoded (the decoder failed)")
 
     def kill(self) -> None:
-        """End the process now and reap it."""
+        """End the process now, reap it and remove its files."""
         with contextlib.suppress(OSError):
             self.process.kill()
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=10)
         self.socket.close()
+        shutil.rmtree(self.temp_dir, ignore_errors=True)
 
-    def close(self) -> None:
-        """Let the worker finish: it exits when its socket closes."""
+    def close(self, *, wait: bool) -> None:
+        """Let the worker finish: it exits when its socket closes.  Without
+        ``wait``, a thread reaps it, so that the caller does not wait."""
         self.socket.close()
+        if not wait:
+            threading.Thread(target=self.close, kwargs={"wait": True}, daemon=True).start()
+            return
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=5)
-        if self.process.returncode is None:
-            self.kill()
+        self.kill()
 
 
 class Sandbox:
@@ -205,7 +224,18 @@ class Sandbox:
         self.jobs_per_worker = check_int("jobs_per_worker", jobs_per_worker)
         self.acquire_timeout = _check_seconds("acquire_timeout", acquire_timeout)
         self.start_timeout = _check_seconds("start_timeout", start_timeout)
+        self._remove_stale_directories()
         self._reset()
+
+    @staticmethod
+    def _remove_stale_directories() -> None:
+        """Remove the worker directories of servers that are gone (killed
+        before they could remove them)."""
+        root = tempfile.gettempdir()
+        for name in os.listdir(root):
+            owner = name.removeprefix(_TEMP_PREFIX).split("-", 1)[0]
+            if name.startswith(_TEMP_PREFIX) and owner.isdigit() and not _alive(int(owner)):
+                shutil.rmtree(os.path.join(root, name), ignore_errors=True)
 
     def _reset(self) -> None:
         self._pid = os.getpid()
@@ -264,7 +294,7 @@ class Sandbox:
                 worker = _Worker(self.start_timeout)
             yield worker
             if worker.jobs >= self.jobs_per_worker:
-                worker.close()
+                worker.close(wait=False)
             else:
                 with self._lock:
                     self._idle.append(worker)
@@ -293,12 +323,22 @@ class Sandbox:
         with self._lock:
             idle, self._idle = self._idle, []
         for worker in idle:
-            worker.close()
+            worker.close(wait=True)
 
     def pids(self) -> list[int]:
         """The idle workers' process ids (for tests and monitoring)."""
         with self._lock:
             return [worker.pid for worker in self._idle]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _check_seconds(name: str, value: object) -> float:

@@ -101,10 +101,11 @@ def _bounded(limits: ImageLimits) -> Iterator[None]:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu_seconds = int(usage.ru_utime + usage.ru_stime + limits.time) + 2
     saved = {name: resource.getrlimit(name) for name in (resource.RLIMIT_AS, resource.RLIMIT_CPU)}
-    # ImageMagick's pixel cache stays in memory: a cache on disk would outlive
-    # a killed worker in TMPDIR.
+    # Within the system policy's maximums (Debian: 256 MiB of memory, then
+    # disk): the pixel cache of a large image goes to this worker's own
+    # temporary directory, which the server removes with the worker.
     magick_limits["memory"] = magick_limits["map"] = limits.memory // 2
-    magick_limits["disk"] = 0
+    magick_limits["disk"] = limits.memory
     resource.setrlimit(resource.RLIMIT_AS, (address_space, saved[resource.RLIMIT_AS][1]))
     resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, saved[resource.RLIMIT_CPU][1]))
     try:

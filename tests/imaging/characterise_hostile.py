@@ -244,8 +244,7 @@ def describe(
     if code < 0:
         return f"{exit_status(code)} in {stage}"
     if code != 0:
-        lines = [line for line in stderr.strip().splitlines() if line.strip()]
-        return f"exit {code} in {stage}: {lines[-1][:80] if lines else ''}"
+        return f"exit {code} in {stage}"  # e.g. ImageMagick's fatal errors call exit(1)
     if "error" in last:
         return f"{last['error']} in {stage}"
     if last["stage"] == "done":
@@ -276,7 +275,7 @@ def details(results: list[Result]) -> str:
         last = result.events[-1] if result.events else {}
         message = last.get("message")
         if message:
-            lines.append(f"- {result.run.label}: {last['error']}: {message[:200]}")
+            lines.append(f"- {result.run.label}: {last['error']}: {message.strip()[:200]}")
         elif result.exit_status != "exit 0" or not result.outcome.startswith("ok"):
             tail = [line for line in result.stderr_tail.splitlines() if line.strip()][-2:]
             if tail:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import signal
+import subprocess
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -213,3 +216,21 @@ def test_options_are_checked_at_construction(options: dict[str, object]) -> None
 def test_limits_are_checked_at_construction(options: dict[str, object]) -> None:
     with pytest.raises(ConfigurationError):
         ImageLimits(**options)  # type: ignore[arg-type]
+
+
+def test_directories_of_servers_that_are_gone_are_removed() -> None:
+    finished = subprocess.Popen(["true"])
+    finished.wait()
+    root = Path(tempfile.gettempdir())
+    stale = root / f"imageattach-worker-{finished.pid}-test"
+    ours = root / f"imageattach-worker-{os.getpid()}-test"
+    for directory in (stale, ours):
+        directory.mkdir()
+        (directory / "magick-cache").write_bytes(b"x")
+    try:
+        Sandbox(workers=1)
+        assert not stale.exists()
+        assert ours.exists()
+    finally:
+        shutil.rmtree(stale, ignore_errors=True)
+        shutil.rmtree(ours, ignore_errors=True)
