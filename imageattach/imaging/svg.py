@@ -201,9 +201,7 @@ def render(data: bytes, width: int, height: int) -> bytes:
                         raise ImageTooLargeError(
                             "the SVG needs more memory to render than the limit"
                         ) from _LibrsvgError(detail)
-                    raise CorruptImageError("the SVG cannot be rendered") from _LibrsvgError(
-                        detail
-                    )
+                    raise CorruptImageError("the SVG cannot be rendered") from _LibrsvgError(detail)
             finally:
                 libraries.destroy(context)
             callback = libraries.write_func(write)
