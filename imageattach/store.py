@@ -13,7 +13,9 @@ methods call the primitives positionally, exactly as the seed did.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+from contextlib import AbstractContextManager
 from typing import IO, TYPE_CHECKING, Any
 
 from .file import open_file_proxy
@@ -112,9 +114,8 @@ class Store:
     def list_files(self, object_type: str, object_id: int) -> list[tuple[int, int, str]]:
         """List ``(width, height, mimetype)`` of every file stored for the object.
 
-        Used to remove on-demand sizes (which have no database row) when their
-        original is deleted.  Stores that cannot list raise
-        :exc:`NotImplementedError`, and only the sizes with rows are removed.
+        Used by migrations.  Stores that cannot list raise
+        :exc:`NotImplementedError`.
         """
         raise NotImplementedError("list_files() is not supported by this store")
 
@@ -126,6 +127,56 @@ class Store:
         reading the file.  Used by resumable migrations to skip done work.
         """
         return None
+
+    # -- optional: consistent bookkeeping under concurrency -------------------
+    #
+    # On-demand thumbnails have no database row, so the store itself records
+    # which original (which *version* of the file at the original's key) each
+    # was made from.  With these, a transaction's cleanup removes exactly the
+    # thumbnails of the originals it deleted, never a file another
+    # transaction wrote, and a generation that finishes after its original
+    # was deleted or replaced publishes nothing.  The defaults do nothing:
+    # stores without on-demand thumbnails need none of it.
+
+    def lock_object(self, object_type: str, object_id: int) -> AbstractContextManager[None]:
+        """Hold the lock of one object's files: writes, cleanups and the
+        publication of on-demand thumbnails of the object take it, in every
+        process that shares the store."""
+        return contextlib.nullcontext()
+
+    def file_version(
+        self, object_type: str, object_id: int, width: int, height: int, mimetype: str
+    ) -> str | None:
+        """An opaque token that changes whenever the file under the key is
+        written again (``None``: no file, or the store cannot tell)."""
+        return None
+
+    def open_version(
+        self, object_type: str, object_id: int, width: int, height: int, mimetype: str
+    ) -> tuple[IO[bytes], str | None]:
+        """:meth:`get_file` and the :meth:`file_version` of exactly the data
+        it returns."""
+        return self.get_file(object_type, object_id, width, height, mimetype), None
+
+    def put_derived(
+        self,
+        file: IO[bytes],
+        object_type: str,
+        object_id: int,
+        width: int,
+        height: int,
+        mimetype: str,
+        source_version: str,
+    ) -> None:
+        """Store an on-demand thumbnail made from the original whose
+        :meth:`file_version` is ``source_version``.  Writing the key again
+        with :meth:`put_file`, or deleting it, forgets where it came from."""
+        self.put_file(file, object_type, object_id, width, height, mimetype, True)
+
+    def derived_files(self, object_type: str, object_id: int) -> dict[tuple[int, int, str], str]:
+        """The object's on-demand thumbnails: ``(width, height, mimetype)`` ->
+        the version of the original each was made from."""
+        return {}
 
     def locate_resized(self, image: Image, width: int, height: int) -> str:
         """The URL of a ``width`` x ``height`` thumbnail of the original ``image``

@@ -169,8 +169,11 @@ class _Write:
 class _Delete:
     store: Store
     key: Key
-    #: An original: every other size of its object goes too.
-    purge: bool
+    #: An original: the on-demand thumbnails made of it go with it.
+    original: bool
+    #: The version of an original's file (see Store.file_version); ``None``
+    #: when unknown, and then all the object's on-demand thumbnails go.
+    version: str | None
 
 
 _Entry = _Write | _Delete
@@ -179,7 +182,7 @@ _Entry = _Write | _Delete
 class _SessionFiles:
     """One session's logs, keyed by the transaction that owns them."""
 
-    __slots__ = ("deleted", "flush_position", "logs", "staged")
+    __slots__ = ("deleted", "flush_position", "logs", "overwritten", "staged")
 
     def __init__(self) -> None:
         self.logs: dict[SessionTransaction, list[_Entry]] = {}
@@ -190,6 +193,8 @@ class _SessionFiles:
         self.staged: dict[InstanceState[Any], _Delete] = {}
         #: How many deletes of each ``(id(store), key)`` the logs hold.
         self.deleted: Counter[tuple[int, Key]] = Counter()
+        #: The version of each file a flush wrote over, by ``(id(store), key)``.
+        self.overwritten: dict[tuple[int, Key], str | None] = {}
 
     def log(self, session: Session) -> list[_Entry]:
         transaction = session.get_nested_transaction() or session.get_transaction()
@@ -252,28 +257,43 @@ def _store_file(image: Image, *, replaces_row: bool) -> None:
     assert files is not None
     store, key = pending.store, image_key(image)
     reproducible = not image.original
-    backup = None
-    if replaces_row or files.deleted[id(store), key]:
-        backup = run_blocking(lambda: _backup(store, key))
+    replacing = replaces_row or bool(files.deleted[id(store), key])
+
+    def write() -> IO[bytes] | None:
+        with store.lock_object(*key[:2]):
+            backup, version = _backup(store, key) if replacing else (None, None)
+            if replacing:
+                files.overwritten[id(store), key] = version
+                # The thumbnails made of the file being replaced would be
+                # served under the new file's URLs: they go now (they can
+                # be made again, should this transaction roll back).
+                _purge_derived(store, key, version)
+            try:
+                store.put_file(pending.rewind(), *key, reproducible)
+            except BaseException:
+                if backup is not None:
+                    backup.close()
+                raise
+            return backup
+
     try:
-        run_blocking(lambda: store.put_file(pending.rewind(), *key, reproducible))
+        backup = run_blocking(write)
     except BaseException:
         setattr(image, _PENDING_ATTR, pending)
-        if backup is not None:
-            backup.close()
         raise
     files.add_write(session, _Write(store, key, reproducible, backup, image, pending))
 
 
-def _backup(store: Store, key: Key) -> IO[bytes] | None:
+def _backup(store: Store, key: Key) -> tuple[IO[bytes] | None, str | None]:
+    """A copy of the file under ``key`` and its version, if there is one."""
     if store.exists(*key) is False:
-        return None
+        return None, None
     try:
-        source = store.get_file(*key)
+        source, version = store.open_version(*key)
     except FileNotFoundError:
-        return None
+        return None, None
     with contextlib.closing(source):
-        return spool(source)
+        return spool(source), version
 
 
 def _stage_delete(image: Image) -> None:
@@ -281,7 +301,26 @@ def _stage_delete(image: Image) -> None:
     assert session is not None
     files = _files(session, create=True)
     assert files is not None
-    files.staged[_state(image)] = _Delete(_store_of(image), image_key(image), bool(image.original))
+    files.staged[_state(image)] = _delete_of(image, files)
+
+
+def _delete_of(image: Image, files: _SessionFiles) -> _Delete:
+    """The delete of ``image``'s file; for an original, with the version of
+    its file (the one a row switch in this flush wrote over, if any)."""
+    store, key = _store_of(image), image_key(image)
+    version = None
+    if image.original:
+        address = (id(store), key)
+        if address in files.overwritten:
+            version = files.overwritten[address]
+        else:
+            try:
+                version = run_blocking(lambda: store.file_version(*key))
+            except Exception:
+                # Unknown: the cleanup then takes all the object's on-demand
+                # thumbnails (they can be made again); the delete goes on.
+                logger.warning("imageattach: no version of %r in %r", key, store, exc_info=True)
+    return _Delete(store, key, bool(image.original), version)
 
 
 def _state(image: Image) -> InstanceState[Any]:
@@ -289,6 +328,20 @@ def _state(image: Image) -> InstanceState[Any]:
 
     state: InstanceState[Any] = inspect(image)
     return state
+
+
+def _purge_derived(
+    store: Store, key: Key, version: str | None, skip: frozenset[Key] = frozenset()
+) -> None:
+    """Delete the on-demand thumbnails of the object made from the original
+    file of ``version`` (all of them if it is unknown: they are only a cache
+    of what can be made again), except ``skip``.
+    Called with the object's lock held."""
+    object_type, object_id = key[:2]
+    for size, source in store.derived_files(object_type, object_id).items():
+        derived = (object_type, object_id, *size)
+        if derived not in skip and (version is None or source == version):
+            store.delete_file(*derived)
 
 
 # -- transaction ends ----------------------------------------------------------
@@ -326,64 +379,61 @@ def _after_transaction_end(session: Session, transaction: SessionTransaction) ->
 
 
 def _finalize(entries: list[_Entry]) -> None:
-    """Carry out the deletes of a committed transaction, newest first, except
-    of keys written again after the delete."""
-    live: set[tuple[int, Key]] = set()
-    gone: set[tuple[int, Key]] = set()
-
-    def delete(store: Store, key: Key) -> None:
-        address = (id(store), key)
-        if address in live or address in gone:
-            return
-        gone.add(address)
-        _logged("delete", store, key, store.delete_file, *key)
-
+    """Carry out the deletes of a committed transaction, except of keys
+    written again after the delete, each object under its lock.  A deleted
+    original takes the on-demand thumbnails made of it along (never a file
+    another transaction wrote: those are rows' files, or thumbnails of
+    another original)."""
+    written: set[tuple[int, Key]] = set()
+    handled: set[tuple[int, Key]] = set()
+    deletes: dict[tuple[int, str, int], list[_Delete]] = {}
     for entry in reversed(entries):
+        address = (id(entry.store), entry.key)
         if isinstance(entry, _Write):
-            live.add((id(entry.store), entry.key))
+            written.add(address)
             entry.pending.close()
             if entry.backup is not None:
                 entry.backup.close()
-            continue
-        delete(entry.store, entry.key)
-        if entry.purge:
-            object_type, object_id = entry.key[:2]
-            try:
-                sizes = entry.store.list_files(object_type, object_id)
-            except NotImplementedError:
-                continue
-            except Exception:
-                logger.exception(
-                    "imageattach: could not list the sizes of %s %s in %r to delete them",
-                    object_type,
-                    object_id,
-                    entry.store,
-                )
-                continue
-            for width, height, mimetype in sizes:
-                delete(entry.store, (object_type, object_id, width, height, mimetype))
+        elif address not in written and address not in handled:
+            handled.add(address)
+            deletes.setdefault((id(entry.store), *entry.key[:2]), []).append(entry)
+    for group in deletes.values():
+        store, key = group[0].store, group[0].key
+        keep = frozenset(k for i, k in written if i == id(store))
+        try:
+            with store.lock_object(*key[:2]):
+                for delete in group:
+                    _logged("delete", store, delete.key, store.delete_file, *delete.key)
+                for delete in group:
+                    if delete.original:
+                        _logged("delete the thumbnails of", store, delete.key, _purge_derived,
+                                store, delete.key, delete.version, keep)  # fmt: skip
+        except Exception:
+            logger.exception("imageattach: could not clean up %r in %r", key[:2], store)
 
 
 def _undo(entries: list[_Entry]) -> None:
-    """Undo the writes of a transaction that did not commit, newest first."""
+    """Undo the writes of a transaction that did not commit, newest first.
+    An original's on-demand thumbnails made meanwhile go with it."""
     for entry in reversed(entries):
         if not isinstance(entry, _Write):
             continue
         store, key, backup = entry.store, entry.key, entry.backup
-        if backup is None:
-            _logged("remove the uncommitted file", store, key, store.delete_file, *key)
-        else:
-            with backup:
-                backup.seek(0)
-                _logged(
-                    "restore the replaced file",
-                    store,
-                    key,
-                    store.put_file,
-                    backup,
-                    *key,
-                    entry.reproducible,
-                )
+        try:
+            with store.lock_object(*key[:2]):
+                if entry.image.original:
+                    written = store.file_version(*key)
+                    if written is not None:
+                        _purge_derived(store, key, written)
+                if backup is None:
+                    _logged("remove the uncommitted file", store, key, store.delete_file, *key)
+                    continue
+                with backup:
+                    backup.seek(0)
+                    _logged("restore the replaced file", store, key,
+                            store.put_file, backup, *key, entry.reproducible)  # fmt: skip
+        except Exception:
+            logger.exception("imageattach: could not undo the write of %r in %r", key, store)
 
 
 def _logged(
@@ -418,6 +468,7 @@ def install(image_class: type[Image]) -> None:
         if files is not None:
             files.flush_position = None
             files.staged.clear()
+            files.overwritten.clear()
 
     def persistent_to_deleted(session: Session, instance: object) -> None:
         if not isinstance(instance, image_class):
@@ -426,7 +477,7 @@ def install(image_class: type[Image]) -> None:
         assert files is not None
         delete = files.staged.pop(_state(instance), None)
         if delete is None:  # the row was replaced in a row switch
-            delete = _Delete(_store_of(instance), image_key(instance), bool(instance.original))
+            delete = _delete_of(instance, files)
         files.add_delete(session, delete)
 
     event.listen(image_class, "after_insert", after_insert, propagate=True)

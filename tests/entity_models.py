@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Column, Engine, ForeignKey, Integer, String, Uuid, event
@@ -23,6 +22,7 @@ from sqlalchemy.orm import (
     relationship,
     sessionmaker,
 )
+from storefiles import image_files
 
 from imageattach.entity import Image, MultipleImageSet, SingleImageSet, image_attachment
 from imageattach.stores.fs import FileSystemStore
@@ -131,8 +131,7 @@ def sessions(engine: Engine) -> Iterator[sessionmaker[Session]]:
 
 def stored(store: FileSystemStore) -> set[str]:
     """Paths of the files in ``store``, relative to its root."""
-    root = Path(store.path)
-    return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
+    return set(image_files(store.path))
 
 
 def path(object_type: str, object_id: int, name: str) -> str:

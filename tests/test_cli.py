@@ -23,6 +23,7 @@ from entity_models import User, sessions
 from images import jpeg, png
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session
+from storefiles import image_files
 from stores.s3server import MotoServer, s3_options
 
 from imageattach.cli import EXIT_ERROR, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, main
@@ -109,8 +110,8 @@ class Images:
 
 def files_under(root: Path) -> list[Path]:
     """The image files under ``root``.  A write killed midway leaves its
-    temporary file (``.tmp-*``, never an image's name), which is not one."""
-    return [p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".tmp-")]
+    temporary file (in ``.imageattach-tmp/``), which is not one."""
+    return [root / name for name in image_files(root)]
 
 
 def _fill(engine: Engine, root: Path) -> int:

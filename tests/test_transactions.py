@@ -348,9 +348,7 @@ def test_deleting_the_parent_removes_every_size_including_on_demand_ones(
         session.add(thing)
         session.commit()
         # a size made on demand by the serving middleware has no row
-        fs_store.put_file(
-            io.BytesIO(b"x"), "ia-something-cover", thing.id, 8, 6, "image/jpeg", True
-        )
+        put_on_demand(fs_store, thing, 8, 6)
         assert len(stored(fs_store)) == 3
         session.delete(thing)
         session.commit()
@@ -368,9 +366,7 @@ def test_replacing_the_original_removes_every_size_of_the_set(
         other.cover.from_blob(png(10, 10))
         session.add_all([thing, other])
         session.commit()
-        fs_store.put_file(
-            io.BytesIO(b"x"), "ia-something-cover", thing.id, 8, 6, "image/jpeg", True
-        )
+        put_on_demand(fs_store, thing, 8, 6)
         thing.cover.from_blob(png(50, 50))
         thing.cover.generate_thumbnail(width=25)
         session.flush()
@@ -383,24 +379,33 @@ def test_replacing_the_original_removes_every_size_of_the_set(
         }
 
 
-def test_a_store_that_cannot_list_still_loses_the_files_with_rows(
+def test_a_cleanup_never_deletes_a_file_it_did_not_supersede(
     factory: sessionmaker[Session], fs_store: FileSystemStore
 ) -> None:
-    class Unlisted(FileSystemStore):
-        def list_files(self, object_type: str, object_id: int) -> list[tuple[int, int, str]]:
-            raise NotImplementedError
-
-    store = Unlisted(fs_store.path, "http://static.example.com/")
-    with factory() as session, store_context(store):
+    with factory() as session, store_context(fs_store):
         thing = Something()
         thing.cover.from_blob(jpeg(40, 30))
         thing.cover.generate_thumbnail(width=20)
         session.add(thing)
         session.commit()
-        store.put_file(io.BytesIO(b"x"), "ia-something-cover", thing.id, 8, 6, "image/jpeg", True)
+        # written by someone else (e.g. another transaction), not made on demand
+        fs_store.put_file(
+            io.BytesIO(b"x"), "ia-something-cover", thing.id, 8, 6, "image/jpeg", True
+        )
         session.delete(thing)
         session.commit()
         assert stored(fs_store) == {cover_path(thing, "8x6.jpe")}
+
+
+def put_on_demand(store: FileSystemStore, thing: Something, width: int, height: int) -> None:
+    """Store a thumbnail of ``thing``'s original as the on-demand resizer
+    does: no row, and made of the original's current version."""
+    original = thing.cover.require_original()
+    source = (original.object_type, original.object_id, original.width, original.height,
+              original.mimetype)  # fmt: skip
+    version = store.file_version(*source)
+    assert version is not None
+    store.put_derived(io.BytesIO(b"x"), source[0], source[1], width, height, source[4], version)
 
 
 def test_delete_old_and_store_new_under_the_same_key_keeps_the_new_file(

@@ -1,25 +1,20 @@
 """Doing a piece of work once: per process and across processes.
 
 :class:`SingleFlight` lets the first caller for a key start the work and hands
-every concurrent caller for the same key the same future.  :class:`FileLocks`
-serialises the work across processes sharing a directory with
-:func:`fcntl.flock`; the holder re-checks whether the work is already done
+every concurrent caller for the same key the same future.
+:class:`~imageattach.filelocks.FileLocks` serialises the work across processes
+sharing a directory; the holder re-checks whether the work is already done
 once it has the lock, so a second process finds the file the first wrote.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import hashlib
-import os
 import threading
-import time
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable
 from concurrent.futures import Future
 from typing import Generic, TypeVar
 
-__all__ = ["FileLocks", "SingleFlight"]
+__all__ = ["SingleFlight"]
 
 T = TypeVar("T")
 
@@ -54,56 +49,3 @@ class SingleFlight(Generic[T]):
     def __len__(self) -> int:
         with self._lock:
             return len(self._flights)
-
-
-class FileLocks:
-    """Exclusive locks by name across processes, on files in ``directory``.
-
-    Names are hashed onto a fixed number of lock files that are never
-    deleted: deleting a lock file while another process waits on it would
-    let two processes hold "the" lock.  Two names sharing a file only wait
-    for each other.
-    """
-
-    def __init__(self, directory: str, *, stripes: int = 1024) -> None:
-        self.directory = directory
-        self.stripes = stripes
-
-    def path(self, name: str) -> str:
-        """The lock file that guards ``name``."""
-        digest = hashlib.sha256(name.encode()).digest()
-        stripe = int.from_bytes(digest[:4], "big") % self.stripes
-        return os.path.join(self.directory, f"{stripe:04x}.lock")
-
-    @contextlib.contextmanager
-    def hold(self, name: str, *, timeout: float) -> Iterator[None]:
-        """Hold the lock of ``name`` inside the ``with`` block.
-
-        :raises TimeoutError: if another process holds it for ``timeout`` seconds.
-        """
-        os.makedirs(self.directory, exist_ok=True)
-        fd = os.open(self.path(name), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        try:
-            _acquire(fd, timeout)
-            try:
-                yield
-            finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-        finally:
-            os.close(fd)
-
-
-def _acquire(fd: int, timeout: float) -> None:
-    # A blocking flock() cannot time out, so poll with a short, growing sleep;
-    # only processes racing for the same cold file ever wait here.
-    deadline = time.monotonic() + timeout
-    delay = 0.001
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                raise TimeoutError("another process held the lock too long") from None
-            time.sleep(delay)
-            delay = min(delay * 2, 0.02)

@@ -42,14 +42,16 @@ from ..exceptions import (
     SigningNotConfiguredError,
     UnsupportedImageError,
 )
+from ..filelocks import FileLocks
 from ..limits import DEFAULT_LIMITS, ImageLimits
 from ..middleware.miss import FILE_READY, FileReady, MissResponse, Redirect
 from ..middleware.options import ServeOptions, make_options
 from ..sizing import thumbnail_size
 from ..store import check_object_id, created_tag
+from ..stores.bookkeeping import LOCK_DIRECTORY
 from ..stores.fs import BaseFileSystemStore
 from ..validation import check_int
-from .flight import FileLocks, SingleFlight
+from .flight import SingleFlight
 from .pool import BoundedPool
 from .signing import SecretKey, Signer, is_allowlisted, normalize_allowlist
 from .url import KeyLayout, ResizeRequest, build_query, is_resize_query, make_request, parse
@@ -63,10 +65,10 @@ logger = logging.getLogger("imageattach.ondemand")
 
 #: Seconds a client is told to wait when the pool is full.
 RETRY_AFTER = 1
-#: The directory, inside a filesystem store's root, holding the cross-process
-#: lock files.  Its name starts with a dot, and the serving core serves no
-#: dot segment.
-LOCK_DIRECTORY = ".imageattach-locks"
+
+#: How many times a generation starts again when its original is replaced
+#: (under the same key) while it runs.
+_ATTEMPTS = 3
 
 #: What a generation ends with.
 Outcome = FileReady | MissResponse | Redirect
@@ -78,6 +80,10 @@ _BUSY = MissResponse(
     "Service Unavailable: too many thumbnails are being made, retry shortly",
     (("Retry-After", str(RETRY_AFTER)),),
 )
+
+
+class _Superseded(Exception):
+    """The original kept being replaced while its thumbnail was made."""
 
 
 class ResizableStore(KeyLayout, Protocol):
@@ -106,6 +112,27 @@ class ResizableStore(KeyLayout, Protocol):
     def get_url(
         self, object_type: str, object_id: int, width: int, height: int, mimetype: str
     ) -> str: ...
+
+    def lock_object(self, object_type: str, object_id: int) -> AbstractContextManager[None]: ...
+
+    def file_version(
+        self, object_type: str, object_id: int, width: int, height: int, mimetype: str
+    ) -> str | None: ...
+
+    def open_version(
+        self, object_type: str, object_id: int, width: int, height: int, mimetype: str
+    ) -> tuple[IO[bytes], str | None]: ...
+
+    def put_derived(
+        self,
+        file: IO[bytes],
+        object_type: str,
+        object_id: int,
+        width: int,
+        height: int,
+        mimetype: str,
+        source_version: str,
+    ) -> None: ...
 
 
 class Resizer:
@@ -325,7 +352,7 @@ class Resizer:
             # Too big, too slow, or undecodable: the original is bad.  The
             # messages are written for end users (the detail is logged).
             return MissResponse(422, f"Unprocessable: {error}")
-        except (TimeoutError, ImagingUnavailableError):
+        except (TimeoutError, ImagingUnavailableError, _Superseded):
             return _BUSY
         except Exception:
             logger.exception("on-demand thumbnail %s failed", request.path)
@@ -333,8 +360,6 @@ class Resizer:
         return self._stored(request)
 
     def _generate(self, request: ResizeRequest) -> None:
-        from ..imaging import make_thumbnail
-
         store = self.store
         key = (request.object_type, request.object_id, request.width, request.height)
         with self._lock(request):
@@ -342,28 +367,60 @@ class Resizer:
             if _exists(store, *key, request.mimetype):
                 return
             started = time.perf_counter()
-            with store.get_file(
-                request.object_type,
-                request.object_id,
-                request.source_width,
-                request.source_height,
-                request.source_mimetype,
-            ) as file:
-                # A file of the filesystem store goes to the worker as a
-                # descriptor; anything else is copied into memory first.
-                data, mimetype = make_thumbnail(
-                    file, width=request.width, height=request.height, limits=self.limits
-                )
-            if mimetype != request.mimetype:
-                raise UnsupportedImageError(
-                    f"the original's thumbnails are {mimetype}, not {request.mimetype}"
-                )
-            store.put_file(io.BytesIO(data), *key, mimetype, True)
+            for _ in range(_ATTEMPTS):
+                if self._make_and_publish(request):
+                    break
+            else:
+                raise _Superseded(request.path)
             with self._count_lock:
                 self.generations += 1
             logger.info(
                 "generated %s in %.1f ms", request.path, (time.perf_counter() - started) * 1000
             )
+
+    def _make_and_publish(self, request: ResizeRequest) -> bool:
+        """Make the thumbnail and store it, unless its original was replaced
+        meanwhile (then ``False``: make it again, of the new one).
+
+        It is published under the object's lock, and only if the original is
+        still the file it was made from: a transaction that deletes or
+        replaces the original takes the same lock, so the thumbnail either
+        is published before (and that transaction's cleanup removes it) or
+        is discarded.  Nothing made of a deleted original outlives it.
+        """
+        from ..imaging import make_thumbnail
+
+        store = self.store
+        source = (
+            request.object_type,
+            request.object_id,
+            request.source_width,
+            request.source_height,
+            request.source_mimetype,
+        )
+        key = (request.object_type, request.object_id, request.width, request.height)
+        file, version = store.open_version(*source)
+        with file:
+            # A file of the filesystem store goes to the worker as a
+            # descriptor; anything else is copied into memory first.
+            data, mimetype = make_thumbnail(
+                file, width=request.width, height=request.height, limits=self.limits
+            )
+        if mimetype != request.mimetype:
+            raise UnsupportedImageError(
+                f"the original's thumbnails are {mimetype}, not {request.mimetype}"
+            )
+        with store.lock_object(request.object_type, request.object_id):
+            if version is None:  # a store that does not track versions
+                store.put_file(io.BytesIO(data), *key, mimetype, True)
+                return True
+            current = store.file_version(*source)
+            if current is None:
+                raise FileNotFoundError(f"the original of {request.path} was deleted")
+            if current != version:
+                return False
+            store.put_derived(io.BytesIO(data), *key, mimetype, version)
+        return True
 
     def _lock(self, request: ResizeRequest) -> AbstractContextManager[None]:
         """The cross-process lock of ``request``'s key, if there is a lock directory."""

@@ -34,9 +34,9 @@ import errno
 import functools
 import os
 import re
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import IO, TYPE_CHECKING, Any
+from contextlib import AbstractContextManager
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 from ..exceptions import (
     ConfigurationError,
@@ -50,6 +50,7 @@ from ..hosturl import require_host_url
 from ..limits import ImageLimits
 from ..middleware.options import ServeOptions, make_options
 from ..store import Store
+from .bookkeeping import STALE_TEMPORARY_AGE, TEMPORARY_DIRECTORY, Bookkeeping, version_of
 
 if TYPE_CHECKING:
     from ..entity import Image
@@ -168,8 +169,21 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 _COPY_CHUNK = 1024 * 1024
+_T = TypeVar("_T")
 
 _FILENAME = re.compile(r"^(?P<id>\d+)\.(?P<w>\d+)x(?P<h>\d+)(?P<ext>\.[a-z]+)$")
+
+
+def _sizes(named: dict[str, _T], object_id: int) -> Iterator[tuple[tuple[int, int, str], _T]]:
+    """``(width, height, mimetype)`` and value of each file name of the
+    object in an object directory's ``named`` (other names are skipped)."""
+    for name, value in named.items():
+        match = _FILENAME.match(name)
+        if match is None or int(match["id"]) != object_id:
+            continue
+        mimetype = guess_mimetype(match["ext"])
+        if mimetype is not None:
+            yield (int(match["w"]), int(match["h"]), mimetype), value
 
 
 class BaseFileSystemStore(Store):
@@ -177,6 +191,8 @@ class BaseFileSystemStore(Store):
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = os.fspath(path)
+        self.bookkeeping = Bookkeeping(self.path)
+        self._removed_stale = False
 
     def get_path(
         self, object_type: str, object_id: int, width: int, height: int, mimetype: str
@@ -215,10 +231,11 @@ class BaseFileSystemStore(Store):
         mimetype: str,
         reproducible: bool,
     ) -> None:
-        """Write atomically: a temporary file in the same directory, then
+        """Write atomically: a temporary file in ``.imageattach-tmp/``, then
         :func:`os.replace`, so a reader never sees a partial file.  On any
         failure the temporary file is removed and an existing file is left
-        as it was.
+        as it was; a process killed meanwhile leaves it behind, and the
+        first write of a later process removes it once it is an hour old.
 
         :raises StoreError: the disk is full (``ENOSPC``, ``EDQUOT``,
             ``EFBIG``) or another filesystem error.
@@ -229,8 +246,11 @@ class BaseFileSystemStore(Store):
         directory = os.path.dirname(path)
         errors = functools.partial(_store_errors, "write", self.key_path(*key), self.path)
         with errors():
+            if not self._removed_stale:
+                self._removed_stale = True
+                self.bookkeeping.remove_stale_temporary_files()
             os.makedirs(directory, exist_ok=True)
-            fd, temp_path = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+            fd, temp_path = self.bookkeeping.temporary_file()
         try:
             try:
                 # Read outside the error translation: a failing upload is
@@ -244,6 +264,7 @@ class BaseFileSystemStore(Store):
             with errors():
                 os.chmod(temp_path, 0o644)
                 os.replace(temp_path, path)
+                self.bookkeeping.forget_derived(self.get_path(*key))
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(temp_path)
@@ -257,11 +278,10 @@ class BaseFileSystemStore(Store):
         :raises StoreAccessDeniedError: the directory is read-only.
         """
         key = (object_type, object_id, width, height, mimetype)
-        with (
-            _store_errors("delete", self.key_path(*key), self.path),
-            contextlib.suppress(FileNotFoundError),
-        ):
-            os.remove(self._full_path(*key))
+        with _store_errors("delete", self.key_path(*key), self.path):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(self._full_path(*key))
+            self.bookkeeping.forget_derived(self.get_path(*key))
 
     def get_file(
         self, object_type: str, object_id: int, width: int, height: int, mimetype: str
@@ -274,6 +294,54 @@ class BaseFileSystemStore(Store):
         key = (object_type, object_id, width, height, mimetype)
         with _store_errors("read", self.key_path(*key), self.path):
             return open(self._full_path(*key), "rb")
+
+    def lock_object(self, object_type: str, object_id: int) -> AbstractContextManager[None]:
+        """An :func:`fcntl.flock` lock in ``.imageattach-locks/objects/``."""
+        return self.bookkeeping.lock(f"{object_type}/{object_id}")
+
+    def file_version(
+        self, object_type: str, object_id: int, width: int, height: int, mimetype: str
+    ) -> str | None:
+        key = (object_type, object_id, width, height, mimetype)
+        with _store_errors("read", self.key_path(*key), self.path):
+            try:
+                return version_of(os.stat(self._full_path(*key)))
+            except FileNotFoundError:
+                return None
+
+    def open_version(
+        self, object_type: str, object_id: int, width: int, height: int, mimetype: str
+    ) -> tuple[IO[bytes], str | None]:
+        file = self.get_file(object_type, object_id, width, height, mimetype)
+        return file, version_of(os.fstat(file.fileno()))
+
+    def put_derived(
+        self,
+        file: IO[bytes],
+        object_type: str,
+        object_id: int,
+        width: int,
+        height: int,
+        mimetype: str,
+        source_version: str,
+    ) -> None:
+        key = (object_type, object_id, width, height, mimetype)
+        self.put_file(file, *key, True)
+        with _store_errors("write", self.key_path(*key), self.path):
+            self.bookkeeping.mark_derived(self.get_path(*key), source_version)
+
+    def derived_files(self, object_type: str, object_id: int) -> dict[tuple[int, int, str], str]:
+        segments = self.get_path(object_type, object_id, 0, 0, "image/png")[:3]
+        with _store_errors("list", "/".join(segments) + "/", self.path):
+            markers = self.bookkeeping.derived(segments)
+        return {size: version for size, version in _sizes(markers, object_id)}
+
+    def remove_stale_temporary_files(self, max_age: float = STALE_TEMPORARY_AGE) -> int:
+        """Remove the temporary files of writes that were interrupted (their
+        process killed) at least ``max_age`` seconds ago; how many.  The
+        first write of each process does it with the default age."""
+        with _store_errors("clean", TEMPORARY_DIRECTORY, self.path):
+            return self.bookkeeping.remove_stale_temporary_files(max_age)
 
     def get_url(
         self, object_type: str, object_id: int, width: int, height: int, mimetype: str
@@ -294,15 +362,7 @@ class BaseFileSystemStore(Store):
                 names = os.listdir(os.path.join(self.path, *segments))
             except FileNotFoundError:
                 return []
-        sizes = []
-        for name in names:
-            match = _FILENAME.match(name)
-            if match is None or int(match["id"]) != object_id:
-                continue
-            mimetype = guess_mimetype(match["ext"])
-            if mimetype is not None:
-                sizes.append((int(match["w"]), int(match["h"]), mimetype))
-        return sorted(sizes)
+        return sorted(size for size, _ in _sizes(dict.fromkeys(names), object_id))
 
 
 class FileSystemStore(BaseFileSystemStore):

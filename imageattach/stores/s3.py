@@ -31,6 +31,7 @@ import threading
 import urllib.parse
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import IO, TYPE_CHECKING, Any
 
 from ..exceptions import (
@@ -40,6 +41,7 @@ from ..exceptions import (
     StoreError,
     StoreUnavailableError,
 )
+from ..filelocks import FileLocks, LocalLocks, object_lock
 from ..hosturl import require_host_url
 from ..limits import ImageLimits
 from ..middleware.options import make_options
@@ -116,6 +118,9 @@ _VIRTUAL_HOST_BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 _MULTIPART_CHUNK = 8 * 1024 * 1024
 _READ_BUFFER = 64 * 1024
 _LIST_PAGE_SIZE = 1000  # the most S3 returns per ListObjectsV2 request
+#: The user metadata (``x-amz-meta-...``) of an on-demand thumbnail naming
+#: the version (ETag) of the original it was made from.
+_SOURCE_METADATA = "imageattach-source"
 
 
 def _store_error(error: Exception, action: str, where: str) -> StoreError:
@@ -410,6 +415,12 @@ class S3Store(Store):
     ) -> None:
         from ..ondemand.redirect import RedirectingResizer
 
+        self._object_locks: FileLocks | LocalLocks = (
+            LocalLocks()
+            if lock_dir is None
+            else FileLocks(os.path.join(os.fspath(lock_dir), "objects"))
+        )
+
         if not isinstance(prefix, str) or not prefix.strip("/"):
             raise ConfigurationError(f"resize_prefix must be a non-empty path, not {prefix!r}")
         self.resize_prefix = prefix.strip("/")
@@ -536,13 +547,20 @@ class S3Store(Store):
         atomic and a failed multipart upload is aborted.
         """
         key = self.get_key(object_type, object_id, width, height, mimetype)
-        extra: dict[str, str] = {
+        self._upload(file, key, mimetype, reproducible, {})
+
+    def _upload(
+        self, file: IO[bytes], key: str, mimetype: str, reproducible: bool, metadata: dict[str, str]
+    ) -> None:
+        extra: dict[str, Any] = {
             "ContentType": mimetype,
             "CacheControl": f"max-age={self.max_age}",
             "StorageClass": self.reproducible_storage_class if reproducible else "STANDARD",
         }
         if self.acl is not None:
             extra["ACL"] = self.acl
+        if metadata:
+            extra["Metadata"] = metadata
         try:
             self.client.upload_fileobj(
                 file, self.bucket, key, ExtraArgs=extra, Config=self._transfer_config
@@ -562,12 +580,17 @@ class S3Store(Store):
 
     def _open(self, key: str) -> tuple[IO[bytes], str]:
         """Open ``key``; return the stream and its ``Content-Type``."""
+        stream, response = self._get(key)
+        return stream, response.get("ContentType", "")
+
+    def _get(self, key: str) -> tuple[IO[bytes], Mapping[str, Any]]:
+        """Open ``key``; return the stream and the ``GetObject`` response."""
         try:
             response = self.client.get_object(Bucket=self.bucket, Key=key)
         except _BOTO_ERRORS as error:
             raise _store_error(error, "download of", self._where(key)) from error
         stream = io.BufferedReader(_ObjectStream(response["Body"], self._where(key)), _READ_BUFFER)
-        return stream, response.get("ContentType", "")
+        return stream, response
 
     def delete_file(
         self, object_type: str, object_id: int, width: int, height: int, mimetype: str
@@ -631,14 +654,70 @@ class S3Store(Store):
 
     def _head(self, key: str) -> str | None:
         """The ``Content-Type`` of ``key``, or ``None`` if there is no such key."""
+        response = self._head_response(key)
+        return None if response is None else response.get("ContentType", "")
+
+    def _head_response(self, key: str) -> Mapping[str, Any] | None:
+        """The ``HeadObject`` response of ``key``, or ``None`` if there is no such key."""
         try:
-            response = self.client.head_object(Bucket=self.bucket, Key=key)
+            response: Mapping[str, Any] = self.client.head_object(Bucket=self.bucket, Key=key)
         except _BOTO_ERRORS as error:
             failure = _store_error(error, "HEAD of", self._where(key))
             if isinstance(failure, FileNotFoundInStoreError):
                 return None
             raise failure from error
-        return response.get("ContentType", "")
+        return response
+
+    # -- consistent bookkeeping (see Store) ------------------------------------
+    #
+    # The version of a file is its ETag; an on-demand thumbnail carries the
+    # ETag of its original in its metadata (``x-amz-meta-imageattach-source``),
+    # which a later put_file() of the key drops.
+
+    def lock_object(self, object_type: str, object_id: int) -> AbstractContextManager[None]:
+        """A lock file in ``resize_lock_dir`` when it is given (shared by the
+        processes that share it), else a lock of this process only."""
+        return object_lock(self._object_locks, f"{object_type}/{object_id}", self._where(""))
+
+    def file_version(
+        self, object_type: str, object_id: int, width: int, height: int, mimetype: str
+    ) -> str | None:
+        response = self._head_response(
+            self.get_key(object_type, object_id, width, height, mimetype)
+        )
+        return None if response is None else str(response.get("ETag", "")) or None
+
+    def open_version(
+        self, object_type: str, object_id: int, width: int, height: int, mimetype: str
+    ) -> tuple[IO[bytes], str | None]:
+        stream, response = self._get(self.get_key(object_type, object_id, width, height, mimetype))
+        return stream, str(response.get("ETag", "")) or None
+
+    def put_derived(
+        self,
+        file: IO[bytes],
+        object_type: str,
+        object_id: int,
+        width: int,
+        height: int,
+        mimetype: str,
+        source_version: str,
+    ) -> None:
+        key = self.get_key(object_type, object_id, width, height, mimetype)
+        self._upload(file, key, mimetype, True, {_SOURCE_METADATA: source_version})
+
+    def derived_files(self, object_type: str, object_id: int) -> dict[tuple[int, int, str], str]:
+        """One ``LIST`` of the object's keys and a ``HEAD`` of each (only
+        cleanups of deleted originals ask)."""
+        derived = {}
+        for size in self._list_sizes(object_type, object_id):
+            response = self._head_response(self.get_key(object_type, object_id, *size))
+            source = (
+                None if response is None else response.get("Metadata", {}).get(_SOURCE_METADATA)
+            )
+            if source:
+                derived[size] = str(source)
+        return derived
 
     def locate(self, image: Image) -> str:
         if not self.presigned:

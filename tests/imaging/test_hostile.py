@@ -18,6 +18,7 @@ import pytest
 from entity_models import Something, sessions
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
+from storefiles import image_files, temporary_files
 
 from imageattach.context import store_context
 from imageattach.exceptions import (
@@ -129,7 +130,8 @@ def factory(engine: Engine) -> Iterator[sessionmaker[Session]]:
 
 
 def _stored(root: Path) -> list[str]:
-    return sorted(p.name for p in root.rglob("*") if p.is_file() and ".tmp-" not in p.name)
+    assert temporary_files(root) == []
+    return image_files(root)
 
 
 @pytest.mark.parametrize(

@@ -27,7 +27,7 @@ from middleware.clients import ASGIClient, WSGIClient, asgi_app, wsgi_app
 from sqlalchemy import Engine
 
 from imageattach.context import store_context
-from imageattach.ondemand.flight import FileLocks
+from imageattach.filelocks import FileLocks
 from imageattach.stores.fs import HttpExposedFileSystemStore
 
 from .conftest import KEY, Original, decode_size

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from imageattach.ondemand.flight import FileLocks, SingleFlight
+from imageattach.filelocks import FileLocks
+from imageattach.ondemand.flight import SingleFlight
 
 from . import workers
 

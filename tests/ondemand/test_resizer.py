@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import io
 import multiprocessing
-import os
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
@@ -15,6 +14,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 from images import corrupt_jpeg, jpeg, mvg_payload, not_an_image, png, svg, text_payload
+from storefiles import image_files, temporary_files
 
 from imageattach.exceptions import ImageError, ImageTooLargeError, SigningNotConfiguredError
 from imageattach.imaging import probe
@@ -31,13 +31,8 @@ MakeResizer = Callable[..., Resizer]
 
 
 def stored_files(store: CountingStore) -> list[str]:
-    """Every file under the store root except lock files, relative."""
-    root = Path(store.path)
-    return sorted(
-        str(p.relative_to(root))
-        for p in root.rglob("*")
-        if p.is_file() and ".imageattach-locks" not in p.parts
-    )
+    """Every image file under the store root, relative."""
+    return image_files(store.path)
 
 
 def test_cold_miss_generates_and_stores(
@@ -403,5 +398,4 @@ def test_no_temporary_files_left(store: CountingStore, make_resizer: MakeResizer
     data = jpeg(64, 48)[:500]
     store.put_file(io.BytesIO(data), "t", 1, 64, 48, "image/jpeg", False)
     resizer.handle(*split(resizer.url(Original("t", 1, 64, 48, "image/jpeg"), 32, 24)))  # type: ignore[arg-type]
-    leftovers = [n for _, _, names in os.walk(store.path) for n in names if n.startswith(".tmp")]
-    assert leftovers == []
+    assert temporary_files(store.path) == []

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from imageattach.ondemand.flight import FileLocks
+from imageattach.filelocks import FileLocks
 
 if TYPE_CHECKING:
     from imageattach.ondemand.resizer import Resizer

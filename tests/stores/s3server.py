@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import boto3
@@ -137,6 +137,9 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         proxy = self.server.proxy
+        delay = proxy.delay_for(self.command)
+        if delay:
+            time.sleep(delay)
         status = proxy.take_failure(self.command, self.path)
         if status is not None:
             code = {403: "AccessDenied", 500: "InternalError"}.get(status, "ServiceUnavailable")
@@ -180,15 +183,22 @@ class FaultProxy:
     next ``fail(n, ...)`` matching requests with an error status itself.
 
     ``requests`` records ``(method, path, status or None)`` of every request.
+
+    ``delay`` injects latency: every request waits that many seconds (a
+    number), or, given a mapping of HTTP methods to seconds, the seconds of
+    its method (``"*"``: the other methods), before it is answered or passed
+    on.  Requests wait in parallel (one thread each).  See :meth:`set_delay`.
     """
 
-    def __init__(self, upstream_url: str) -> None:
+    def __init__(self, upstream_url: str, delay: float | Mapping[str, float] | None = None) -> None:
         self.upstream_port = int(upstream_url.rsplit(":", 1)[1])
         self.requests: list[tuple[str, str, int | None]] = []
         self._failures = 0
         self._status = 503
         self._method: str | None = None
         self._lock = threading.Lock()
+        self._delays: dict[str, float] = {}
+        self.set_delay(delay)
         self._server = _ProxyServer(("127.0.0.1", 0), _ProxyHandler)
         self._server.proxy = self
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
@@ -199,6 +209,26 @@ class FaultProxy:
         """Answer the next ``count`` requests (of ``method``, if given) with ``status``."""
         with self._lock:
             self._failures, self._status, self._method = count, status, method
+
+    def set_delay(self, delay: float | Mapping[str, float] | None) -> None:
+        """Delay every request by ``delay`` seconds, or each by the seconds
+        ``delay`` maps its method to (``"*"`` for the others); ``None`` or
+        ``0``: no delay (the default)."""
+        if delay is None:
+            delays: dict[str, float] = {}
+        elif isinstance(delay, Mapping):
+            delays = {method.upper(): float(seconds) for method, seconds in delay.items()}
+        else:
+            delays = {"*": float(delay)}
+        if any(seconds < 0 for seconds in delays.values()):
+            raise ValueError(f"delays must not be negative: {delay!r}")
+        with self._lock:
+            self._delays = delays
+
+    def delay_for(self, method: str) -> float:
+        """The seconds a ``method`` request waits."""
+        with self._lock:
+            return self._delays.get(method, self._delays.get("*", 0.0))
 
     def take_failure(self, method: str, path: str) -> int | None:
         with self._lock:

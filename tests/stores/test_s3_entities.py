@@ -75,9 +75,11 @@ def test_deletes_happen_after_commit_with_every_size(
         assert store.client.head_object(Bucket=store.bucket, Key=key)["StorageClass"] == (
             "STANDARD_IA"
         )
-        # an on-demand size: a file with no row
-        store.put_file(io.BytesIO(jpeg(10, 8)), "ia-something-cover", thing.id, 10, 8,
-                       "image/jpeg", True)  # fmt: skip
+        # an on-demand size: a file with no row, made of the original
+        source = store.file_version("ia-something-cover", thing.id, 40, 30, "image/jpeg")
+        assert source is not None
+        store.put_derived(io.BytesIO(jpeg(10, 8)), "ia-something-cover", thing.id, 10, 8,
+                          "image/jpeg", source)  # fmt: skip
         assert len(keys(store)) == 3
 
         session.delete(thing.cover.original)
