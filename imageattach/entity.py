@@ -57,7 +57,7 @@ from .context import current_store, resolve_store
 from .exceptions import NoOriginalImageError
 from .file import ReusableFileProxy
 from .imaging import ImageInfo
-from .limits import DEFAULT_LIMITS, ImageLimits
+from .limits import DEFAULT_LIMITS, ImageLimits, check_limits
 from .sizing import VECTOR_TYPES, thumbnail_size
 from .store import Store, check_store
 
@@ -75,11 +75,7 @@ __all__ = [
 
 def _limits(limits: ImageLimits | None, store: Store) -> ImageLimits:
     """The limits of a call: its own, else its store's, else the defaults."""
-    if limits is not None:
-        if not isinstance(limits, ImageLimits):
-            raise TypeError(f"limits must be an ImageLimits, not {limits!r}")
-        return limits
-    return getattr(store, "image_limits", None) or DEFAULT_LIMITS
+    return check_limits("limits", limits) or store.image_limits or DEFAULT_LIMITS
 
 
 def _concrete(store: object) -> Store:

@@ -11,12 +11,11 @@ they live here, below all three, with no Wand import.
 from __future__ import annotations
 
 import dataclasses
-import math
 
 from .exceptions import ConfigurationError
-from .validation import check_int
+from .validation import check_int, check_seconds
 
-__all__ = ["DEFAULT_LIMITS", "ImageLimits"]
+__all__ = ["DEFAULT_LIMITS", "ImageLimits", "check_limits"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -47,11 +46,7 @@ class ImageLimits:
         check_int("limits.frames", self.frames)
         check_int("limits.chunk_bytes", self.chunk_bytes, minimum=0)
         check_int("limits.memory", self.memory, minimum=64 * 1024**2)
-        time = self.time
-        if isinstance(time, bool) or not isinstance(time, int | float) or not math.isfinite(time):
-            raise ConfigurationError(f"limits.time must be a number of seconds, not {time!r}")
-        if time <= 0:
-            raise ConfigurationError(f"limits.time must be positive, not {time!r}")
+        check_seconds("limits.time", self.time, maximum=3600.0)
 
     def replace(self, **changes: int | float) -> ImageLimits:
         """A copy with ``changes`` applied (and validated)."""
@@ -60,3 +55,10 @@ class ImageLimits:
 
 #: The limits used when neither the call nor the store gives any.
 DEFAULT_LIMITS = ImageLimits()
+
+
+def check_limits(name: str, value: object) -> ImageLimits | None:
+    """Return ``value`` if it is ``None`` or an :class:`ImageLimits`."""
+    if value is not None and not isinstance(value, ImageLimits):
+        raise ConfigurationError(f"{name} must be an ImageLimits, not {value!r}")
+    return value

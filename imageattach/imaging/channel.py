@@ -14,6 +14,7 @@ import json
 import os
 import socket
 import struct
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -35,20 +36,25 @@ def send(sock: socket.socket, message: dict[str, Any], fds: Sequence[int] = ()) 
         sock.sendall(data[sent:])
 
 
-def receive(sock: socket.socket) -> tuple[dict[str, Any], list[int]]:
+def receive(sock: socket.socket, deadline: float | None = None) -> tuple[dict[str, Any], list[int]]:
     """The next message and the descriptors that came with it (the caller
-    closes them).
+    closes them), by ``deadline`` (a :func:`time.monotonic` time) if given.
 
+    :raises TimeoutError: the deadline passed first.
     :raises EOFError: the other end closed the socket.
     :raises ValueError: a malformed message.
     """
+    _wait(sock, deadline)
     header, fds, _flags, _address = socket.recv_fds(sock, _HEADER.size, MAX_FDS)
     try:
-        header += _read_exactly(sock, _HEADER.size - len(header))
+        header += _read_exactly(sock, _HEADER.size - len(header), deadline)
         (length,) = _HEADER.unpack(header)
         if length > _MAX_LENGTH:
             raise ValueError(f"message of {length} bytes")
-        message = json.loads(_read_exactly(sock, length))
+        try:
+            message = json.loads(_read_exactly(sock, length, deadline))
+        except RecursionError:
+            raise ValueError("message nested too deeply") from None
         if not isinstance(message, dict):
             raise ValueError("message is not an object")
     except BaseException:
@@ -58,9 +64,21 @@ def receive(sock: socket.socket) -> tuple[dict[str, Any], list[int]]:
     return message, fds
 
 
-def _read_exactly(sock: socket.socket, size: int) -> bytes:
+def _wait(sock: socket.socket, deadline: float | None) -> None:
+    """Make the next read on ``sock`` give up at ``deadline``."""
+    if deadline is None:
+        sock.settimeout(None)
+        return
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise TimeoutError("deadline passed")
+    sock.settimeout(remaining)
+
+
+def _read_exactly(sock: socket.socket, size: int, deadline: float | None) -> bytes:
     chunks = []
     while size > 0:
+        _wait(sock, deadline)
         chunk = sock.recv(min(size, 65536))
         if not chunk:
             raise EOFError("the other end closed the channel")

@@ -5,16 +5,22 @@ process, so a bad call fails without a worker."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import IO
 
 from wand.image import FILTER_TYPES
 
-from ..exceptions import ImageTooLargeError
-from ..limits import DEFAULT_LIMITS, ImageLimits
+from ..exceptions import CorruptImageError, ImageTooLargeError
+from ..limits import DEFAULT_LIMITS, ImageLimits, check_limits
+from ..sizing import thumbnail_mimetype
+from .formats import ACCEPTED_MIMETYPES
 from .info import ImageInfo
 from .sandbox import get_sandbox
 
 __all__ = ["DEFAULT_MAX_PIXELS", "make_thumbnail", "probe"]
+
+#: What a thumbnail can be encoded as.
+_THUMBNAIL_MIMETYPES = frozenset(thumbnail_mimetype(m) for m in ACCEPTED_MIMETYPES)
 
 #: Largest source accepted by default, in pixels (width x height): 50 MP
 #: covers every camera photo in common use.
@@ -48,7 +54,7 @@ def probe(
     reply, _ = get_sandbox().run(
         "probe", {"allow_active_svg": bool(allow_active_svg)}, source, limits
     )
-    return ImageInfo(**reply["info"])
+    return _checked_info(reply.get("info"))
 
 
 def make_thumbnail(
@@ -79,24 +85,39 @@ def make_thumbnail(
     params = {
         "width": width,
         "height": height,
-        "info": None if info is None else _info_dict(info),
+        "info": None if info is None else dataclasses.asdict(info),
         "filter": filter,
         "quality": quality,
     }
     reply, data = get_sandbox().run("thumbnail", params, source, limits)
-    assert data is not None and len(data) == reply["length"]
-    return data, str(reply["mimetype"])
+    mimetype = reply.get("mimetype")
+    expected = _THUMBNAIL_MIMETYPES if info is None else {thumbnail_mimetype(info.mimetype)}
+    if mimetype not in expected or not data:
+        raise CorruptImageError("the image cannot be decoded (the decoder failed)")
+    return data, str(mimetype)
 
 
 def _limits(limits: ImageLimits | None, max_pixels: int | None) -> ImageLimits:
-    limits = DEFAULT_LIMITS if limits is None else limits
-    if not isinstance(limits, ImageLimits):
-        raise TypeError(f"limits must be an ImageLimits, not {limits!r}")
+    limits = check_limits("limits", limits) or DEFAULT_LIMITS
     return limits if max_pixels is None else limits.replace(pixels=max_pixels)
 
 
-def _info_dict(info: ImageInfo) -> dict[str, object]:
-    return {name: getattr(info, name) for name in info.__dataclass_fields__}
+def _checked_info(value: object) -> ImageInfo:
+    """The :class:`ImageInfo` a worker replied, if it is one: a worker is
+    not trusted to say what a server may store."""
+    try:
+        info = ImageInfo(**value)  # type: ignore[arg-type]
+    except TypeError:
+        info = None
+    numbers = () if info is None else (info.width, info.height, info.frames, info.orientation)
+    if (
+        info is None
+        or info.mimetype not in ACCEPTED_MIMETYPES
+        or not all(type(number) is int and number >= 1 for number in numbers)
+        or info.orientation > 8
+    ):
+        raise CorruptImageError("the image cannot be decoded (the decoder failed)")
+    return info
 
 
 def _check_options(

@@ -15,12 +15,11 @@ from __future__ import annotations
 import dataclasses
 import os
 import resource
-import signal
 import socket
 import sys
 import traceback
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from .. import exceptions
@@ -34,12 +33,14 @@ Reply = tuple[dict[str, Any], list[int]]
 
 def main(argv: list[str]) -> int:
     """Serve jobs on the socket whose descriptor is ``argv[1]``."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C in the server's terminal: just go
     sock = socket.socket(fileno=int(argv[1]))
     # Loads ImageMagick (with imageattach's policy) and librsvg before the
     # first job, so that no job pays for it.
     from . import identify, thumbnail  # noqa: F401
 
+    # A crash dumps no core (up to the job's memory, for every hostile file).
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    baseline = _address_space()
     jobs: dict[str, Callable[[bytes, dict[str, Any], ImageLimits], Reply]] = {
         "probe": _probe,
         "thumbnail": _thumbnail,
@@ -48,10 +49,10 @@ def main(argv: list[str]) -> int:
     while True:
         try:
             request, fds = channel.receive(sock)
-        except (EOFError, ConnectionError):
+        except (EOFError, ValueError, ConnectionError):
             return 0
         try:
-            reply, out = _run(jobs, request, fds)
+            reply, out = _run(jobs, request, fds, baseline)
         finally:
             for fd in fds:
                 os.close(fd)
@@ -62,16 +63,19 @@ def main(argv: list[str]) -> int:
         finally:
             for fd in out:
                 os.close(fd)
+        if reply.get("retire"):
+            return 0
 
 
 def _run(
     jobs: dict[str, Callable[[bytes, dict[str, Any], ImageLimits], Reply]],
     request: dict[str, Any],
     fds: list[int],
+    baseline: int,
 ) -> Reply:
     limits = ImageLimits(**request["limits"])
     try:
-        with _bounded(limits):
+        with _bounded(limits, baseline):
             data = _read(fds[0], request["offset"])
             return jobs[request["job"]](data, request["params"], limits)
     except exceptions.ImageAttachError as error:
@@ -80,39 +84,44 @@ def _run(
         too_large = exceptions.ImageTooLargeError(
             f"the image needs more than {limits.memory // 1024**2} MiB of memory to decode"
         )
-        return _error(too_large, error)
+        return _error(too_large, error, retire=True)
     except Exception as error:
         corrupt = exceptions.CorruptImageError("the image cannot be decoded")
-        return _error(corrupt, "".join(traceback.format_exception(error)))
+        return _error(corrupt, "".join(traceback.format_exception(error)), retire=True)
 
 
-def _error(error: exceptions.ImageAttachError, detail: object) -> Reply:
-    return {"error": type(error).__name__, "message": str(error), "detail": str(detail)}, []
+def _error(error: exceptions.ImageAttachError, detail: object, *, retire: bool = False) -> Reply:
+    """An error reply; ``retire``: this process's state is not to be trusted
+    after it (out of memory half-way, or an unexpected error), so it exits."""
+    reply = {"error": type(error).__name__, "message": str(error), "detail": str(detail)}
+    return {**reply, "retire": retire}, []
 
 
 @contextmanager
-def _bounded(limits: ImageLimits) -> Iterator[None]:
-    """Run the block with at most ``limits.memory`` more bytes of address
-    space and about ``limits.time`` more CPU seconds (SIGXCPU ends the
-    process past that: a backstop should the server not kill it)."""
+def _bounded(limits: ImageLimits, baseline: int) -> Iterator[None]:
+    """Run the block with at most ``limits.memory`` bytes of address space
+    above the worker's start-up ``baseline``, and about ``limits.time`` more
+    CPU seconds (SIGXCPU ends the process past that: a backstop should the
+    server not kill it)."""
     from wand.resource import limits as magick_limits
 
-    address_space = _address_space() + limits.memory
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    cpu_seconds = int(usage.ru_utime + usage.ru_stime + limits.time) + 2
-    saved = {name: resource.getrlimit(name) for name in (resource.RLIMIT_AS, resource.RLIMIT_CPU)}
+    wanted = {
+        resource.RLIMIT_AS: baseline + limits.memory,
+        resource.RLIMIT_CPU: int(usage.ru_utime + usage.ru_stime + limits.time) + 2,
+    }
     # Within the system policy's maximums (Debian: 256 MiB of memory, then
     # disk): the pixel cache of a large image goes to this worker's own
     # temporary directory, which the server removes with the worker.
     magick_limits["memory"] = magick_limits["map"] = limits.memory // 2
     magick_limits["disk"] = limits.memory
-    resource.setrlimit(resource.RLIMIT_AS, (address_space, saved[resource.RLIMIT_AS][1]))
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, saved[resource.RLIMIT_CPU][1]))
-    try:
+    with ExitStack() as stack:
+        for name, value in wanted.items():
+            soft, hard = resource.getrlimit(name)
+            capped = value if hard == resource.RLIM_INFINITY else min(value, hard)
+            resource.setrlimit(name, (capped, hard))
+            stack.callback(resource.setrlimit, name, (soft, hard))
         yield
-    finally:
-        for name, (_soft, hard) in saved.items():
-            resource.setrlimit(name, (hard, hard))
 
 
 def _address_space() -> int:

@@ -43,14 +43,14 @@ from ..exceptions import (
     UnsupportedImageError,
 )
 from ..filelocks import FileLocks
-from ..limits import DEFAULT_LIMITS, ImageLimits
+from ..limits import DEFAULT_LIMITS, ImageLimits, check_limits
 from ..middleware.miss import FILE_READY, FileReady, MissResponse, Redirect
 from ..middleware.options import ServeOptions, make_options
 from ..sizing import thumbnail_size
 from ..store import check_object_id, created_tag
 from ..stores.bookkeeping import LOCK_DIRECTORY
 from ..stores.fs import BaseFileSystemStore
-from ..validation import check_int
+from ..validation import check_int, check_seconds
 from .flight import SingleFlight
 from .pool import BoundedPool
 from .signing import SecretKey, Signer, is_allowlisted, normalize_allowlist
@@ -167,8 +167,7 @@ class Resizer:
         self.max_resize_dimension = check_int("max_resize_dimension", max_resize_dimension)
         if self.max_resize_dimension > 1_000_000:
             raise ConfigurationError("max_resize_dimension must be at most 1000000")
-        if image_limits is not None and not isinstance(image_limits, ImageLimits):
-            raise ConfigurationError(f"image_limits must be an ImageLimits, not {image_limits!r}")
+        check_limits("image_limits", image_limits)
         limits = image_limits or DEFAULT_LIMITS
         if max_source_pixels is not None:
             limits = limits.replace(pixels=check_int("max_source_pixels", max_source_pixels))
@@ -176,11 +175,7 @@ class Resizer:
         #: their ``pixels``).
         self.limits = limits
         self.max_source_pixels = limits.pixels
-        if isinstance(wait_timeout, bool) or not isinstance(wait_timeout, int | float):
-            raise ConfigurationError(f"wait_timeout must be a number, not {wait_timeout!r}")
-        if not wait_timeout > 0:
-            raise ConfigurationError(f"wait_timeout must be positive, not {wait_timeout!r}")
-        self.wait_timeout = float(wait_timeout)
+        self.wait_timeout = check_seconds("wait_timeout", wait_timeout)
         self.pool = BoundedPool(
             workers=(os.cpu_count() or 1) if resize_workers is None else resize_workers,
             queue=resize_queue,

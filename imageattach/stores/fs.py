@@ -47,7 +47,7 @@ from ..exceptions import (
     UnknownMimeTypeError,
 )
 from ..hosturl import require_host_url
-from ..limits import ImageLimits
+from ..limits import ImageLimits, check_limits
 from ..middleware.options import ServeOptions, make_options
 from ..store import Store
 from .bookkeeping import STALE_TEMPORARY_AGE, TEMPORARY_DIRECTORY, Bookkeeping, version_of
@@ -376,10 +376,8 @@ class FileSystemStore(BaseFileSystemStore):
         image_limits: ImageLimits | None = None,
     ) -> None:
         super().__init__(path)
-        if image_limits is not None and not isinstance(image_limits, ImageLimits):
-            raise ConfigurationError(f"image_limits must be an ImageLimits, not {image_limits!r}")
         #: The limits uploads are decoded under (``None``: the defaults).
-        self.image_limits = image_limits
+        self.image_limits = check_limits("image_limits", image_limits)
         if not isinstance(base_url, str) or not base_url:
             raise ConfigurationError("base_url must be a non-empty string")
         self._base_url = base_url if base_url.endswith("/") else base_url + "/"
