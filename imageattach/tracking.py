@@ -35,7 +35,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import event, inspect
 from sqlalchemy.exc import MissingGreenlet
 from sqlalchemy.orm import Mapper, Session, SessionTransaction, object_session
 from sqlalchemy.orm.state import InstanceState
@@ -324,8 +324,6 @@ def _delete_of(image: Image, files: _SessionFiles) -> _Delete:
 
 
 def _state(image: Image) -> InstanceState[Any]:
-    from sqlalchemy import inspect
-
     state: InstanceState[Any] = inspect(image)
     return state
 
@@ -445,6 +443,26 @@ def _logged(
         logger.exception("imageattach: could not %s %r in %r", action, key, store)
 
 
+def _delete_thumbnails_of_deleted_originals(session: Session, image_class: type[Image]) -> None:
+    """A deleted original takes its set's thumbnail rows with it, in the
+    same flush: a thumbnail row without its original would point to a file
+    that its cleanup removes.  (Deleting the parent or replacing the
+    original does this already; deleting only the original did not.)"""
+    originals = [
+        image
+        for image in session.deleted
+        if isinstance(image, image_class) and image.original and inspect(image).has_identity
+    ]
+    with session.no_autoflush:
+        for original in originals:
+            siblings = session.query(type(original)).filter_by(
+                **original.identity_map, original=False
+            )
+            for thumbnail in siblings:
+                if thumbnail not in session.deleted:
+                    session.delete(thumbnail)
+
+
 # -- wiring -------------------------------------------------------------------
 
 
@@ -469,6 +487,7 @@ def install(image_class: type[Image]) -> None:
             files.flush_position = None
             files.staged.clear()
             files.overwritten.clear()
+        _delete_thumbnails_of_deleted_originals(session, image_class)
 
     def persistent_to_deleted(session: Session, instance: object) -> None:
         if not isinstance(instance, image_class):

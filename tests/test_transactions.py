@@ -16,7 +16,7 @@ from typing import IO
 import pytest
 from entity_models import Something, SomethingCover, User, path, sessions, stored
 from images import jpeg, png
-from sqlalchemy import Engine, create_engine, select
+from sqlalchemy import Engine, create_engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from imageattach.context import store_context
@@ -617,3 +617,55 @@ def test_sync_session_inside_a_coroutine(
         warnings.simplefilter("error")
         assert asyncio.run(main()) == set()
         gc.collect()
+
+
+# -- deleting only the original ------------------------------------------------------
+
+
+def test_deleting_the_original_deletes_its_thumbnail_rows_and_files(
+    factory: sessionmaker[Session], fs_store: FileSystemStore
+) -> None:
+    with factory() as session, store_context(fs_store):
+        thing = Something()
+        thing.cover.from_blob(jpeg(40, 30))
+        thing.cover.generate_thumbnail(width=20)
+        thing.cover.generate_thumbnail(width=10)
+        session.add(thing)
+        session.commit()
+        session.delete(thing.cover.original)
+        session.flush()
+        assert thing.cover.count() == 0  # the rows go in the same flush
+        session.rollback()
+        assert thing.cover.count() == 3 and len(stored(fs_store)) == 3  # ... and come back
+        session.delete(thing.cover.original)
+        session.commit()
+        assert thing.cover.count() == 0
+        assert session.scalar(select(func.count()).select_from(SomethingCover)) == 0
+    assert stored(fs_store) == set()
+
+
+def test_deleting_the_original_under_async_session(
+    factory: sessionmaker[Session], fs_store: FileSystemStore, async_url: str
+) -> None:
+    from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+
+    async def main() -> int:
+        engine = create_async_engine(async_url)
+        try:
+            async with AsyncSession(engine, expire_on_commit=False) as session:
+                with store_context(fs_store):
+                    user = User()
+                    user.picture.from_blob(jpeg(40, 30))
+                    session.add(user)
+                    await session.commit()
+                    await session.run_sync(lambda _: user.picture.generate_thumbnail(width=20))
+                    await session.commit()
+                    original = await session.run_sync(lambda _: user.picture.original)
+                    await session.delete(original)
+                    await session.commit()
+                    return await session.run_sync(lambda _: user.picture.count())
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(main()) == 0
+    assert stored(fs_store) == set()
