@@ -453,3 +453,29 @@ def test_documented_declarations_work(tmp_path: Path, fs_store: FileSystemStore)
         assert user.picture.find_thumbnail(width=20).object_type == "user-picture"
         assert sorted(s.original.object_id for s in post.photos.image_sets) == [101, 102]
     engine.dispose()
+
+
+def test_documented_bulk_delete_recipe_deletes_rows_and_files(
+    tmp_path: Path, fs_store: FileSystemStore
+) -> None:
+    module = types.ModuleType("documented_bulk_models")
+    sys.modules[module.__name__] = module
+    try:
+        exec(documented("class Base(DeclarativeBase)"), module.__dict__)
+    finally:
+        del sys.modules[module.__name__]
+    namespace: dict[str, Any] = module.__dict__
+    engine = create_engine(f"sqlite:///{tmp_path / 'docs.sqlite'}")
+    namespace["Base"].metadata.create_all(engine)
+    User = namespace["User"]
+    with Session(engine) as session, store_context(fs_store):
+        for user_id in (1, 1001, 1002):
+            user = User(id=user_id)
+            user.picture.from_blob(png(8, 8))
+            session.add(user)
+        session.commit()
+    assert len(stored(fs_store)) == 3
+    namespace.update(engine=engine, store=fs_store, Session=Session, store_context=store_context)
+    exec(documented("for picture in session.scalars("), namespace)
+    assert [path.split("/")[-1] for path in stored(fs_store)] == ["1.8x8.png"]
+    engine.dispose()
