@@ -129,8 +129,8 @@ def make_scenario(
                     "bucket": moto.new_bucket(),
                     "endpoint": proxy.url,
                     "direct": moto.url,
-                    # The worker processes share a host, so they share the
-                    # lock directory, as docs/s3.md advises for processes.
+                    # The worker processes share a host, and so a
+                    # resize_lock_dir (docs/s3.md, "Generated once").
                     "lock_dir": str(tmp_path / "s3-locks") if S3_LOCK_DIR else None,
                 }
             stack.enter_context(tables(engine))

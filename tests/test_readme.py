@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from images import jpeg
+from storefiles import image_files
 
 README = Path(__file__).parent.parent / "README.md"
 
@@ -28,5 +29,5 @@ def test_quick_start_stores_the_picture_and_a_thumbnail(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[(100, 75, False), (400, 300, True)]"
-    stored = sorted(p.name for p in (tmp_path / "userimages").rglob("*") if p.is_file())
+    stored = [name.rsplit("/", 1)[-1] for name in image_files(tmp_path / "userimages")]
     assert stored == ["1.100x75.jpe", "1.400x300.jpe"]
