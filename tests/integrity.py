@@ -26,6 +26,7 @@ import logging
 import os
 import queue
 import re
+import secrets
 import struct
 import subprocess
 import sys
@@ -67,6 +68,11 @@ S3_ACCESS_KEY = S3_SECRET_KEY = "testing"
 
 logger = logging.getLogger("integrity")
 
+#: The prefix of this test run's table names: its own, as the databases may
+#: be shared with other runs at the same time.  Chosen by the first process
+#: (pytest's), inherited by the workers through the environment.
+TABLES = os.environ.setdefault("IA_INTEGRITY_TABLES", f"iai_{secrets.token_hex(4)}")
+
 
 # -- models (own tables: clear of other tests' in the shared databases) ----------
 
@@ -76,7 +82,7 @@ class Base(DeclarativeBase):
 
 
 class Thing(Base):
-    __tablename__ = "iai_thing"
+    __tablename__ = f"{TABLES}_thing"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     #: Which picture the cover's original is (its colour, see colour()).
@@ -87,7 +93,8 @@ class Thing(Base):
 
 
 class ThingCover(Base, Image):
-    __tablename__ = "iai_thing_cover"
+    __tablename__ = f"{TABLES}_thing_cover"
+    object_type = OBJECT_TYPE  # the same store paths whatever the table names
 
     thing_id: Mapped[int] = mapped_column(ForeignKey(Thing.id), primary_key=True)
     thing: Mapped[Thing] = relationship(back_populates="cover")

@@ -19,7 +19,10 @@ Knobs (the defaults keep the module quick; raise them to measure):
   ``0.02`` (every operation) or ``put=0.2,*=0.02`` (see ``integrity.Latency``);
 - ``IA_INTEGRITY_REPORT``: a file to append each test's tally to (JSON lines);
 - ``IA_INTEGRITY_S3_LOCK_DIR=0``: S3 stores without a shared
-  ``resize_lock_dir`` (the processes then share no lock).
+  ``resize_lock_dir`` (the processes then share no lock);
+- ``IA_INTEGRITY_TRACE=1``: the workers log each operation and each
+  filesystem store call, with times (``integrity-workers*/worker-*.log`` in
+  pytest's temporary directory).
 """
 
 from __future__ import annotations
@@ -67,6 +70,11 @@ S3_LOCK_DIR = os.environ.get("IA_INTEGRITY_S3_LOCK_DIR", "1") == "1"
 #: Every store operation as slow as an S3 request far away.
 UNIFORM = "0.2"
 #: Uploads slow, the rest quick (PUT with a body vs. HEAD, GET, DELETE, LIST).
+#: A generation that read the original before a cleanup deleted it, and
+#: stores its thumbnail after the cleanup listed the object's files, leaks
+#: it: the window is about (put latency - list latency + decoding time), so
+#: slow uploads make it wide; with a uniform latency it is the decoding
+#: time only (milliseconds for these small originals).
 SLOW_PUT = "put=0.2,*=0.02"
 #: How a run's requests for on-demand thumbnails are made: three clients,
 #: started 0.1 s apart so that some generation is always under way.
@@ -288,7 +296,7 @@ def test_replace_vs_ondemand_generation(
     workers: list[Worker], make_scenario: MakeScenario, store_kind: str, same_size: bool
 ) -> None:
     """One process requests on-demand thumbnails of the entity's current
-    original (several sizes, two at a time, each URL read from the database
+    original (nine sizes, three clients, each URL read from the database
     right before its request) while another replaces the original (of
     another size, or of the same size, mimetype and so path).  No URL may
     answer a picture older than its own; afterwards the current URLs answer
