@@ -135,6 +135,17 @@ class LocalProxyStore(Store):
     def list_files(self, object_type: str, object_id: int) -> list[tuple[int, int, str]]:
         return self.get_current_object().list_files(object_type, object_id)
 
+    # Compared and hashed as the store it stands for, as the seed's proxy was
+    # (``current_store == store`` inside ``store_context(store)``).
+    def __eq__(self, other: object) -> bool:
+        return resolve_store(self) == resolve_store(other)  # type: ignore[arg-type]
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    def __hash__(self) -> int:
+        return hash(resolve_store(self))
+
     def __repr__(self) -> str:
         if self.repr_string is None:
             try:

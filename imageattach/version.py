@@ -7,3 +7,7 @@ VERSION = "2.0.0.dev0"
 VERSION_INFO = (2, 0, 0)
 
 __version__ = VERSION
+
+
+if __name__ == "__main__":  # python -m imageattach.version, as the seed's did
+    print(VERSION)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -101,3 +102,28 @@ def test_proxy_forwards_primitives_and_repr() -> None:
 def test_push_rejects_non_store() -> None:
     with pytest.raises(TypeError):
         push_store_context("not a store")  # type: ignore[arg-type]
+
+
+def test_the_proxy_compares_and_hashes_as_the_current_store(tmp_path: Path) -> None:
+    store = FileSystemStore(tmp_path, "http://static.example.com/")
+    other = FileSystemStore(tmp_path / "other", "http://other.example.com/")
+    with store_context(store):
+        assert current_store == store and store == current_store
+        assert current_store != other
+        assert (current_store != store) is False
+        assert hash(current_store) == hash(store)
+        assert {store: "found"}[current_store] == "found"
+    with store_context(other):
+        assert current_store == other and current_store != store
+
+
+def test_python_m_version_prints_the_version() -> None:
+    import subprocess
+    import sys
+
+    from imageattach.version import VERSION
+
+    result = subprocess.run(
+        [sys.executable, "-m", "imageattach.version"], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == VERSION
