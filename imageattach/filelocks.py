@@ -33,9 +33,7 @@ class FileLocks:
 
     def path(self, name: str) -> str:
         """The lock file that guards ``name``."""
-        digest = hashlib.sha256(name.encode()).digest()
-        stripe = int.from_bytes(digest[:4], "big") % self.stripes
-        return os.path.join(self.directory, f"{stripe:04x}.lock")
+        return os.path.join(self.directory, f"{_stripe(name, self.stripes):04x}.lock")
 
     @contextlib.contextmanager
     def hold(self, name: str, *, timeout: float) -> Iterator[None]:
@@ -53,6 +51,11 @@ class FileLocks:
                 fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
             os.close(fd)
+
+
+def _stripe(name: str, stripes: int) -> int:
+    """Which of ``stripes`` locks guards ``name`` (stable across processes)."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "big") % stripes
 
 
 def _acquire(fd: int, timeout: float) -> None:
@@ -85,8 +88,7 @@ class LocalLocks:
 
         :raises TimeoutError: if another thread holds it for ``timeout`` seconds.
         """
-        digest = hashlib.sha256(name.encode()).digest()
-        lock = self._locks[int.from_bytes(digest[:4], "big") % len(self._locks)]
+        lock = self._locks[_stripe(name, len(self._locks))]
         if not lock.acquire(timeout=timeout):
             raise TimeoutError("another thread held the lock too long")
         try:

@@ -26,7 +26,6 @@ import contextlib
 import dataclasses
 import functools
 import io
-import logging
 import os
 import shutil
 import stat
@@ -43,8 +42,6 @@ from . import channel
 from .process import TEMP_PREFIX, WorkerProcess
 
 __all__ = ["Sandbox", "configure_sandbox", "get_sandbox", "read_source"]
-
-logger = logging.getLogger("imageattach.imaging")
 
 
 def read_source(source: bytes | IO[bytes]) -> bytes:

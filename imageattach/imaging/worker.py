@@ -26,6 +26,13 @@ from .. import exceptions
 from ..limits import ImageLimits
 from . import channel
 
+# Loads ImageMagick (with imageattach's policy) and librsvg when the worker
+# starts, so that no job pays for it.  This module only ever runs as a
+# worker (``python -m``): the server never imports it.
+from .identify import identify
+from .info import ImageInfo
+from .thumbnail import thumbnail_bytes
+
 __all__ = ["main"]
 
 Reply = tuple[dict[str, Any], list[int]]
@@ -34,17 +41,9 @@ Reply = tuple[dict[str, Any], list[int]]
 def main(argv: list[str]) -> int:
     """Serve jobs on the socket whose descriptor is ``argv[1]``."""
     sock = socket.socket(fileno=int(argv[1]))
-    # Loads ImageMagick (with imageattach's policy) and librsvg before the
-    # first job, so that no job pays for it.
-    from . import identify, thumbnail  # noqa: F401
-
     # A crash dumps no core (up to the job's memory, for every hostile file).
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     baseline = _address_space()
-    jobs: dict[str, Callable[[bytes, dict[str, Any], ImageLimits], Reply]] = {
-        "probe": _probe,
-        "thumbnail": _thumbnail,
-    }
     channel.send(sock, {"ready": os.getpid()})
     while True:
         try:
@@ -52,7 +51,7 @@ def main(argv: list[str]) -> int:
         except (EOFError, ValueError, ConnectionError):
             return 0
         try:
-            reply, out = _run(jobs, request, fds, baseline)
+            reply, out = _run(request, fds, baseline)
         finally:
             for fd in fds:
                 os.close(fd)
@@ -67,17 +66,12 @@ def main(argv: list[str]) -> int:
             return 0
 
 
-def _run(
-    jobs: dict[str, Callable[[bytes, dict[str, Any], ImageLimits], Reply]],
-    request: dict[str, Any],
-    fds: list[int],
-    baseline: int,
-) -> Reply:
+def _run(request: dict[str, Any], fds: list[int], baseline: int) -> Reply:
     limits = ImageLimits(**request["limits"])
     try:
         with _bounded(limits, baseline):
             data = _read(fds[0], request["offset"])
-            return jobs[request["job"]](data, request["params"], limits)
+            return _JOBS[request["job"]](data, request["params"], limits)
     except exceptions.ImageAttachError as error:
         return _error(error, error.__cause__ or error)
     except MemoryError as error:
@@ -143,16 +137,11 @@ def _read(fd: int, offset: int) -> bytes:
 
 
 def _probe(data: bytes, params: dict[str, Any], limits: ImageLimits) -> Reply:
-    from .identify import identify
-
     info = identify(data, limits=limits, allow_active_svg=params["allow_active_svg"])
     return {"info": dataclasses.asdict(info)}, []
 
 
 def _thumbnail(data: bytes, params: dict[str, Any], limits: ImageLimits) -> Reply:
-    from .info import ImageInfo
-    from .thumbnail import thumbnail_bytes
-
     info = ImageInfo(**params["info"]) if params["info"] else None
     blob, mimetype = thumbnail_bytes(
         data,
@@ -164,6 +153,12 @@ def _thumbnail(data: bytes, params: dict[str, Any], limits: ImageLimits) -> Repl
         limits=limits,
     )
     return {"mimetype": mimetype, "length": len(blob)}, [channel.anonymous_file(blob)]
+
+
+_JOBS: dict[str, Callable[[bytes, dict[str, Any], ImageLimits], Reply]] = {
+    "probe": _probe,
+    "thumbnail": _thumbnail,
+}
 
 
 if __name__ == "__main__":

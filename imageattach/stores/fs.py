@@ -218,6 +218,10 @@ class BaseFileSystemStore(Store):
             return None
         return segments[0], int(name["id"]), int(name["w"]), int(name["h"])
 
+    def _object_directory(self, object_type: str, object_id: int) -> tuple[str, ...]:
+        """The path segments of the directory holding the object's files."""
+        return self.get_path(object_type, object_id, 0, 0, "image/png")[:3]
+
     def _full_path(self, *key: Any) -> str:
         return os.path.join(self.path, *self.get_path(*key))
 
@@ -331,10 +335,10 @@ class BaseFileSystemStore(Store):
             self.bookkeeping.mark_derived(self.get_path(*key), source_version)
 
     def derived_files(self, object_type: str, object_id: int) -> dict[tuple[int, int, str], str]:
-        segments = self.get_path(object_type, object_id, 0, 0, "image/png")[:3]
+        segments = self._object_directory(object_type, object_id)
         with _store_errors("list", "/".join(segments) + "/", self.path):
             markers = self.bookkeeping.derived(segments)
-        return {size: version for size, version in _sizes(markers, object_id)}
+        return dict(_sizes(markers, object_id))
 
     def remove_stale_temporary_files(self, max_age: float = STALE_TEMPORARY_AGE) -> int:
         """Remove the temporary files of writes that were interrupted (their
@@ -356,7 +360,7 @@ class BaseFileSystemStore(Store):
         raise NotImplementedError("base_url has to be implemented")
 
     def list_files(self, object_type: str, object_id: int) -> list[tuple[int, int, str]]:
-        segments = self.get_path(object_type, object_id, 0, 0, "image/png")[:3]
+        segments = self._object_directory(object_type, object_id)
         with _store_errors("list", "/".join(segments) + "/", self.path):
             try:
                 names = os.listdir(os.path.join(self.path, *segments))

@@ -123,6 +123,11 @@ _LIST_PAGE_SIZE = 1000  # the most S3 returns per ListObjectsV2 request
 _SOURCE_METADATA = "imageattach-source"
 
 
+def _etag(response: Mapping[str, Any]) -> str | None:
+    """The version of an object, as a ``GetObject`` or ``HeadObject`` gives it."""
+    return str(response.get("ETag", "")) or None
+
+
 def _store_error(error: Exception, action: str, where: str) -> StoreError:
     """Translate a boto3/botocore exception into the StoreError subclass that
     says what a caller can do about it."""
@@ -389,6 +394,12 @@ class S3Store(Store):
             multipart_chunksize=max(_MULTIPART_CHUNK, self.multipart_threshold),
             max_concurrency=4,
         )
+        #: Object locks (see lock_object): shared through resize_lock_dir.
+        self._object_locks: FileLocks | LocalLocks = (
+            LocalLocks()
+            if resize_lock_dir is None
+            else FileLocks(os.path.join(os.fspath(resize_lock_dir), "objects"))
+        )
         self._init_resizer(
             resize_prefix,
             resize_url_base,
@@ -414,12 +425,6 @@ class S3Store(Store):
         **options: Any,
     ) -> None:
         from ..ondemand.redirect import RedirectingResizer
-
-        self._object_locks: FileLocks | LocalLocks = (
-            LocalLocks()
-            if lock_dir is None
-            else FileLocks(os.path.join(os.fspath(lock_dir), "objects"))
-        )
 
         if not isinstance(prefix, str) or not prefix.strip("/"):
             raise ConfigurationError(f"resize_prefix must be a non-empty path, not {prefix!r}")
@@ -685,13 +690,13 @@ class S3Store(Store):
         response = self._head_response(
             self.get_key(object_type, object_id, width, height, mimetype)
         )
-        return None if response is None else str(response.get("ETag", "")) or None
+        return None if response is None else _etag(response)
 
     def open_version(
         self, object_type: str, object_id: int, width: int, height: int, mimetype: str
     ) -> tuple[IO[bytes], str | None]:
         stream, response = self._get(self.get_key(object_type, object_id, width, height, mimetype))
-        return stream, str(response.get("ETag", "")) or None
+        return stream, _etag(response)
 
     def put_derived(
         self,
