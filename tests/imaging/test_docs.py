@@ -1,24 +1,111 @@
-"""The Python blocks of docs/security.md run as written, each in a fresh
-interpreter (in a scratch directory)."""
+"""The code blocks of docs/security.md do what they say: the Python ones run
+as written, each in a fresh interpreter; the headers, the CloudFront policy
+and the nginx configuration give exactly the middleware's headers (the
+nginx one is served by a real nginx)."""
 
 from __future__ import annotations
 
+import http.client
+import json
 import re
+import shutil
+import socket
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
+from images import png, svg
+
+from imageattach.middleware.core import SVG_CSP
 
 from .helpers import ROOT, run_python
 
 SECURITY = ROOT / "docs" / "security.md"
-BLOCKS = re.findall(r"```python\n(.*?)```", SECURITY.read_text(), flags=re.DOTALL)
+
+
+def blocks(language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", SECURITY.read_text(), flags=re.DOTALL)
 
 
 def test_the_page_has_python_blocks() -> None:
-    assert len(BLOCKS) >= 3
+    assert len(blocks("python")) >= 3
 
 
-@pytest.mark.parametrize("block", BLOCKS, ids=[f"block{i}" for i in range(len(BLOCKS))])
-def test_block_runs(block: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("block", blocks("python"), ids=lambda b: b.split("\n", 1)[0][:40])
+def test_python_block_runs(block: str, tmp_path: Path) -> None:
     result = run_python(f"import os\nos.chdir({str(tmp_path)!r})\n" + block)
     assert result.returncode == 0, result.stderr[-3000:]
+
+
+def test_the_listed_headers_are_the_middlewares() -> None:
+    [text] = blocks("text")
+    assert text.splitlines() == [
+        f"Content-Security-Policy: {SVG_CSP}",
+        "X-Content-Type-Options: nosniff",
+    ]
+
+
+def test_the_cloudfront_policy_sends_the_same_headers() -> None:
+    [policy] = blocks("json")
+    headers = json.loads(policy)["SecurityHeadersConfig"]
+    assert headers["ContentSecurityPolicy"]["ContentSecurityPolicy"] == SVG_CSP
+    assert headers["ContentTypeOptions"] == {"Override": True}
+
+
+@pytest.mark.skipif(shutil.which("nginx") is None, reason="nginx is not installed")
+def test_the_nginx_snippet_serves_svg_with_the_headers(tmp_path: Path) -> None:
+    [snippet] = blocks("nginx")
+    images = tmp_path / "site" / "images" / "user" / "5" / "0"
+    images.mkdir(parents=True)
+    (images / "5.30x20.svg").write_bytes(svg())
+    (images / "5.30x20.png").write_bytes(png(30, 20))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = snippet.replace("root /var/lib/myapp;", f"root {tmp_path / 'site'};")
+    (tmp_path / "nginx.conf").write_text(
+        f"user root; daemon off; pid {tmp_path}/nginx.pid; error_log {tmp_path}/error.log;\n"
+        "events {}\n"
+        "http {\n"
+        "  types { image/svg+xml svg; image/png png; }\n"
+        f"  access_log off; client_body_temp_path {tmp_path}/body;\n"
+        f"  proxy_temp_path {tmp_path}/proxy; fastcgi_temp_path {tmp_path}/fastcgi;\n"
+        f"  uwsgi_temp_path {tmp_path}/uwsgi; scgi_temp_path {tmp_path}/scgi;\n"
+        f"  server {{ listen 127.0.0.1:{port};\n{server}\n  }}\n"
+        "}\n"
+    )
+    nginx = subprocess.Popen(
+        ["nginx", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
+        stderr=subprocess.PIPE,
+    )
+    try:
+        svg_headers, png_headers = None, None
+        for _ in range(100):
+            try:
+                svg_headers = _headers(port, "/images/user/5/0/5.30x20.svg")
+                png_headers = _headers(port, "/images/user/5/0/5.30x20.png")
+                break
+            except OSError:
+                time.sleep(0.05)
+        assert svg_headers is not None and png_headers is not None, nginx.stderr
+        assert svg_headers["content-type"] == "image/svg+xml"
+        assert svg_headers["content-security-policy"] == SVG_CSP
+        assert svg_headers["x-content-type-options"] == "nosniff"
+        assert png_headers["x-content-type-options"] == "nosniff"
+        assert "content-security-policy" not in png_headers
+    finally:
+        nginx.terminate()
+        nginx.wait(10)
+
+
+def _headers(port: int, path: str) -> dict[str, str]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        response.read()
+        assert response.status == 200, (path, response.status)
+        return {name.lower(): value for name, value in response.getheaders()}
+    finally:
+        connection.close()
