@@ -138,7 +138,9 @@ def test_the_checking_test_exists_and_names_the_page(block: Block) -> None:
 DRIVER = """
 import json, sys
 namespace = {"__name__": "__docs__", "__builtins__": __builtins__}
-for page, line, code in json.load(open(sys.argv[1])):
+with open(sys.argv[1]) as f:
+    blocks = json.load(f)
+for page, line, code in blocks:
     print(f"--- {page}:{line}", flush=True)
     exec(compile("\\n" * (line - 1) + code, page, "exec"), namespace)
 """
