@@ -18,11 +18,13 @@ path safety → file lookup → method (405 / CORS preflight) → ``If-Match`` /
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Final
 
+from werkzeug.datastructures import ETags
 from werkzeug.http import http_date, parse_date, parse_etags, parse_range_header, unquote_etag
 
 from .files import FORBIDDEN, MISSING, FileBody, OpenedFile, open_file
@@ -421,25 +423,11 @@ class StaticServer:
     @staticmethod
     def _range(request: Request, size: int, etag: str, mtime: int) -> tuple[int, int] | None:
         """``(start, end)`` of the one range to send, :data:`_UNSATISFIABLE`,
-        or ``None`` to ignore the header and send the whole file."""
+        or ``None`` to ignore ``Range`` and send the whole file."""
+        assert request.range is not None
         if request.if_range is not None and not _if_range_matches(request.if_range, etag, mtime):
             return None
-        parsed = parse_range_header(request.range)
-        # Malformed, another unit, or several ranges: answered 200 with the
-        # whole file (RFC 9110 lets a server ignore Range).  No multipart:
-        # images are small, and it closes the overlapping-ranges amplification.
-        if parsed is None or parsed.units != "bytes" or len(parsed.ranges) != 1:
-            return None
-        start, stop = parsed.ranges[0]
-        # Not Range.range_for_length: it refuses a suffix longer than the file,
-        # which RFC 9110 section 14.1.2 says means the whole file.
-        if stop is None:
-            if start < 0:
-                return max(0, size + start), size
-            stop = size
-        if start >= size:
-            return _UNSATISFIABLE
-        return start, min(stop, size)
+        return _byte_range(request.range, size)
 
     # -- headers ----------------------------------------------------------------
 
@@ -503,14 +491,76 @@ class StaticServer:
         return Response(204, headers, b"")
 
 
+# -- RFC 9110 where Werkzeug's parsers are lenient --------------------------------
+#
+# Every request header the core reads goes through Werkzeug's parsers, and
+# only through the few functions below, which add RFC 9110's syntax where
+# Werkzeug accepts more, and answer as nginx does.  No other code parses
+# ``Range``, ``If-Match``, ``If-None-Match`` or ``If-Range``.
+
+# One ``entity-tag`` (RFC 9110 section 8.8.3): ``[ "W/" ] DQUOTE *etagc DQUOTE``,
+# ``W`` upper-case only (``%s"W/"``).
+_ENTITY_TAG = re.compile(r'(?:W/)?"[\x21\x23-\x7e\x80-\xff]*"')
+# ``bytes=-0`` (any number of zeros, optional whitespace around the spec).
+_ZERO_SUFFIX = re.compile(r"[ \t]*-0+[ \t]*")
+
+
+def _entity_tags(value: str) -> ETags:
+    """The tags of an ``If-Match`` / ``If-None-Match`` value, as nginx reads them.
+
+    ``*`` only as the whole value; members that are not an ``entity-tag``
+    (unquoted, ``w/``, a stray quote) are skipped, the others still count.
+    Werkzeug's :func:`~werkzeug.http.parse_etags` takes an unquoted value as a
+    tag, ``w/`` as weak and ``*`` anywhere in a list as ``*``, so it gets only
+    the well-formed members.  Splitting at commas loses a tag containing a
+    comma, which none of ours does (nginx splits the same way).
+    """
+    if value.strip(" \t") == "*":
+        return ETags(star_tag=True)
+    members = [member.strip(" \t") for member in value.split(",")]
+    return parse_etags(", ".join(m for m in members if _ENTITY_TAG.fullmatch(m)))
+
+
 def _strong_match(value: str, etag: str) -> bool:
     """``If-Match``: ``*`` or a strong tag equal to ``etag`` (strong comparison)."""
-    return value == etag or parse_etags(value).contains(etag[1:-1])
+    return value == etag or _entity_tags(value).contains(etag[1:-1])
 
 
 def _weak_match(value: str, etag: str) -> bool:
     """``If-None-Match``: ``*`` or any tag, weak or strong, equal to ``etag``."""
-    return value == etag or parse_etags(value).contains_weak(etag[1:-1])
+    return value == etag or _entity_tags(value).contains_weak(etag[1:-1])
+
+
+def _byte_range(value: str, size: int) -> tuple[int, int] | None:
+    """``(start, end)`` of the one range of a ``Range`` value for a file of
+    ``size`` (> 0) bytes, :data:`_UNSATISFIABLE`, or ``None`` to ignore it.
+
+    Stricter than :func:`~werkzeug.http.parse_range_header`, as nginx is:
+    ``bytes`` (any case) then ``=`` with no whitespace around it (RFC 9110
+    section 14.1.1; Werkzeug strips it), and a zero suffix ``bytes=-0``, which
+    Werkzeug calls malformed (ignored), is valid syntax that no byte
+    satisfies (section 14.1.2): 416.
+    """
+    if value[:6].lower() != "bytes=":
+        return None  # another unit, or not the ranges-specifier syntax
+    if _ZERO_SUFFIX.fullmatch(value, 6):
+        return _UNSATISFIABLE
+    parsed = parse_range_header(value)
+    # Malformed, or several ranges: answered 200 with the whole file (RFC
+    # 9110 lets a server ignore Range).  No multipart: images are small, and
+    # it closes the overlapping-ranges amplification.
+    if parsed is None or len(parsed.ranges) != 1:
+        return None
+    start, stop = parsed.ranges[0]
+    # Not Range.range_for_length: it refuses a suffix longer than the file,
+    # which RFC 9110 section 14.1.2 says means the whole file.
+    if stop is None:
+        if start < 0:
+            return max(0, size + start), size
+        stop = size
+    if start >= size:
+        return _UNSATISFIABLE
+    return start, min(stop, size)
 
 
 def _if_range_matches(value: str, etag: str, mtime: int) -> bool:
