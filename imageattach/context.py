@@ -10,7 +10,9 @@ sees the store pushed by the coroutine.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+import importlib
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
 from typing import IO, Any
 
@@ -20,7 +22,9 @@ from .store import Store, check_store
 __all__ = [
     "ContextError",
     "LocalProxyStore",
+    "context_stacks",
     "current_store",
+    "get_current_context_id",
     "get_current_store",
     "pop_store_context",
     "push_store_context",
@@ -29,6 +33,51 @@ __all__ = [
 ]
 
 _stack: ContextVar[tuple[Store, ...]] = ContextVar("imageattach_store_stack", default=())
+
+
+def get_current_context_id() -> object:
+    """Identify the running greenlet (or, without greenlet, thread), as the
+    seed's function of this name did.
+
+    Kept for compatibility only: stacks are no longer keyed by it but live in
+    a :class:`~contextvars.ContextVar`, so asyncio tasks in one thread, which
+    share this identifier, still have stacks of their own.
+    """
+    try:
+        greenlet = importlib.import_module("greenlet")
+    except ImportError:
+        return threading.get_ident()
+    current: object = greenlet.getcurrent()
+    return current
+
+
+class _ContextStacks(Mapping[object, tuple[Store, ...]]):
+    """A read-only view standing for the seed's ``context_stacks`` dict:
+    it holds one entry, the current context's stack (innermost store last)
+    under :func:`get_current_context_id`, when that stack is not empty.
+    Change the stack with :func:`push_store_context` and
+    :func:`pop_store_context`."""
+
+    def __getitem__(self, key: object) -> tuple[Store, ...]:
+        stack = _stack.get()
+        if not stack or key != get_current_context_id():
+            raise KeyError(key)
+        return stack
+
+    def __iter__(self) -> Iterator[object]:
+        if _stack.get():
+            yield get_current_context_id()
+
+    def __len__(self) -> int:
+        return 1 if _stack.get() else 0
+
+    def __repr__(self) -> str:
+        return f"<imageattach.context.context_stacks {dict(self)!r}>"
+
+
+#: The seed's dict of context ids to store stacks, as a read-only view of the
+#: current context's stack (see :class:`_ContextStacks`).
+context_stacks: Mapping[object, tuple[Store, ...]] = _ContextStacks()
 
 
 def push_store_context(store: Store) -> None:

@@ -54,15 +54,17 @@ from sqlalchemy.sql.elements import ColumnElement
 # must be in force before anything else in the process starts ImageMagick.
 from . import imaging, tracking
 from .context import current_store, resolve_store
-from .exceptions import NoOriginalImageError
+from .exceptions import ArgumentTypeError, ContextError, LocateError, NoOriginalImageError
 from .file import ReusableFileProxy
 from .imaging import ImageInfo
+from .imaging.jobs import check_filter
 from .limits import DEFAULT_LIMITS, ImageLimits, check_limits
-from .sizing import VECTOR_TYPES, thumbnail_size
+from .sizing import VECTOR_TYPES, check_dimension, thumbnail_size
 from .store import Store, check_store
 
 __all__ = [
     "VECTOR_TYPES",
+    "BaseImageQuery",
     "BaseImageSet",
     "Image",
     "ImageSet",
@@ -194,7 +196,8 @@ class Image:
         store = check_store(store)
         pending = tracking.pending_file(self)
         if pending is not None:
-            return ReusableFileProxy(pending.rewind())
+            # Read from where from_raw_file() found the file, not from 0.
+            return ReusableFileProxy(pending.file, start=pending.start)
         return _concrete(store).open(self, use_seek)
 
     def make_blob(self, store: Store = current_store) -> bytes:
@@ -430,8 +433,11 @@ class BaseImageSet(Generic[_I]):
         :meth:`from_raw_file`).
 
         :raises NoOriginalImageError: the set has no original.
-        :raises TypeError, ValueError: bad size arguments.
+        :raises imageattach.exceptions.ArgumentError: bad size or ``filter``
+            arguments (:exc:`~imageattach.exceptions.ArgumentTypeError`, also
+            a :exc:`TypeError`, for wrong types or combinations).
         """
+        check_filter(filter)
         original = self.require_original()
         size = thumbnail_size(
             original.width, original.height, width=width, height=height, ratio=ratio
@@ -475,9 +481,15 @@ class BaseImageSet(Generic[_I]):
         """The set's image (original included) of the given width and/or height.
 
         :raises sqlalchemy.orm.exc.NoResultFound: there is none.
+        :raises imageattach.exceptions.ArgumentError: a width or height that
+            is not a positive integer, or neither given
+            (:exc:`~imageattach.exceptions.ArgumentTypeError`).
         """
         if width is None and height is None:
-            raise TypeError("pass width and/or height")
+            raise ArgumentTypeError("pass width and/or height")
+        for name, value in (("width", width), ("height", height)):
+            if value is not None:
+                check_dimension(name, value)
         criteria = {
             name: value
             for name, value in (("width", width), ("height", height))
@@ -529,6 +541,8 @@ class BaseImageSet(Generic[_I]):
         """The URL of the original, or with a size, the URL of that size made
         on demand when first requested (see
         :meth:`imageattach.store.Store.locate_resized`); no image work here.
+
+        :raises imageattach.exceptions.ArgumentError: bad size arguments.
         """
         original = self.require_original()
         if width is None and height is None and ratio is None:
@@ -547,8 +561,39 @@ class BaseImageSet(Generic[_I]):
             return ""
         return _img_tag(original.locate(), original.width, original.height)
 
+    def __str__(self) -> str:
+        # The same <img> tag as __html__, so that ``{{ user.picture }}``
+        # renders alike in Jinja2 with or without autoescaping and in Mako
+        # (which calls str()); an image set that is also a Query would
+        # otherwise print its SQL.  str() must not raise (logging, debuggers):
+        # without a store context or base URL it is the repr.
+        try:
+            return self.__html__()
+        except (ContextError, LocateError):
+            return repr(self)
 
-class SingleImageSet(BaseImageSet[_I], AppenderQuery[_I]):  # type: ignore[misc]
+
+class BaseImageQuery(AppenderQuery[_I]):
+    """The common base of :class:`SingleImageSet` and :class:`MultipleImageSet`,
+    the values of :func:`image_attachment`: a dynamic relationship's query of
+    the owner's images.
+
+    It is the seed's name for that base class, kept for code that checks
+    ``isinstance(value, BaseImageQuery)`` or passes a subclass of it as
+    ``query_class=``.  (The seed's transaction bookkeeping lived on it as
+    class-level sets; here it is per session, in :mod:`imageattach.tracking`.)
+    :class:`ImageSubset` is an image set but not a query, as in the seed.
+    """
+
+    def __str__(self) -> str:
+        # Query.__str__ is the SQL; templates that call str() must not print it.
+        return repr(self)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__qualname__} of {self.instance!r}>"
+
+
+class SingleImageSet(BaseImageSet[_I], BaseImageQuery[_I]):  # type: ignore[misc]
     """The value of an ``image_attachment(..., uselist=False)`` (the default):
     one image set.  It is also a query of the set's images::
 
@@ -579,7 +624,7 @@ class SingleImageSet(BaseImageSet[_I], AppenderQuery[_I]):  # type: ignore[misc]
 ImageSet = SingleImageSet
 
 
-class MultipleImageSet(AppenderQuery[_I]):
+class MultipleImageSet(BaseImageQuery[_I]):
     """The value of an ``image_attachment(..., uselist=True)``: a set of
     image sets, told apart by extra primary key columns of the image entity
     (e.g. ``order_index``).  Pick one with :meth:`get_image_set`.

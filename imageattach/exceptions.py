@@ -8,6 +8,8 @@ same situation, so ``except ValueError`` / ``except RuntimeError`` /
     ImageAttachError
     ├── ConfigurationError (ValueError)      bad option, detected at construction
     │   └── SigningNotConfiguredError         locate(width=...) with no key/allowlist
+    ├── ArgumentError (ValueError)            a bad argument to a call (ratio=0, filter='nope')
+    │   └── ArgumentTypeError (TypeError)     an argument of the wrong type, or a wrong combination
     ├── ContextError (RuntimeError)           no store context / popping an empty stack
     ├── LocateError (RuntimeError)            no base URL for HttpExposedFileSystemStore
     ├── ImageError (ValueError)               an upload that cannot be accepted
@@ -28,6 +30,8 @@ same situation, so ``except ValueError`` / ``except RuntimeError`` /
 from __future__ import annotations
 
 __all__ = [
+    "ArgumentError",
+    "ArgumentTypeError",
     "ConfigurationError",
     "ContextError",
     "CorruptImageError",
@@ -60,6 +64,17 @@ class ConfigurationError(ImageAttachError, ValueError):
 class SigningNotConfiguredError(ConfigurationError):
     """An on-demand resize URL was asked for, but the store has neither a
     ``secret_key`` nor a size allowlist to authorise it."""
+
+
+class ArgumentError(ImageAttachError, ValueError):
+    """A call got a bad argument value, e.g. ``generate_thumbnail(ratio=0)``,
+    a negative ``width`` or an unknown ``filter=``; nothing was done."""
+
+
+class ArgumentTypeError(ArgumentError, TypeError):
+    """A call got an argument of the wrong type or a wrong combination of
+    arguments (e.g. both ``width`` and ``ratio``); a :exc:`TypeError` too, as
+    the seed raised."""
 
 
 class ContextError(ImageAttachError, RuntimeError):

@@ -2,9 +2,9 @@
 
 :class:`FileProxy` adds the context-manager and iteration protocols to an
 object that only has ``read()``; :class:`SeekableFileProxy` also exposes
-``seek``/``tell``; :class:`ReusableFileProxy` rewinds to where the wrapped
-file was when the proxy was made, so the same upload can be read more than
-once (once to probe it, once to store it) without being copied.
+``seek``/``tell``; :class:`ReusableFileProxy` reads a borrowed file from
+the start in each ``with`` block and restores the caller's position after
+it, so the same data can be read more than once without being copied.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ import io
 from collections.abc import Iterator
 from types import TracebackType
 from typing import IO, Any
+
+from .exceptions import ArgumentError
 
 __all__ = ["FileProxy", "ReusableFileProxy", "SeekableFileProxy"]
 
@@ -117,26 +119,42 @@ class SeekableFileProxy(FileProxy):
 
 
 class ReusableFileProxy(SeekableFileProxy):
-    """Rewinds the wrapped file to its starting offset on every ``with``.
+    """A borrowed file that can be read again and again, as the seed's was:
+    each ``with`` block reads it from ``start`` (default the beginning, 0)
+    and, on exit, puts it back at the position it had when the block began.
 
-    Closing the proxy does not close the wrapped file (it is borrowed);
-    a non-seekable source is buffered once into memory.
+    Neither closing the proxy nor leaving a ``with`` block closes the
+    wrapped file.  A non-seekable source is buffered once into memory (from
+    its current position, so ``start`` then counts from there).
     """
 
-    def __init__(self, wrapped: Any) -> None:
+    def __init__(self, wrapped: Any, *, start: int = 0) -> None:
         if not callable(getattr(wrapped, "read", None)):
             raise TypeError(f"{wrapped!r} is not readable: it has no read() method")
+        if isinstance(start, bool) or not isinstance(start, int) or start < 0:
+            raise ArgumentError(f"start must be a non-negative offset, not {start!r}")
         if not _is_seekable(wrapped):
             wrapped = io.BytesIO(wrapped.read())
         super().__init__(wrapped)
-        self.start = self.wrapped.tell()
+        self.start = start
+        self._positions: list[int] = []
 
     def __enter__(self) -> ReusableFileProxy:
-        self.wrapped.seek(self.start)
+        self._positions.append(self.tell())
+        self.seek(self.start)
         return self
 
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.seek(self._positions.pop())
+
     def close(self) -> None:
-        self.wrapped.seek(self.start)
+        """Rewind to ``start``; the wrapped file is borrowed and stays open."""
+        self.seek(self.start)
 
 
 def open_file_proxy(file: IO[bytes] | Any, *, use_seek: bool) -> Any:

@@ -6,9 +6,9 @@ from __future__ import annotations
 import decimal
 import math
 
-from .exceptions import ImageTooLargeError
+from .exceptions import ArgumentError, ArgumentTypeError, ImageTooLargeError
 
-__all__ = ["VECTOR_TYPES", "thumbnail_mimetype", "thumbnail_size"]
+__all__ = ["VECTOR_TYPES", "check_dimension", "thumbnail_mimetype", "thumbnail_size"]
 
 #: Mimetypes that are rasterised; their thumbnails are PNG.
 VECTOR_TYPES: frozenset[str] = frozenset({"image/svg+xml", "application/pdf"})
@@ -30,8 +30,10 @@ def thumbnail_size(
     """The ``(width, height)`` of the thumbnail given by exactly one of
     ``width``, ``height`` or ``ratio``, keeping the original's aspect ratio.
 
-    :raises TypeError: unless exactly one of them is given.
-    :raises ValueError: if it is not positive (or not finite).
+    :raises ArgumentTypeError: unless exactly one of them is given, or one
+        is of the wrong type (a :exc:`TypeError` too).
+    :raises ArgumentError: if it is not positive (or not finite); a
+        :exc:`ValueError` too.
     """
     given = [
         name
@@ -39,26 +41,34 @@ def thumbnail_size(
         if v is not None
     ]
     if len(given) != 1:
-        raise TypeError("pass exactly one of width, height or ratio")
+        raise ArgumentTypeError("pass exactly one of width, height or ratio")
     if original_width <= 0 or original_height <= 0:
-        raise ValueError("the original size must be positive")
+        raise ArgumentError("the original size must be positive")
     if ratio is not None:
-        if isinstance(ratio, bool) or not math.isfinite(ratio) or ratio <= 0:
-            raise ValueError(f"ratio must be a positive number, not {ratio!r}")
+        if isinstance(ratio, bool) or not isinstance(ratio, int | float | decimal.Decimal):
+            raise ArgumentTypeError(f"ratio must be a number, not {ratio!r}")
+        if not math.isfinite(ratio) or ratio <= 0:
+            raise ArgumentError(f"ratio must be a positive number, not {ratio!r}")
         return _round(original_width * ratio), _round(original_height * ratio)
     if width is not None:
-        _check_dimension("width", width)
+        check_dimension("width", width)
         return width, _round(original_height * width / original_width)
     assert height is not None
-    _check_dimension("height", height)
+    check_dimension("height", height)
     return _round(original_width * height / original_height), height
 
 
-def _check_dimension(name: str, value: int) -> None:
+def check_dimension(name: str, value: int) -> None:
+    """Check that ``value`` is a usable width or height.
+
+    :raises ArgumentTypeError: it is not an integer.
+    :raises ArgumentError: it is not positive.
+    :raises ImageTooLargeError: it is absurdly large.
+    """
     if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an integer, not {value!r}")
+        raise ArgumentTypeError(f"{name} must be an integer, not {value!r}")
     if value <= 0:
-        raise ValueError(f"{name} must be positive, not {value!r}")
+        raise ArgumentError(f"{name} must be positive, not {value!r}")
     if value > 1_000_000:
         raise ImageTooLargeError(f"{name} {value} is larger than any image imageattach makes")
 

@@ -6,6 +6,7 @@ import io
 
 import pytest
 
+from imageattach.exceptions import ArgumentError
 from imageattach.file import FileProxy, ReusableFileProxy, SeekableFileProxy, open_file_proxy
 
 
@@ -73,16 +74,36 @@ def test_seekable_file_proxy() -> None:
     assert proxy.read() == b"89"
 
 
-def test_reusable_file_proxy_rewinds_to_where_it_started() -> None:
+def test_reusable_file_proxy_reads_from_0_and_restores_the_position() -> None:
+    # The seed's semantics: each block starts at 0; the caller's position
+    # is back after it; the borrowed file stays open.
     source = io.BytesIO(b"headerIMAGE")
     source.seek(6)
     proxy = ReusableFileProxy(source)
     with proxy as f:
-        assert f.read() == b"IMAGE"
-    with proxy as f:
-        assert f.read(2) == b"IM"
-    assert not source.closed  # borrowed, not closed
+        assert f.read() == b"headerIMAGE"
     assert source.tell() == 6
+    source.seek(3)
+    with proxy as f:
+        assert f.read(2) == b"he"
+        with proxy as inner:
+            assert inner.read(1) == b"h"
+        assert f.tell() == 2  # a nested block restores the outer one's position
+    assert source.tell() == 3
+    assert not source.closed
+
+
+def test_reusable_file_proxy_start_offset() -> None:
+    source = io.BytesIO(b"headerIMAGE")
+    proxy = ReusableFileProxy(source, start=6)
+    for _ in range(2):
+        with proxy as f:
+            assert f.read() == b"IMAGE"
+    assert source.tell() == 0  # where it was before the blocks
+    proxy.close()
+    assert source.tell() == 6 and not source.closed
+    with pytest.raises(ArgumentError, match="start"):
+        ReusableFileProxy(source, start=-1)
 
 
 def test_reusable_file_proxy_buffers_a_non_seekable_source() -> None:

@@ -10,14 +10,14 @@ from typing import IO
 
 from wand.image import FILTER_TYPES
 
-from ..exceptions import CorruptImageError, ImageTooLargeError
+from ..exceptions import ArgumentError, CorruptImageError, ImageTooLargeError
 from ..limits import DEFAULT_LIMITS, ImageLimits, check_limits
 from ..sizing import thumbnail_mimetype
 from .formats import ACCEPTED_MIMETYPES
 from .info import ImageInfo
 from .sandbox import get_sandbox
 
-__all__ = ["DEFAULT_MAX_PIXELS", "make_thumbnail", "probe"]
+__all__ = ["DEFAULT_MAX_PIXELS", "check_filter", "make_thumbnail", "probe"]
 
 #: What a thumbnail can be encoded as.
 _THUMBNAIL_MIMETYPES = frozenset(thumbnail_mimetype(m) for m in ACCEPTED_MIMETYPES)
@@ -77,7 +77,8 @@ def make_thumbnail(
     is :func:`imageattach.sizing.thumbnail_mimetype` of the source's (PNG
     for SVG and PDF).  The same input always gives the same bytes.
 
-    :raises ValueError: bad ``width``, ``height``, ``filter`` or ``quality``.
+    :raises ArgumentError: bad ``width``, ``height``, ``filter`` or
+        ``quality`` (a :exc:`ValueError`).
     :raises ImageError: as :func:`probe`, also when only the decoder notices.
     """
     limits = _limits(limits, max_pixels)
@@ -125,12 +126,23 @@ def _check_options(
 ) -> None:
     for name, value in (("width", width), ("height", height)):
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise ValueError(f"{name} must be a positive integer, not {value!r}")
+            raise ArgumentError(f"{name} must be a positive integer, not {value!r}")
     if width * height > max_pixels:
         raise ImageTooLargeError(
             f"a {width}x{height} thumbnail exceeds the limit of {max_pixels} pixels"
         )
-    if filter not in FILTER_TYPES:
-        raise ValueError(f"unknown resize filter {filter!r}; one of {', '.join(FILTER_TYPES)}")
-    if quality is not None and (isinstance(quality, bool) or not 1 <= quality <= 100):
-        raise ValueError(f"quality must be 1..100, not {quality!r}")
+    check_filter(filter)
+    if quality is not None and (
+        isinstance(quality, bool) or not isinstance(quality, int) or not 1 <= quality <= 100
+    ):
+        raise ArgumentError(f"quality must be 1..100, not {quality!r}")
+
+
+def check_filter(filter: str) -> None:
+    """Check that ``filter`` is an ImageMagick resize filter name
+    (``wand.image.FILTER_TYPES``).
+
+    :raises ArgumentError: it is not.
+    """
+    if not isinstance(filter, str) or filter not in FILTER_TYPES:
+        raise ArgumentError(f"unknown resize filter {filter!r}; one of {', '.join(FILTER_TYPES)}")

@@ -18,12 +18,18 @@ from .formats import ACCEPTED_MIMETYPES, CODERS
 from .identify import identify
 from .info import ImageInfo
 
-__all__ = ["DEFAULT_JPEG_QUALITY", "PNG_COMPRESSION_LEVEL", "thumbnail_bytes"]
+__all__ = ["DEFAULT_JPEG_QUALITY", "MIN_PDF_DPI", "PNG_COMPRESSION_LEVEL", "thumbnail_bytes"]
 
 #: JPEG/WebP quality when none is given: visually lossless for thumbnails.
 DEFAULT_JPEG_QUALITY = 85
 #: zlib level of PNG thumbnails: most of level 9's gain at a fraction of its time.
 PNG_COMPRESSION_LEVEL = 6
+
+#: The lowest density a PDF is rasterised at, in DPI.  A small thumbnail of
+#: a large page would otherwise need under 1 DPI, which Ghostscript refuses;
+#: below this the page is rendered at this density and then resized, as the
+#: seed did (it always rendered at 72 DPI).
+MIN_PDF_DPI = 72
 
 
 def thumbnail_bytes(
@@ -70,8 +76,11 @@ def _check_memory(info: ImageInfo, width: int, height: int, memory: int) -> None
     """Refuse, before decoding, an image whose pixels cannot fit in
     ``memory``: a decoder that runs out of memory half-way often fails
     without saying why."""
-    if info.mimetype in ("image/svg+xml", "application/pdf"):
+    if info.mimetype == "image/svg+xml":
         pixels = width * height  # rendered at the target size
+    elif info.mimetype == "application/pdf":
+        scale = _pdf_dpi(info, width, height) / 72
+        pixels = max(width * height, math.ceil(info.width * scale * info.height * scale))
     elif info.mimetype == "image/jpeg":
         pixels = math.prod(_jpeg_decoded_size(info, width, height))
     else:
@@ -121,9 +130,9 @@ def _decode(data: bytes, info: ImageInfo, width: int, height: int) -> Image:
             # Rendered at the target size by librsvg (see svg.py); then PNG.
             data, coder = svg.render(data, width, height), "PNG"
         elif info.mimetype == "application/pdf":
-            # Rasterised by Ghostscript at the density that gives the target size.
-            scale = max(width / info.width, height / info.height)
-            resolution = math.ceil(72 * scale * 100) / 100
+            # Rasterised by Ghostscript at the density that gives the target
+            # size, or at MIN_PDF_DPI and then resized.
+            resolution = _pdf_dpi(info, width, height)
         if resolution is not None:
             library.MagickSetResolution(image.wand, resolution, resolution)
         # "CODER:" makes ImageMagick use that coder whatever the bytes look
@@ -139,6 +148,13 @@ def _decode(data: bytes, info: ImageInfo, width: int, height: int) -> Image:
     except BaseException:
         image.close()
         raise
+
+
+def _pdf_dpi(info: ImageInfo, width: int, height: int) -> float:
+    """The density to render a PDF page at (its size in ``info`` is in
+    points, 1/72 inch): enough for the target size, at least MIN_PDF_DPI."""
+    scale = max(width / info.width, height / info.height)
+    return max(MIN_PDF_DPI, math.ceil(72 * scale * 100) / 100)
 
 
 def _encode(image: Image, mimetype: str, quality: int | None) -> bytes:

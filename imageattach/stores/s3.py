@@ -220,6 +220,12 @@ class S3Store(Store):
     """Images in an S3 bucket (or an S3-compatible service through ``endpoint_url``).
 
     :param bucket: the bucket name.
+    :param access_key: / :param secret_key: the seed's names of
+        ``aws_access_key_id`` / ``aws_secret_access_key`` (see below).
+        ``bucket``, ``access_key``, ``secret_key``, ``max_age``, ``prefix``,
+        ``public_base_url``, ``region`` and ``max_retry`` may be passed
+        positionally, in this order, as to the seed's ``S3Store``; every
+        other option is keyword-only.
     :param prefix: a key prefix, to share one bucket between several stores.
     :param public_base_url: the URL the bucket is served at (e.g. a CloudFront
         distribution); it must forward query strings, as :meth:`locate`
@@ -279,14 +285,17 @@ class S3Store(Store):
     def __init__(
         self,
         bucket: str,
-        *,
+        # The seed's positional order (S3Store('bucket', key, secret)):
+        access_key: str | None = None,
+        secret_key: str | None = None,
+        max_age: int = DEFAULT_MAX_AGE,
         prefix: str = "",
         public_base_url: str | None = None,
         region: str | None = None,
+        max_retry: int = 5,
+        *,
         endpoint_url: str | None = None,
         addressing_style: str = "auto",
-        max_age: int = DEFAULT_MAX_AGE,
-        max_retry: int = 5,
         connect_timeout: float = 5.0,
         read_timeout: float = 30.0,
         acl: str | None = None,
@@ -299,8 +308,6 @@ class S3Store(Store):
         aws_access_key_id: str | None = None,
         aws_secret_access_key: str | None = None,
         aws_session_token: str | None = None,
-        access_key: str | None = None,
-        secret_key: str | None = None,
         resize_secret_key: str | bytes | Sequence[str | bytes] | None = None,
         resize_allowlist: Iterable[int] | None = None,
         resize_prefix: str = "__images__",
@@ -791,8 +798,14 @@ class S3SandboxStore(Store):
 
     :param underlying: the read-only bucket name (or an :class:`S3Store`).
     :param overriding: the writable bucket name (or an :class:`S3Store`).
+    :param access_key: / :param secret_key: / :param max_age: /
+        :param max_retry: as for :class:`S3Store`, for both buckets.
     :param underlying_prefix: / :param overriding_prefix: key prefixes of
         the two buckets when they are given by name.
+    :param underlying_region: / :param overriding_region: the regions of
+        the two buckets when they are given by name (``region`` among
+        ``options`` sets both).  The arguments up to ``max_retry`` may be
+        passed positionally, in the seed's order.
     :param url_cache_size: how many keys' "which bucket has it" answers
         :meth:`get_url` keeps, so that rendering a page makes no request
         per image.  Each key is looked up once (a ``HEAD`` on
@@ -809,14 +822,41 @@ class S3SandboxStore(Store):
         self,
         underlying: str | S3Store,
         overriding: str | S3Store,
-        *,
+        # The seed's positional order:
+        access_key: str | None = None,
+        secret_key: str | None = None,
+        max_age: int | None = None,
         underlying_prefix: str = "",
         overriding_prefix: str = "",
+        underlying_region: str | None = None,
+        overriding_region: str | None = None,
+        max_retry: int | None = None,
+        *,
         url_cache_size: int = 65536,
         **options: Any,
     ) -> None:
-        self.underlying = self._bucket_store(underlying, underlying_prefix, options)
-        self.overriding = self._bucket_store(overriding, overriding_prefix, options)
+        seed_options = {
+            "access_key": access_key,
+            "secret_key": secret_key,
+            "max_age": max_age,
+            "max_retry": max_retry,
+        }
+        for name, value in seed_options.items():
+            if value is not None:
+                if name in options:
+                    raise ConfigurationError(f"{name} given twice")
+                options[name] = value
+        regions = {"underlying": underlying_region, "overriding": overriding_region}
+        if "region" in options and any(value is not None for value in regions.values()):
+            raise ConfigurationError(
+                "pass either region (both buckets) or underlying_region/overriding_region"
+            )
+        self.underlying = self._bucket_store(
+            underlying, underlying_prefix, self._with_region(options, underlying_region)
+        )
+        self.overriding = self._bucket_store(
+            overriding, overriding_prefix, self._with_region(options, overriding_region)
+        )
         self.url_cache_size = check_int("url_cache_size", url_cache_size, minimum=0)
         # key in overriding -> whether overriding has it (a file or a tombstone)
         self._overridden: OrderedDict[str, bool] = OrderedDict()
@@ -826,6 +866,10 @@ class S3SandboxStore(Store):
     def image_limits(self) -> ImageLimits | None:  # type: ignore[override]
         """The writable bucket's limits (where uploads go)."""
         return self.overriding.image_limits
+
+    @staticmethod
+    def _with_region(options: dict[str, Any], region: str | None) -> dict[str, Any]:
+        return options if region is None else {**options, "region": region}
 
     @staticmethod
     def _bucket_store(bucket: str | S3Store, prefix: str, options: dict[str, Any]) -> S3Store:

@@ -294,3 +294,72 @@ def test_threads_give_the_same_results() -> None:
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(lambda s: make_thumbnail(s, width=24, height=24), sources * 3))
     assert results == expected * 3
+
+
+def a4_pdf(pages: int) -> bytes:
+    """A PDF of ``pages`` A4 pages (595 x 842 points); page n's top half is
+    red on the first page and blue on the others, its bottom half white."""
+    width, height = 595, 842
+    kids = " ".join(f"{3 + 2 * n} 0 R" for n in range(pages))
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>"]
+    objects.append(f"<< /Type /Pages /Kids [{kids}] /Count {pages} >>".encode())
+    for n in range(pages):
+        color = "1 0 0" if n == 0 else "0 0 1"
+        content = f"1 1 1 rg 0 0 {width} {height} re f {color} rg 0 421 {width} 421 re f"
+        objects.append(
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {width} {height}] "
+            f"/Contents {4 + 2 * n} 0 R >>".encode()
+        )
+        objects.append(f"<< /Length {len(content)} >>\nstream\n{content}\nendstream".encode())
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return bytes(out)
+
+
+@pytest.mark.parametrize("width", [10, 1])
+def test_pdf_small_thumbnail_of_a4_renders_at_min_dpi(
+    pdf_home: dict[str, str], tmp_path: Any, width: int
+) -> None:
+    # 10 px of a 595 pt page would be 1.2 DPI, which Ghostscript refuses:
+    # the page is rendered at MIN_PDF_DPI and resized.
+    source = tmp_path / "a4.pdf"
+    source.write_bytes(a4_pdf(3))
+    result = run_json(
+        f"""
+        import json
+        from wand.image import Image
+        from imageattach.imaging import make_thumbnail, probe
+        from imageattach.sizing import thumbnail_size
+        data = open({str(source)!r}, "rb").read()
+        info = probe(data)
+        size = thumbnail_size(info.width, info.height, width={width})
+        thumb, mimetype = make_thumbnail(data, width=size[0], height=size[1])
+        with Image(blob=thumb) as image:
+            top = image[0, 0]
+            print(json.dumps([info.mimetype, info.width, info.height, mimetype,
+                              list(image.size), [top.red_int8, top.green_int8, top.blue_int8]]))
+        """,
+        env=pdf_home,
+    )
+    mimetype, page_width, page_height, thumb_mimetype, size, top = result
+    assert (mimetype, page_width, page_height) == ("application/pdf", 595, 842)
+    assert thumb_mimetype == "image/png"
+    assert size == [width, round(842 * width / 595) or 1]
+    # Red, not blue: the first page (of 1 px, averaged with the white half).
+    assert top[0] >= 250 and top[2] <= 140
+
+
+def test_pdf_render_density_never_below_min_dpi() -> None:
+    info = ImageInfo(mimetype="application/pdf", width=595, height=842, orientation=1, frames=1)
+    assert thumbnail._pdf_dpi(info, 10, 14) == thumbnail.MIN_PDF_DPI == 72
+    assert thumbnail._pdf_dpi(info, 1190, 1684) == 144
