@@ -10,6 +10,11 @@ call returns, so the context is simply set around the call.  The store lives
 in a :class:`~contextvars.ContextVar`; tasks the application starts and the
 worker threads that run its synchronous code (``anyio.to_thread.run_sync``,
 which Starlette and FastAPI use) copy the context and so see the store too.
+
+The store is popped (and the base URL restored) only in the context they
+were set in: a coroutine finalised by the garbage collector during another
+request leaves that request alone.  For a store that builds URLs from the
+request, the base URL is computed from the scope this middleware received.
 """
 
 from __future__ import annotations
@@ -17,8 +22,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from ..context import store_context
 from ..store import Store, check_store
+from .scoped import StorePush, reads_request_url, scope_host_url
 
 __all__ = ["ASGIApp", "StoreContextMiddleware", "install", "serve"]
 
@@ -41,8 +46,16 @@ class StoreContextMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        with store_context(self.store):
-            await self.app(scope, receive, send)
+        push = StorePush(self.store)
+        push.enter()
+        try:
+            if reads_request_url(self.store):
+                with scope_host_url(self.store, scope):
+                    await self.app(scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
+        finally:
+            push.exit()
 
 
 def serve(app: ASGIApp, store: Store) -> ASGIApp:

@@ -86,7 +86,9 @@ class ImageAttachPlugin:
 
         @functools.wraps(callback)
         def in_store_context(*args: Any, **kwargs: Any) -> Any:
-            context = wsgi.request_context(store)
+            # The URL follows the environ Bottle received (after any ProxyFix).
+            environ = bottle.request.environ
+            context = wsgi.request_context(store, lambda: environ)
             body = context.run(callback, *args, **kwargs)
             if _is_streamed(body):
                 return wsgi.in_context(body, context, bottle.request.environ)

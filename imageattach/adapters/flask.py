@@ -23,15 +23,21 @@ Config keys (used when no ``store`` is given; see
 :data:`imageattach.adapters.settings.SETTINGS`): ``IMAGEATTACH_STORE_PATH``
 (default: ``<instance path>/images``), ``IMAGEATTACH_PREFIX``,
 ``IMAGEATTACH_SECRET_KEY``, ``IMAGEATTACH_CORS``, ``IMAGEATTACH_CACHE_CONTROL``,
-``IMAGEATTACH_HOST_URL``; ``IMAGEATTACH_STORE`` may hold a store object.
+``IMAGEATTACH_HOST_URL``, ``IMAGEATTACH_TRUSTED_PROXY_HEADERS`` and every
+serving option (``IMAGEATTACH_MISSING``...); ``IMAGEATTACH_STORE`` may hold a
+store object.
+
+Image URLs are built from the request as Flask sees it (``flask.request``):
+``app.wsgi_app = ProxyFix(app.wsgi_app)`` works before or after
+``ImageAttach(app)``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 try:
     import flask
@@ -40,11 +46,14 @@ except ImportError:  # pragma: no cover - exercised by a test that hides Flask
 
     raise missing_framework(__name__, "Flask", "flask") from None
 
-from ..context import store_context
 from ..exceptions import ConfigurationError
 from ..store import Store, check_store
+from .scoped import StorePush
 from .settings import store_from_settings
-from .wsgi import install
+from .wsgi import StoreContextMiddleware, serve
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
 
 __all__ = ["EXTENSION_KEY", "ImageAttach", "ImageAttachState"]
 
@@ -83,7 +92,9 @@ class ImageAttach:
             raise ConfigurationError(f"imageattach is already initialised on {app!r}")
         store = self._store if self._store is not None else self._store_from_config(app)
         app.extensions[EXTENSION_KEY] = ImageAttachState(store)
-        app.wsgi_app = install(app.wsgi_app, store)  # type: ignore[method-assign,assignment]
+        app.wsgi_app = serve(  # type: ignore[method-assign,assignment]
+            _FlaskStoreContext(app.wsgi_app, store), store
+        )
         flask.appcontext_pushed.connect(_push_on_app_context, app)
         app.teardown_appcontext(_pop_on_teardown)
 
@@ -124,13 +135,28 @@ def get_state(app: flask.Flask) -> ImageAttachState:
     return state
 
 
+class _FlaskStoreContext(StoreContextMiddleware):
+    """The store context, with URLs built from ``flask.request``'s environ:
+    the one the Flask app received, after any ``ProxyFix`` in front of it."""
+
+    def environ_of(self, environ: WSGIEnvironment) -> Callable[[], Mapping[str, Any]]:
+        def current() -> Mapping[str, Any]:
+            if flask.has_request_context():
+                return flask.request.environ
+            return environ
+
+        return current
+
+
 def _push_on_app_context(app: flask.Flask, **extra: Any) -> None:
-    context = store_context(get_state(app).store)
-    context.__enter__()
-    setattr(flask.g, _G_KEY, context)
+    push = StorePush(get_state(app).store)
+    push.enter()
+    setattr(flask.g, _G_KEY, push)
 
 
 def _pop_on_teardown(error: BaseException | None) -> None:
-    context: contextlib.AbstractContextManager[Any] | None = flask.g.pop(_G_KEY, None)
-    if context is not None:
-        context.__exit__(None, None, None)
+    # A no-op outside the context the push was made in (an abandoned
+    # streamed response finalised during another request).
+    push: StorePush | None = flask.g.pop(_G_KEY, None)
+    if push is not None:
+        push.exit()

@@ -104,7 +104,9 @@ def store_tween_factory(
     store = get_store(registry)
 
     def store_tween(request: Request) -> Response:
-        context = request_context(store)
+        # The URL follows request.environ, the one Pyramid received (after
+        # any ProxyFix in front of it).
+        context = request_context(store, lambda: request.environ)
         response = context.run(handler, request)
         body = response.app_iter
         wrapped = in_context(body, context, request.environ)

@@ -13,9 +13,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..exceptions import ConfigurationError
+from ..forwarded import trusted_proxy_headers
+from ..middleware.options import ServeOptions, unknown_names
 from ..stores.fs import HttpExposedFileSystemStore
 
-__all__ = ["SETTINGS", "parse_bool", "parse_cors", "store_from_settings"]
+__all__ = ["SERVING_SETTINGS", "SETTINGS", "parse_bool", "parse_cors", "store_from_settings"]
 
 #: The settings an adapter reads, by their unprefixed name, and what they mean.
 SETTINGS: dict[str, str] = {
@@ -25,7 +27,18 @@ SETTINGS: dict[str, str] = {
     "cors": "true for any origin, or a list of allowed origins (default: false)",
     "cache_control": "Cache-Control header of served files",
     "host_url": "fixed base URL such as https://example.com/ for code outside requests",
+    "trusted_proxy_headers": (
+        "forwarded headers to build URLs from: false (default), true (one proxy "
+        "setting X-Forwarded-Proto/Host/Port/Prefix), a hop count, 'forwarded' "
+        "(RFC 7239), or e.g. 'x_proto=1, x_host=1'; see docs/deployment.md"
+    ),
 }
+
+#: The other serving options (:class:`~imageattach.middleware.options.ServeOptions`
+#: fields), also accepted as settings; callables only from code.
+SERVING_SETTINGS: tuple[str, ...] = tuple(
+    name for name in ServeOptions.__dataclass_fields__ if name not in SETTINGS
+)
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
@@ -82,13 +95,18 @@ def store_from_settings(
     :raises ConfigurationError: for a missing path, an unknown prefixed key or
         an invalid value.
     """
-    prefixed = {key(name): name for name in SETTINGS}
+    prefixed = {key(name): name for name in (*SETTINGS, *SERVING_SETTINGS)}
     stem = key("")
-    for setting in settings:
-        if setting.startswith(stem) and setting not in prefixed and setting != key("store"):
-            raise ConfigurationError(
-                f"unknown setting {setting!r}; imageattach reads: {', '.join(sorted(prefixed))}"
-            )
+    unknown = [
+        setting
+        for setting in settings
+        if isinstance(setting, str)
+        and setting.startswith(stem)
+        and setting not in prefixed
+        and setting != key("store")
+    ]
+    if unknown:
+        raise ConfigurationError(unknown_names("setting", unknown, [*prefixed, key("store")]))
 
     def get(name: str) -> Any:
         return settings.get(key(name))
@@ -123,4 +141,20 @@ def store_from_settings(
         options["secret_key"] = secret_key
     if get("cache_control") is not None:
         options["cache_control"] = _text(get("cache_control"), name=key("cache_control"))
-    return HttpExposedFileSystemStore(path, **options)
+    if get("trusted_proxy_headers") is not None:
+        options["trusted_proxy_headers"] = trusted_proxy_headers(
+            get("trusted_proxy_headers"), name=key("trusted_proxy_headers")
+        )
+    for name in SERVING_SETTINGS:
+        value = get(name)
+        if value is None:
+            continue
+        if name == "follow_symlinks":
+            value = parse_bool(value, name=key(name))
+        elif name == "versioned_cache_control" and isinstance(value, str):
+            value = _text(value, name=key(name))
+        options[name] = value
+    try:
+        return HttpExposedFileSystemStore(path, **options)
+    except ConfigurationError as error:
+        raise ConfigurationError(f"{error} (from the {stem}* settings)") from error

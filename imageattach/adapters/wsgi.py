@@ -10,17 +10,23 @@ The store is the current store while the application handles the request
 streamed from a generator can still call ``image_set.locate()``.  All of it
 runs in a copy of the server's :mod:`contextvars` context, so a server that
 never calls ``close()`` leaks nothing into its next request.
+
+For a store that builds URLs from the request, the request's base URL is
+computed when ``locate()`` needs it from the environ the application
+received: a ``ProxyFix`` installed before the adapter (and so running
+inside it) has rewritten that environ by then.
 """
 
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from ..context import push_store_context
 from ..middleware.contextbody import in_context
 from ..store import Store, check_store
+from .scoped import environ_host_url, reads_request_url
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -28,12 +34,22 @@ if TYPE_CHECKING:
 __all__ = ["StoreContextMiddleware", "in_context", "install", "request_context", "serve"]
 
 
-def request_context(store: Store) -> contextvars.Context:
+def request_context(
+    store: Store,
+    environ: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None,
+) -> contextvars.Context:
     """A copy of the current context with ``store`` pushed: the request's code
     and its response body run in it, so the store is never left pushed in the
-    server's own context, whatever the app raises or the server forgets."""
+    server's own context, whatever the app raises or the server forgets.
+
+    :param environ: the request's environ (or a function returning it); the
+        base URL is then computed from it when ``locate()`` needs it.
+    """
     context = contextvars.copy_context()
     context.run(push_store_context, store)
+    if environ is not None and reads_request_url(store):
+        environ_of = environ if callable(environ) else (lambda: environ)
+        context.run(environ_host_url(store, environ_of).__enter__)
     return context
 
 
@@ -45,9 +61,14 @@ class StoreContextMiddleware:
         self.store = check_store(store)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        context = request_context(self.store)
+        context = request_context(self.store, self.environ_of(environ))
         body = context.run(self.app, environ, start_response)
         return in_context(body, context, environ)
+
+    def environ_of(self, environ: WSGIEnvironment) -> Callable[[], Mapping[str, Any]]:
+        """Returns the environ the URL is built from: by default ``environ``
+        itself, which middlewares inside this one (``ProxyFix``) rewrite."""
+        return lambda: environ
 
 
 def serve(app: WSGIApplication, store: Store) -> WSGIApplication:

@@ -2,20 +2,32 @@
 make current for ``locate()`` while the wrapped app runs.
 
 Built per request, never remembered: the seed kept the first request's
-``Host`` for the life of the process (host-header poisoning).
+``Host`` for the life of the process (host-header poisoning).  Forwarded
+headers count only when trusted, and are read by :mod:`imageattach.forwarded`.
+
+An explicit port in the ``Host`` header is kept as the client sent it, even
+the scheme's default one (``http://localhost:80/``), as the seed kept it.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import quote
 
 from werkzeug.sansio.utils import get_host
 
-__all__ = ["base_url"]
+from ..forwarded import NOTHING, Forwarded, TrustedProxyHeaders, parse_forwarded
+
+__all__ = ["base_url", "environ_base_url", "scope_base_url"]
 
 # Characters a URL path keeps as they are (WHATWG path segment), '%' included
 # so that an already quoted root path is not quoted twice.
 _SAFE = "!$&'()*+,/:;=@%"
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+# Images are fetched over HTTP, also by the page of a WebSocket's app.
+_WEBSOCKET_SCHEMES = {"ws": "http", "wss": "https"}
 
 
 def base_url(
@@ -25,22 +37,106 @@ def base_url(
     root_path: str | bytes,
     forwarded_proto: str | None = None,
     forwarded_host: str | None = None,
+    *,
+    forwarded: Forwarded = NOTHING,
 ) -> str | None:
     """``scheme://host/root/``, or ``None`` if there is no usable host.
 
-    :param forwarded_proto: ``X-Forwarded-Proto``, passed only when trusted.
-    :param forwarded_host: ``X-Forwarded-Host``, passed only when trusted.
-        Of a list, the last value is used: the one the nearest proxy appended.
+    :param forwarded: the trusted forwarded values (see
+        :func:`imageattach.forwarded.parse_forwarded`).
+    :param forwarded_proto: / :param forwarded_host: raw ``X-Forwarded-Proto``
+        / ``-Host`` values, passed only when trusted (the older interface:
+        the last value of a list is used, the one the nearest proxy appended).
     """
-    if forwarded_proto:
-        proto = forwarded_proto.rpartition(",")[2].strip().lower()
-        if proto in ("http", "https"):
-            scheme = proto
-    if forwarded_host:
-        host_header = forwarded_host.rpartition(",")[2].strip()
-    # get_host drops the default port and returns "" for a malformed host.
-    host = get_host(scheme, host_header, server)
+    if forwarded_proto or forwarded_host:
+        hops = TrustedProxyHeaders(
+            x_proto=1 if forwarded_proto else 0, x_host=1 if forwarded_host else 0
+        )
+        legacy = parse_forwarded(
+            hops, {"x-forwarded-proto": forwarded_proto, "x-forwarded-host": forwarded_host}.get
+        )
+        forwarded = Forwarded(
+            forwarded.proto or legacy.proto,
+            forwarded.host or legacy.host,
+            forwarded.port,
+            forwarded.prefix,
+        )
+    if forwarded.proto:
+        scheme = forwarded.proto
+    if forwarded.host:
+        host = forwarded.host
+    elif host_header:
+        # get_host validates the header (it returns "" for a malformed one);
+        # the header itself is used, so an explicit port stays.
+        host = host_header.strip() if get_host(scheme, host_header.strip(), None) else ""
+    else:
+        host = get_host(scheme, None, server)
     if not host:
         return None
+    if forwarded.port is not None:
+        name = host if host.endswith("]") or ":" not in host else host.rpartition(":")[0]
+        host = name if forwarded.port == _DEFAULT_PORTS.get(scheme) else f"{name}:{forwarded.port}"
     root = quote(root_path, safe=_SAFE).rstrip("/")
+    if forwarded.prefix:
+        root = forwarded.prefix + root
     return f"{scheme}://{host}{root}/"
+
+
+def environ_base_url(environ: Mapping[str, Any], trust: TrustedProxyHeaders | None) -> str | None:
+    """The base URL of a WSGI request, as the app that receives ``environ``
+    sees it.
+
+    When Werkzeug's ``ProxyFix`` has already rewritten ``environ`` (it
+    leaves ``werkzeug.proxy_fix.orig``), its rewrite stands and the
+    forwarded headers are not applied a second time.
+    """
+    name = environ.get("SERVER_NAME")
+    port = environ.get("SERVER_PORT")
+    server = (name, int(port)) if name and port and port.isdigit() else None
+    script_name: str = environ.get("SCRIPT_NAME", "")
+    root: str | bytes = script_name
+    if not script_name.isascii():
+        with contextlib.suppress(UnicodeEncodeError):
+            root = script_name.encode("latin-1")
+    forwarded = NOTHING
+    if trust is not None and "werkzeug.proxy_fix.orig" not in environ:
+        forwarded = parse_forwarded(trust, lambda header: environ.get(_cgi_name(header)))
+    return base_url(
+        environ.get("wsgi.url_scheme", "http"),
+        environ.get("HTTP_HOST"),
+        server,
+        root,
+        forwarded=forwarded,
+    )
+
+
+def _cgi_name(header: str) -> str:
+    return "HTTP_" + header.upper().replace("-", "_")
+
+
+def scope_base_url(scope: Mapping[str, Any], trust: TrustedProxyHeaders | None) -> str | None:
+    """The base URL of an ASGI HTTP or WebSocket request, as the app that
+    receives ``scope`` sees it."""
+    host: str | None = None
+    for name, value in scope.get("headers", ()):
+        if name == b"host":
+            host = value.decode("latin-1")
+            break
+    forwarded = NOTHING
+    if trust is not None:
+        forwarded = parse_forwarded(trust, lambda header: _scope_header(scope, header))
+    server = scope.get("server")
+    scheme = scope.get("scheme", "http")
+    return base_url(
+        _WEBSOCKET_SCHEMES.get(scheme, scheme),
+        host,
+        (server[0], server[1]) if server else None,
+        scope.get("root_path", ""),
+        forwarded=forwarded,
+    )
+
+
+def _scope_header(scope: Mapping[str, Any], header: str) -> str | None:
+    wanted = header.encode("latin-1")
+    values = [value.decode("latin-1") for name, value in scope.get("headers", ()) if name == wanted]
+    return ", ".join(values) if values else None

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import difflib
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 from ..exceptions import ConfigurationError
+from ..forwarded import TrustedProxyHeaders, trusted_proxy_headers
 from .miss import OnMiss
 
-__all__ = ["IMMUTABLE", "ServeOptions", "has_version_query", "make_options"]
+__all__ = ["IMMUTABLE", "ServeOptions", "has_version_query", "make_options", "unknown_names"]
 
 #: ``Cache-Control`` of versioned URLs: they never change, so caches may keep
 #: them for a year without revalidating.
@@ -41,8 +43,12 @@ class ServeOptions:
         directory (through a symlink).  Symlinks that stay inside are always
         followed.
     :param trusted_proxy_headers: build the base URL for ``locate()`` from
-        ``X-Forwarded-Proto`` / ``X-Forwarded-Host`` (the values the nearest
-        proxy appended).  Only behind a proxy that sets them.
+        the forwarded headers of proxies in front of the app (opt-in; see
+        :func:`imageattach.forwarded.trusted_proxy_headers`): ``True`` for
+        one proxy setting ``X-Forwarded-Proto``/``-Host``/``-Port``/``-Prefix``,
+        a hop count, ``'forwarded'`` for RFC 7239 ``Forwarded``, or a
+        :class:`~imageattach.forwarded.TrustedProxyHeaders`.  Only behind
+        proxies that set (or strip) every header trusted.
     :param on_miss: the hook called on a miss (see :mod:`.miss`).
     """
 
@@ -52,7 +58,7 @@ class ServeOptions:
     versioned_cache_control: str | None = IMMUTABLE
     is_versioned: Callable[[str], bool] = has_version_query
     follow_symlinks: bool = False
-    trusted_proxy_headers: bool = False
+    trusted_proxy_headers: bool | int | str | TrustedProxyHeaders = False
     on_miss: OnMiss | None = None
 
     def __post_init__(self) -> None:
@@ -77,13 +83,21 @@ class ServeOptions:
                 if not isinstance(value, str) or not value:
                     raise ConfigurationError(f"{name} must be a non-empty string or None")
                 _check_header_value(name, value)
-        for name in ("follow_symlinks", "trusted_proxy_headers"):
-            if not isinstance(getattr(self, name), bool):
-                raise ConfigurationError(f"{name} must be a bool")
+        if not isinstance(self.follow_symlinks, bool):
+            raise ConfigurationError("follow_symlinks must be a bool")
+        trust = trusted_proxy_headers(self.trusted_proxy_headers)
+        # Normalised: False, or the TrustedProxyHeaders (truthy) it stands for.
+        object.__setattr__(self, "trusted_proxy_headers", False if trust is None else trust)
         if not callable(self.is_versioned):
             raise ConfigurationError("is_versioned must be callable")
         if self.on_miss is not None and not callable(self.on_miss):
             raise ConfigurationError("on_miss must be callable or None")
+
+    @property
+    def proxy_trust(self) -> TrustedProxyHeaders | None:
+        """The forwarded headers trusted, or ``None``."""
+        trust = self.trusted_proxy_headers
+        return trust if isinstance(trust, TrustedProxyHeaders) else None
 
     @property
     def async_on_miss(self) -> bool:
@@ -98,9 +112,7 @@ def make_options(options: ServeOptions | None, overrides: dict[str, Any]) -> Ser
     """``options`` (or the defaults) with ``overrides`` applied, validated."""
     unknown = sorted(set(overrides) - _NAMES)
     if unknown:
-        raise ConfigurationError(
-            f"unknown serving option(s) {', '.join(unknown)}; known: {', '.join(sorted(_NAMES))}"
-        )
+        raise ConfigurationError(unknown_names("serving option", unknown, _NAMES))
     base = options if options is not None else ServeOptions()
     if not isinstance(base, ServeOptions):
         raise ConfigurationError("options must be a ServeOptions")
@@ -109,6 +121,21 @@ def make_options(options: ServeOptions | None, overrides: dict[str, Any]) -> Ser
     values = {name: getattr(base, name) for name in _NAMES}
     values.update(overrides)
     return ServeOptions(**values)
+
+
+def unknown_names(kind: str, unknown: Iterable[str], known: Iterable[str]) -> str:
+    """The message for unknown option names: the known ones, and the
+    closest known name to each unknown one, if any is close."""
+    unknown, known = list(unknown), sorted(known)
+    hints = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, known, n=1)
+        if close:
+            hints.append(f"{name!r}: did you mean {close[0]!r}?")
+    message = f"unknown {kind}(s) {', '.join(map(repr, unknown))}"
+    if hints:
+        message += f" ({'; '.join(hints)})"
+    return f"{message}; known: {', '.join(known)}"
 
 
 def _check_header_value(name: str, value: str) -> None:

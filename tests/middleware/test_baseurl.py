@@ -11,8 +11,11 @@ from imageattach.middleware.baseurl import base_url
     ("arguments", "expected"),
     [
         (("http", "example.com", None, ""), "http://example.com/"),
-        (("http", "example.com:80", None, ""), "http://example.com/"),
-        (("https", "example.com:443", None, "/"), "https://example.com/"),
+        # An explicit port in the Host header stays, as the seed kept it.
+        (("http", "example.com:80", None, ""), "http://example.com:80/"),
+        (("https", "example.com:443", None, "/"), "https://example.com:443/"),
+        (("http", "example.com:8080", None, ""), "http://example.com:8080/"),
+        (("http", None, ("10.0.0.1", 80), ""), "http://10.0.0.1/"),
         (("https", "example.com:8443", None, "/app/"), "https://example.com:8443/app/"),
         (("http", None, ("10.0.0.1", 8000), "/app"), "http://10.0.0.1:8000/app/"),
         (("http", "h", None, "/a b/é"), "http://h/a%20b/%C3%A9/"),
