@@ -99,7 +99,11 @@ class StaticFilesMiddleware:
         if path.startswith(self._prefix):
             # Synchronous up to the hook, if any: no coroutine for a static hit.
             request = self._request(scope, path)
-            decided = self.core.decide(request)
+            extensions = scope.get("extensions")
+            decided = self.core.decide(
+                request,
+                by_path=self.pathsend and extensions is not None and _PATHSEND in extensions,
+            )
             if isinstance(decided, Miss):
                 decided = self.core.after_miss(request, await self._call_hook(decided, request))
             if decided is not None:
@@ -158,6 +162,7 @@ class StaticFilesMiddleware:
                     await send(start)
                     await send({"type": _PATHSEND, "path": body.path})
                     return
+            assert body.fd >= 0  # only a by-path answer has none, and it went above
             if body.length <= self.chunk_size:
                 data = await anyio.to_thread.run_sync(read_at, body.fd, body.length, body.offset)
                 await send(start)

@@ -22,7 +22,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Final
+from typing import Final, TypeAlias
 
 from werkzeug.datastructures import ETags
 from werkzeug.http import http_date, parse_date, parse_etags, parse_range_header, unquote_etag
@@ -182,6 +182,15 @@ class Miss:
         return f"<Miss {self.relative_path!r}>"
 
 
+#: What tells one file state from another: inode, device, size, mtime and
+#: ctime (nanoseconds), from one ``stat``.
+_Identity: TypeAlias = tuple[int, int, int, int, int]
+
+
+def _identity(st: os.stat_result) -> _Identity:
+    return st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+
 #: The range of a ``Range`` header that no byte of the file satisfies.
 _UNSATISFIABLE: Final = (-1, -1)
 
@@ -224,6 +233,9 @@ class StaticServer:
         self._common = (("X-Content-Type-Options", "nosniff"), *cors_static)
         self._allow = "GET, HEAD, OPTIONS" if self._cors else "GET, HEAD"
 
+        #: Request path → what a by-path answer needs to know of its file:
+        #: see :meth:`_known_file`.
+        self._known: dict[str, tuple[_Identity, str, tuple[_Block, _Block]]] = {}
         # extension → (unversioned block, versioned block)
         self._types: dict[str, tuple[_Block, _Block]] = {}
         for extension, content_type in CONTENT_TYPES.items():
@@ -265,10 +277,24 @@ class StaticServer:
 
     # -- the decision ---------------------------------------------------------
 
-    def decide(self, request: Request, *, allow_miss: bool = True) -> Response | Miss | None:
+    def decide(
+        self, request: Request, *, allow_miss: bool = True, by_path: bool = False
+    ) -> Response | Miss | None:
         """The answer to ``request``, a :class:`Miss` (only when an ``on_miss``
-        hook is configured and ``allow_miss``), or ``None`` (not ours)."""
+        hook is configured and ``allow_miss``), or ``None`` (not ours).
+
+        :param by_path: the front end sends a whole file by its path (ASGI
+            ``pathsend``), so a plain 200 needs no open descriptor: the body
+            of such a 200 may be a :class:`~.files.FileBody` without one
+            (``fd == -1``), which the front end must send by ``path``.
+        """
         path = request.path
+        if by_path:
+            known = self._known.get(path)
+            if known is not None:
+                answer = self._known_file(request, known)
+                if answer is not None:
+                    return answer
         if not path.startswith(self.prefix):
             return None
         relative = path[self._prefix_length :]
@@ -289,7 +315,12 @@ class StaticServer:
         if self._directory is None:
             opened: OpenedFile | int = MISSING
         else:
-            opened = open_file(self._directory + relative, self._confine_to)
+            file_path = self._directory + relative
+            opened = open_file(file_path, self._confine_to)
+            if by_path and not isinstance(opened, int) and opened.real_path == file_path:
+                if len(self._known) >= _MEMO_SIZE:
+                    self._known.clear()
+                self._known[path] = (_identity(opened.stat), file_path, blocks)
         method = request.method
         if isinstance(opened, int):
             if opened == MISSING:
@@ -309,6 +340,48 @@ class StaticServer:
         except BaseException:
             os.close(opened.fd)
             raise
+
+    def _known_file(
+        self, request: Request, known: tuple[_Identity, str, tuple[_Block, _Block]]
+    ) -> Response | None:
+        """The 200 for a file answered before, checked with one ``stat`` and
+        no ``open``; ``None`` to decide the usual way.
+
+        Only for a request that every rule answers with a plain 200 (GET or
+        HEAD, no conditional or ``Range`` header, no origin list to echo, no
+        percent-encoded path).  The file must be the very one seen then: same
+        inode, device, size, mtime and ctime, so a file replaced (a new inode,
+        even of the same size and mtime), rewritten in place (a new ctime) or
+        deleted is looked up afresh, and its headers never come from the old
+        file.  The path was opened then without a symlink on the way (its
+        real path was itself); a symlink planted since leads to another inode.
+        """
+        method = request.method
+        if (
+            (method != "GET" and method != "HEAD")
+            or request.raw_path is not None
+            or request.if_match is not None
+            or request.if_none_match is not None
+            or request.if_modified_since is not None
+            or request.if_unmodified_since is not None
+            or request.range is not None
+            or self._cors_origins
+        ):
+            return None
+        identity, file_path, blocks = known
+        try:
+            st = os.stat(file_path)
+        except OSError:
+            st = None
+        if st is None or _identity(st) != identity:
+            self._known.pop(request.path, None)
+            return None
+        size = st.st_size
+        query = request.query_string
+        block = blocks[bool(query) and self._is_versioned(query)]
+        shared = block.seen.get((size, st.st_mtime_ns)) or block.remember(size, st.st_mtime_ns)
+        body = b"" if method == "HEAD" else FileBody(-1, 0, size, size, file_path)
+        return Response(200, list(shared.pairs), body, shared)
 
     def _serve(
         self, request: Request, opened: OpenedFile, blocks: tuple[_Block, _Block]
