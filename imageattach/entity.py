@@ -89,6 +89,25 @@ def _img_tag(url: str, width: int, height: int) -> str:
     return f'<img src="{html.escape(url, quote=True)}" width="{int(width)}" height="{int(height)}">'
 
 
+_T = TypeVar("_T")
+
+
+class NoopContext(Generic[_T]):
+    """A context manager that gives ``object_`` and does nothing else (the
+    seed's helper of this name; not in ``__all__``, as there)."""
+
+    __slots__ = ("object_",)
+
+    def __init__(self, object_: _T) -> None:
+        self.object_ = object_
+
+    def __enter__(self) -> _T:
+        return self.object_
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
+
+
 class _ObjectType:
     """The default :attr:`Image.object_type`: the table name, ``_`` → ``-``."""
 

@@ -841,11 +841,7 @@ class S3SandboxStore(Store):
             "max_age": max_age,
             "max_retry": max_retry,
         }
-        for name, value in seed_options.items():
-            if value is not None:
-                if name in options:
-                    raise ConfigurationError(f"{name} given twice")
-                options[name] = value
+        options.update((name, value) for name, value in seed_options.items() if value is not None)
         regions = {"underlying": underlying_region, "overriding": overriding_region}
         if "region" in options and any(value is not None for value in regions.values()):
             raise ConfigurationError(
