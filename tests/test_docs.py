@@ -3,7 +3,8 @@
 The convention, for whoever writes a page:
 
 - The ``python`` blocks of a page run in order, like a tutorial, in one fresh
-  interpreter per page (``python -W error``: a warning fails), with a fresh
+  interpreter per page (warnings are errors, but for deprecations inside
+  third-party packages; anything else on stderr with "Warning" fails too), with a fresh
   temporary directory as the working directory.  That directory holds
   ``me.jpg`` (a 400x300 JPEG) and ``photo.png`` (a 640x480 PNG), and the
   environment has ``IMAGEATTACH_SECRET_KEY`` and ``SECRET_KEY`` set, as a
@@ -136,8 +137,18 @@ def test_the_checking_test_exists_and_names_the_page(block: Block) -> None:
 # -- python: one interpreter per page, blocks in order -------------------------------------------
 
 DRIVER = """
-import json, sys
-namespace = {"__name__": "__docs__", "__builtins__": __builtins__}
+import json, sys, types, warnings
+warnings.simplefilter("error")
+# Deprecations inside third-party packages (e.g. WebOb importing cgi) are
+# not the reader's to fix, and Python does not show them by default.
+warnings.filterwarnings(
+    "ignore", category=DeprecationWarning, module=r"(?!imageattach|__docs__)"
+)
+warnings.filterwarnings(
+    "ignore", category=PendingDeprecationWarning, module=r"(?!imageattach|__docs__)"
+)
+module = sys.modules["__docs__"] = types.ModuleType("__docs__")  # Pyramid looks it up
+namespace = module.__dict__
 with open(sys.argv[1]) as f:
     blocks = json.load(f)
 for page, line, code in blocks:
@@ -176,12 +187,12 @@ def run_page_python(page: Path, tmp_path: Path) -> subprocess.CompletedProcess[s
     script = tmp_path / "blocks.json"
     script.write_text(json.dumps(code))
     return subprocess.run(
-        [sys.executable, "-W", "error", "-c", DRIVER, str(script)],
+        [sys.executable, "-c", DRIVER, str(script)],
         cwd=_tutorial_dir(tmp_path),
         env=_environment(),
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=120,
         check=False,
     )
 
@@ -207,7 +218,7 @@ def test_a_failing_or_warning_block_fails_the_page(tmp_path: Path) -> None:
     code = [[str(page), b.line, b.code] for b in blocks(page)]
     (tmp_path / "blocks.json").write_text(json.dumps(code))
     result = subprocess.run(
-        [sys.executable, "-W", "error", "-c", DRIVER, str(tmp_path / "blocks.json")],
+        [sys.executable, "-c", DRIVER, str(tmp_path / "blocks.json")],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -224,15 +235,15 @@ def test_a_failing_or_warning_block_fails_the_page(tmp_path: Path) -> None:
     "block", [b for b in ALL if b.lang == "ini" and not _marked(b)], ids=lambda b: b.id
 )
 def test_ini_block_loads_through_pyramid(block: Block, tmp_path: Path) -> None:
+    import plaster
     from pyramid.config import Configurator
-    from pyramid.paster import get_appsettings
 
     ini = tmp_path / "development.ini"
     ini.write_text(block.code)
     sections = re.findall(r"^\[(app:[^\]]+)\]", block.code, flags=re.MULTILINE)
     assert sections, f"{block.id}: no [app:...] section"
     for section in sections:
-        settings = get_appsettings(str(ini), name=section.split(":", 1)[1])
+        settings = plaster.get_settings(str(ini), section)
         if any(key.startswith("imageattach.") for key in settings):
             from imageattach.adapters.pyramid import get_store
             from imageattach.store import Store
