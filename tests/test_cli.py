@@ -18,13 +18,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import cli_stores
 import pytest
 from entity_models import User, sessions
 from images import jpeg, png
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session
 from storefiles import image_files
-from stores.s3server import MotoServer, s3_options
+from stores.s3server import FaultProxy, MotoServer, s3_options
 
 from imageattach.cli import EXIT_ERROR, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, main
 from imageattach.context import store_context
@@ -87,6 +88,87 @@ def test_configuration_errors(
     err = capsys.readouterr().err
     assert err.startswith("imageattach: error: ")
     assert message in err
+
+
+def _options(tmp_path: Path, **change: str) -> list[str]:
+    """``migrate`` arguments on an existing, empty SQLite database."""
+    database = tmp_path / "db.sqlite"
+    if not database.exists():
+        engine = create_engine(f"sqlite:///{database}")
+        with engine.connect():
+            pass
+        engine.dispose()
+    options = {
+        "--from": f"file://{tmp_path}/a",
+        "--to": f"file://{tmp_path}/b",
+        "--models": MODELS,
+        "--database": f"sqlite:///{database}",
+    } | {f"--{name}": value for name, value in change.items()}
+    return ["migrate", *(item for pair in options.items() for item in pair)]
+
+
+def test_a_missing_sqlite_file_is_refused_not_created(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "missing.sqlite"
+    assert main(_options(tmp_path, database=f"sqlite:///{missing}")) == EXIT_USAGE
+    assert capsys.readouterr().err == (
+        f"imageattach: error: the SQLite database {missing} does not exist "
+        "(sqlite:///relative/path or sqlite:////absolute/path)\n"
+    )
+    assert not missing.exists()
+
+
+@pytest.mark.parametrize(
+    ("url", "package"),
+    [
+        ("postgresql+pg8000://user@127.0.0.1/db", "pg8000"),
+        ("postgresql+psycopg2://user@127.0.0.1/db", "psycopg2-binary"),
+    ],
+)
+def test_a_missing_driver_names_the_package(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], url: str, package: str
+) -> None:
+    driver = url.split(":", 1)[0]
+    module = driver.split("+")[1]
+    with contextlib.suppress(ImportError):
+        __import__(module)
+        pytest.skip(f"{module} is installed")
+    assert main(_options(tmp_path, database=url)) == EXIT_USAGE
+    assert capsys.readouterr().err == (
+        f"imageattach: error: the database driver for {driver!r} is not installed "
+        f"(No module named {module!r}); install it: pip install '{package}'\n"
+    )
+
+
+@pytest.mark.parametrize("option", ["--jobs", "--max-failures"])
+@pytest.mark.parametrize("value", ["x", "0", "-2", "1.5"])
+def test_a_bad_number_names_the_option(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str, value: str
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main([*_options(tmp_path), option, value])
+    assert exited.value.code == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.endswith(
+        f"imageattach migrate: error: argument {option}: "
+        f"expected a whole number of at least 1, not {value!r}\n"
+    )
+
+
+def test_a_class_that_is_not_a_store_is_not_instantiated(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for option in ("to", "from"):
+        assert main(_options(tmp_path, **{option: "cli_stores:NotAStore"})) == EXIT_USAGE
+        assert capsys.readouterr().err == (
+            f"imageattach: error: --{option} 'cli_stores:NotAStore' is the class NotAStore, "
+            "not a Store: name a Store instance, a Store class or a function that returns a "
+            "Store (other classes are not instantiated)\n"
+        )
+    assert main(_options(tmp_path, to="entity_models:User")) == EXIT_USAGE
+    assert "is the class User, not a Store" in capsys.readouterr().err
+    assert cli_stores.made == []
 
 
 # -- migrations end to end --------------------------------------------------------
@@ -277,15 +359,22 @@ def test_a_killed_concurrent_run_is_resumed(sqlite_images: Images, tmp_path: Pat
 
 
 @pytest.mark.e2e
+@pytest.mark.parametrize("jobs", [1, 4])
 @pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGINT"])
-def test_a_signal_stops_in_order(sqlite_images: Images, tmp_path: Path, signal_name: str) -> None:
+def test_a_signal_stops_in_order(
+    sqlite_images: Images, tmp_path: Path, signal_name: str, jobs: int
+) -> None:
     destination = tmp_path / "destination"
-    stopped = _interrupt(sqlite_images, destination, signal_name)
+    stopped = _interrupt(sqlite_images, destination, signal_name, jobs=jobs)
     assert stopped.returncode == EXIT_INTERRUPTED, stopped.stderr
-    # the third file was stored; the signal arrived before it was counted
-    assert summary(stopped).startswith("interrupted: 2 of 8 images, copied 2,")
-    assert len(files_under(destination)) == 3
-    assert "copied 5, skipped 3" in _resume(sqlite_images, destination)
+    # the copies in flight finished and were counted: the summary is exact
+    written = len(files_under(destination))
+    assert 3 <= written < 8 if jobs > 1 else written == 3
+    assert summary(stopped) == (
+        f"interrupted: {written} of 8 images, copied {written}, skipped 0 (already present), "
+        "failed 0"
+    )
+    assert f"copied {8 - written}, skipped {written}" in _resume(sqlite_images, destination)
 
 
 @pytest.mark.e2e
@@ -310,6 +399,7 @@ def test_failures_are_reported_and_retried(sqlite_images: Images, tmp_path: Path
     )  # fmt: skip
     assert stopped.returncode == EXIT_ERROR
     assert summary(stopped).startswith("stopped after 1 failures:")
+    assert stopped.stderr.count("failed: ") == 1
 
     for path, data in kept.items():
         path.write_bytes(data)
@@ -318,16 +408,119 @@ def test_failures_are_reported_and_retried(sqlite_images: Images, tmp_path: Path
     assert "copied 2, skipped 6" in summary(retried)
 
 
-@pytest.mark.e2e
-def test_unreachable_destination(sqlite_images: Images, moto_server: MotoServer) -> None:
-    with socket.socket() as sock:  # a port nothing listens on
+def closed_port() -> int:
+    """A loopback port nothing listens on."""
+    with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    spec = f"s3://some-bucket?endpoint_url=http://127.0.0.1:{port}&max_retry=0"
-    result = migrate(sqlite_images, sqlite_images.spec, spec, "--max-failures", "3", "--jobs", "1")
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def error_lines(result: subprocess.CompletedProcess[str]) -> list[str]:
+    return [line for line in result.stderr.splitlines() if line.startswith("imageattach: error:")]
+
+
+@pytest.mark.e2e
+def test_unreachable_destination_fails_fast(sqlite_images: Images, moto_server: MotoServer) -> None:
+    spec = f"s3://some-bucket?endpoint_url=http://127.0.0.1:{closed_port()}&max_retry=2"
+    result = migrate(sqlite_images, sqlite_images.spec, spec)
     assert result.returncode == EXIT_ERROR
-    assert "StoreUnavailableError" in result.stderr
-    assert summary(result).startswith("stopped after 3 failures: 3 of 8 images")
+    assert result.stdout == ""
+    assert "failed:" not in result.stderr
+    [error] = error_lines(result)
+    assert error.startswith(f"imageattach: error: the destination {spec}: cannot reach S3: ")
+    assert "EndpointConnectionError" in error
+    assert error.endswith("; nothing was copied")
+    retries = [line for line in result.stderr.splitlines() if line.startswith("retrying: ")]
+    assert len(retries) == 2, result.stderr
+    for number, line in enumerate(retries, 1):
+        assert line.startswith(
+            f"retrying: checking the destination {spec}: HeadBucket http://127.0.0.1:"
+        )
+        assert f"(attempt {number}): EndpointConnectionError" in line
+
+
+@pytest.mark.e2e
+def test_a_missing_bucket_fails_fast(sqlite_images: Images, moto_server: MotoServer) -> None:
+    result = migrate(sqlite_images, sqlite_images.spec, s3_spec(moto_server, "no-such-bucket"))
+    assert result.returncode == EXIT_ERROR
+    [error] = error_lines(result)
+    assert "the bucket 'no-such-bucket' does not exist; nothing was copied" in error
+    assert "failed:" not in result.stderr
+
+
+@pytest.mark.e2e
+def test_a_missing_source_directory_fails_fast(sqlite_images: Images, tmp_path: Path) -> None:
+    missing = tmp_path / "missing"
+    result = migrate(sqlite_images, f"file://{missing}", f"file://{tmp_path / 'd'}")
+    assert result.returncode == EXIT_ERROR
+    assert result.stderr == (
+        f"imageattach: error: the source file://{missing}: the directory {missing} "
+        "does not exist; nothing was copied\n"
+    )
+    assert result.stdout == ""
+    assert not (tmp_path / "d").exists()
+
+
+@pytest.mark.e2e
+def test_an_unwritable_destination_fails_fast(sqlite_images: Images, tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_bytes(b"")
+    for destination, problem in [
+        (blocker, f"{blocker} is not a directory"),
+        (blocker / "images", f"cannot create {blocker / 'images'}: {blocker} is not a directory"),
+    ]:
+        for dry_run in ([], ["--dry-run"]):
+            result = migrate(sqlite_images, sqlite_images.spec, f"file://{destination}", *dry_run)
+            assert result.returncode == EXIT_ERROR
+            assert error_lines(result) == [
+                f"imageattach: error: the destination file://{destination}: {problem}; "
+                "nothing was copied"
+            ]
+            assert "failed:" not in result.stderr
+
+
+@pytest.mark.e2e
+def test_retries_are_shown_while_they_happen(
+    sqlite_images: Images, moto_server: MotoServer
+) -> None:
+    bucket = moto_server.new_bucket()
+    proxy = FaultProxy(moto_server.url)
+    try:
+        proxy.fail(2, status=503, method="PUT")  # the first upload fails twice
+        spec = s3_spec(moto_server, bucket, endpoint_url=proxy.url, max_retry="3")
+        result = migrate(sqlite_images, sqlite_images.spec, spec, "--jobs", "1")
+    finally:
+        proxy.close()
+    assert result.returncode == EXIT_OK, result.stderr
+    assert "copied 8, skipped 0" in summary(result)
+    retries = [line for line in result.stderr.splitlines() if line.startswith("retrying: ")]
+    assert len(retries) == 2, result.stderr
+    for number, line in enumerate(retries, 1):
+        assert line.startswith(f"retrying: PutObject {proxy.url}/{bucket}/media/")
+        assert f" failed (attempt {number}): HTTP 503 ServiceUnavailable; again in " in line
+    assert len(s3_files(moto_server, bucket)) == 8
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("jobs", ["1", "4", "8"])
+def test_max_failures_is_exact_with_parallel_jobs(
+    sqlite_images: Images, tmp_path: Path, jobs: str
+) -> None:
+    for path in sorted(files_under(sqlite_images.root))[:6]:
+        path.unlink()  # 6 of the 8 images fail
+    destination = tmp_path / "destination"
+    stopped = migrate(
+        sqlite_images, sqlite_images.spec, f"file://{destination}", "--max-failures", "3",
+        "--jobs", jobs,
+    )  # fmt: skip
+    assert stopped.returncode == EXIT_ERROR
+    assert stopped.stderr.count("failed: ") == 3
+    copied = len(files_under(destination))
+    assert summary(stopped) == (
+        f"stopped after 3 failures: {3 + copied} of 8 images, copied {copied}, "
+        "skipped 0 (already present), failed 3"
+    )
 
 
 @pytest.mark.e2e
@@ -339,7 +532,15 @@ def test_dry_run_writes_nothing(sqlite_images: Images, tmp_path: Path) -> None:
         "dry run finished: 8 of 8 images, would copy 8, skipped 0 (already present), failed 0"
     )
     assert not destination.exists()
-    assert "8/8 images (100%)" in result.stderr  # no terminal: progress lines
+    # no terminal: progress lines, which say what a dry run does
+    assert "8/8 images (100%)" in result.stderr
+    assert ": would copy 8, skipped 0, failed 0" in result.stderr
+    assert "copied" not in result.stderr
+    bar = migrate(
+        sqlite_images, sqlite_images.spec, f"file://{destination}", "--dry-run", "--progress", "bar"
+    )
+    assert "would copy 8, skipped 0, failed 0" in bar.stderr
+    assert "copied" not in bar.stderr
 
 
 @pytest.mark.e2e
