@@ -55,6 +55,33 @@ def test_help_documents_commands_and_exit_statuses(capsys: pytest.CaptureFixture
         assert text in out
 
 
+def checked_sh_blocks(page: Path) -> list[str]:
+    """The sh blocks of ``page`` marked as checked by this file."""
+    lines = page.read_text().splitlines()
+    blocks = []
+    for number, line in enumerate(lines):
+        if line == "```sh" and lines[number - 1] == "<!-- checked by tests/test_cli.py -->":
+            end = lines.index("```", number + 1)
+            blocks.append("\n".join(lines[number + 1 : end]))
+    return blocks
+
+
+def test_docs_sh_blocks_run(tmp_path: Path) -> None:
+    blocks = checked_sh_blocks(TESTS.parent / "docs" / "cli.md")
+    assert blocks
+    for block in blocks:
+        result = subprocess.run(
+            ["sh", "-e", "-c", block],
+            cwd=tmp_path,
+            env=os.environ | {"PATH": f"{SCRIPT.parent}{os.pathsep}{os.environ['PATH']}"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        assert "usage: imageattach" in result.stdout
+
+
 def test_missing_arguments_are_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:
         main(["migrate", "--from", "file:///tmp/x"])
