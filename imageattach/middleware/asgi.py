@@ -100,14 +100,12 @@ class StaticFilesMiddleware:
             # Synchronous up to the hook, if any: no coroutine for a static hit.
             request = self._request(scope, path)
             extensions = scope.get("extensions")
-            decided = self.core.decide(
-                request,
-                by_path=self.pathsend and extensions is not None and _PATHSEND in extensions,
-            )
+            by_path = self.pathsend and extensions is not None and _PATHSEND in extensions
+            decided = self.core.decide(request, by_path=by_path)
             if isinstance(decided, Miss):
                 decided = self.core.after_miss(request, await self._call_hook(decided, request))
             if decided is not None:
-                await self._send(decided, scope, receive, send)
+                await self._send(decided, by_path, receive, send)
                 return
         await self._call_app(scope, receive, send)
 
@@ -140,7 +138,9 @@ class StaticFilesMiddleware:
             cast(Callable[[str, str], MissResult], hook), miss.relative_path, request.query_string
         )
 
-    async def _send(self, response: Response, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _send(self, response: Response, by_path: bool, receive: Receive, send: Send) -> None:
+        """Send ``response``; a whole file by its path when ``by_path`` (the
+        server offers ``pathsend`` and it is not turned off)."""
         try:
             shared = response.shared
             if shared is None:
@@ -156,12 +156,10 @@ class StaticFilesMiddleware:
                 await send({"type": "http.response.body", "body": body})
                 return
             assert isinstance(body, FileBody)
-            if body.whole and body.path is not None and self.pathsend:
-                extensions = scope.get("extensions")
-                if extensions and _PATHSEND in extensions:
-                    await send(start)
-                    await send({"type": _PATHSEND, "path": body.path})
-                    return
+            if by_path and body.whole and body.path is not None:
+                await send(start)
+                await send({"type": _PATHSEND, "path": body.path})
+                return
             assert body.fd >= 0  # only a by-path answer has none, and it went above
             if body.length <= self.chunk_size:
                 data = await anyio.to_thread.run_sync(read_at, body.fd, body.length, body.offset)
