@@ -250,3 +250,49 @@ def test_a_1_gib_file_whole_and_by_range_in_flat_memory(server: Server) -> None:
         _stream(client, {"Range": "bytes=-10"}, GIB - 10, 10)
         growth = server.rss() - before
     assert growth < RSS_GROWTH_LIMIT, f"{server.name} grew by {growth >> 20} MiB"
+
+
+def test_replaced_deleted_and_added_files(server: Server, site: Path) -> None:
+    """A file served before, then replaced (also by one of the same size and
+    mtime), deleted, put back and a new one: each answer is the file as it is
+    now (under granian ASGI, a known file is checked by one ``stat``)."""
+    directory = site / f"changing-{server.name}"
+    directory.mkdir()
+    path = directory / "1.png"
+    url = f"/images/{directory.name}/1.png"
+
+    def replace(data: bytes, mtime_ns: int) -> None:
+        temp = directory / ".tmp-new"
+        temp.write_bytes(data)
+        os.utime(temp, ns=(mtime_ns, mtime_ns))
+        os.replace(temp, path)
+
+    with httpx.Client(base_url=server.url) as client:
+
+        def get(target: str = url) -> tuple[int, bytes, str | None, str | None]:
+            response = client.get(target)
+            headers = response.headers
+            return (
+                response.status_code,
+                response.content,
+                headers.get("etag"),
+                headers.get("content-length"),
+            )
+
+        assert get()[0] == 404
+        replace(b"first", 1_700_000_000_000_000_001)
+        first = get()
+        assert first[:2] == (200, b"first")
+        assert get() == first
+        replace(b"second!", 1_700_000_000_000_000_002)
+        second = get()
+        assert second[:2] == (200, b"second!") and second[3] == "7"
+        assert second[2] != first[2]
+        replace(b"SECOND!", 1_700_000_000_000_000_002)  # same size and mtime, new inode
+        assert get()[:2] == (200, b"SECOND!")
+        path.unlink()
+        assert get()[0] == 404
+        replace(b"back", 1_700_000_000_000_000_003)
+        assert get()[:2] == (200, b"back")
+        (directory / "2.png").write_bytes(b"added later")
+        assert get(f"/images/{directory.name}/2.png")[:2] == (200, b"added later")
