@@ -2,12 +2,13 @@
 
 :class:`StaticServer` decides every answer from a :class:`Request` (method,
 path, query string, the few headers that matter) and one open + ``fstat`` of
-the file: "not ours" (``None``: the wrapped app answers), a :class:`Miss`
-(the front end consults the ``on_miss`` hook, then calls
-:meth:`StaticServer.after_miss`), or a :class:`Response` with a status, the
-headers and a body plan (bytes, or a :class:`~.files.FileBody` slice of the
-open file).  The WSGI and ASGI front ends only move bytes; every HTTP rule is
-here, once.
+the file (or, for a front end that sends whole files by path, one ``stat`` of
+a file answered before: see :meth:`StaticServer.decide`): "not ours"
+(``None``: the wrapped app answers), a :class:`Miss` (the front end consults
+the ``on_miss`` hook, then calls :meth:`StaticServer.after_miss`), or a
+:class:`Response` with a status, the headers and a body plan (bytes, or a
+:class:`~.files.FileBody` slice of the open file).  The WSGI and ASGI front
+ends only move bytes; every HTTP rule is here, once.
 
 Order of the rules (RFC 9110 section 13.2.2, nginx where the RFC leaves room):
 path safety → file lookup → method (405 / CORS preflight) → ``If-Match`` /
