@@ -197,6 +197,9 @@ def _hop(value: str | None, hops: int) -> str | None:
     ProxyFix takes it; ``None`` when there are fewer values."""
     if not value or len(value) > MAX_HEADER_LENGTH:
         return None
+    # Visible ASCII, spaces and tabs only: no line breaks, NULs or non-ASCII.
+    if not value.isascii() or not value.replace("\t", " ").isprintable():
+        return None
     values = parse_list_header(value)
     if len(values) < hops:
         return None

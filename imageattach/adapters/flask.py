@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -59,7 +60,6 @@ __all__ = ["EXTENSION_KEY", "ImageAttach", "ImageAttachState"]
 
 #: The key of the per-app state in ``app.extensions``.
 EXTENSION_KEY = "imageattach"
-_G_KEY = "_imageattach_store_context"
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ class ImageAttach:
             _FlaskStoreContext(app.wsgi_app, store), store
         )
         flask.appcontext_pushed.connect(_push_on_app_context, app)
-        app.teardown_appcontext(_pop_on_teardown)
+        flask.appcontext_popped.connect(_pop_on_app_context_popped, app)
 
     @staticmethod
     def _store_from_config(app: flask.Flask) -> Store:
@@ -148,15 +148,23 @@ class _FlaskStoreContext(StoreContextMiddleware):
         return current
 
 
+# The pushes of the app contexts of this context, innermost last.
+_pushes: ContextVar[tuple[StorePush, ...]] = ContextVar("imageattach_flask_pushes", default=())
+
+
 def _push_on_app_context(app: flask.Flask, **extra: Any) -> None:
     push = StorePush(get_state(app).store)
     push.enter()
-    setattr(flask.g, _G_KEY, push)
+    _pushes.set((*_pushes.get(), push))
 
 
-def _pop_on_teardown(error: BaseException | None) -> None:
-    # A no-op outside the context the push was made in (an abandoned
-    # streamed response finalised during another request).
-    push: StorePush | None = flask.g.pop(_G_KEY, None)
-    if push is not None:
-        push.exit()
+def _pop_on_app_context_popped(app: flask.Flask, **extra: Any) -> None:
+    # Flask sends appcontext_popped only once it has reset its own context
+    # variable, which fails outside the context the app context was pushed
+    # in: an abandoned streamed response finalised by the garbage collector
+    # during another request (where teardown functions, and flask.g, would
+    # see that request's app context) pops nothing.
+    pushes = _pushes.get()
+    if pushes:
+        _pushes.set(pushes[:-1])
+        pushes[-1].exit()

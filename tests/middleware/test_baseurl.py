@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
+from collections.abc import Callable
+from typing import Any
 
-from imageattach.middleware.baseurl import base_url
+import pytest
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from imageattach.forwarded import TrustedProxyHeaders
+from imageattach.middleware.baseurl import base_url, environ_base_url, scope_base_url
 
 
 @pytest.mark.parametrize(
@@ -35,3 +40,89 @@ def test_forwarded_values_use_the_nearest_proxy() -> None:
     url = base_url("http", "internal:8000", None, "", "http, https", "spoofed, cdn.example")
     assert url == "https://cdn.example/"
     assert base_url("http", "h", None, "", "gopher") == "http://h/"
+
+
+ONE = TrustedProxyHeaders(x_proto=1, x_host=1, x_port=1, x_prefix=1)
+
+
+def environ(**extra: str) -> dict[str, str]:
+    return {
+        "wsgi.url_scheme": "http",
+        "SERVER_NAME": "10.0.0.5",
+        "SERVER_PORT": "8000",
+        "HTTP_HOST": "10.0.0.5:8000",
+        "SCRIPT_NAME": "",
+        **extra,
+    }
+
+
+def test_the_environ_without_trust_is_the_servers() -> None:
+    spoofed = environ(HTTP_X_FORWARDED_HOST="evil.example", HTTP_FORWARDED="host=evil")
+    assert environ_base_url(spoofed, None) == "http://10.0.0.5:8000/"
+
+
+def test_trusted_x_forwarded_headers_with_a_script_name() -> None:
+    proxied = environ(
+        SCRIPT_NAME="/sub",
+        HTTP_X_FORWARDED_PROTO="https",
+        HTTP_X_FORWARDED_HOST="example.com",
+        HTTP_X_FORWARDED_PORT="443",
+        HTTP_X_FORWARDED_PREFIX="/app",
+    )
+    # The forwarded port is the proxy's: its default is dropped.
+    assert environ_base_url(proxied, ONE) == "https://example.com/app/sub/"
+    proxied["HTTP_X_FORWARDED_PORT"] = "8443"
+    assert environ_base_url(proxied, ONE) == "https://example.com:8443/app/sub/"
+
+
+def test_a_forwarded_port_replaces_the_host_headers() -> None:
+    assert environ_base_url(environ(HTTP_X_FORWARDED_PORT="9000"), ONE) == "http://10.0.0.5:9000/"
+    ipv6 = environ(HTTP_HOST="[::1]", HTTP_X_FORWARDED_PORT="9000")
+    assert environ_base_url(ipv6, ONE) == "http://[::1]:9000/"
+
+
+def start_response(*args: Any) -> Callable[[bytes], object]:
+    return lambda data: None
+
+
+def test_an_environ_proxyfix_rewrote_is_not_rewritten_twice() -> None:
+    seen: list[str | None] = []
+
+    def app(env: dict[str, Any], start_response: Any) -> list[bytes]:
+        seen.append(environ_base_url(env, ONE))
+        return []
+
+    proxied = environ(
+        HTTP_X_FORWARDED_PROTO="https",
+        HTTP_X_FORWARDED_HOST="example.com",
+        HTTP_X_FORWARDED_PREFIX="/app",
+    )
+    ProxyFix(app, x_proto=1, x_host=1, x_prefix=1)(proxied, start_response)
+    assert seen == ["https://example.com/app/"]
+
+
+def test_rfc_7239_in_an_environ() -> None:
+    trust = TrustedProxyHeaders(forwarded=1)
+    forwarded = environ(HTTP_FORWARDED='proto=https;host="example.com"')
+    assert environ_base_url(forwarded, trust) == "https://example.com/"
+
+
+def test_a_scope() -> None:
+    scope: dict[str, Any] = {
+        "type": "http",
+        "scheme": "http",
+        "server": ("10.0.0.5", 8000),
+        "root_path": "/root",
+        "headers": [
+            (b"host", b"10.0.0.5:8000"),
+            (b"x-forwarded-host", b"spoofed.example"),
+            (b"x-forwarded-host", b"example.com"),
+            (b"x-forwarded-proto", b"https"),
+        ],
+    }
+    assert scope_base_url(scope, None) == "http://10.0.0.5:8000/root/"
+    # Two header fields are one list: the last value is the nearest proxy's.
+    assert scope_base_url(scope, ONE) == "https://example.com/root/"
+    websocket = {**scope, "type": "websocket", "scheme": "wss"}
+    assert scope_base_url(websocket, None) == "https://10.0.0.5:8000/root/"
+    assert scope_base_url({"type": "http", "headers": []}, None) is None

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import contextvars
+import gc
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
+import pytest
+from werkzeug.test import Client
+
+from imageattach.adapters.wsgi import install
+from imageattach.hosturl import current_host_url, host_url_context
 from imageattach.middleware.contextbody import in_context
+from imageattach.stores.fs import HttpExposedFileSystemStore
 
 current: contextvars.ContextVar[str] = contextvars.ContextVar("current", default="server")
 
@@ -44,3 +53,79 @@ def test_lists_are_returned_as_they_are_and_on_close_runs_at_once() -> None:
     body = [b"x"]
     assert in_context(body, context, {}, lambda: closed.append(True)) is body
     assert closed == [True]
+
+
+# -- the request's base URL survives the garbage collection of another's --
+
+
+def _gc_app(seen: list[object]) -> Callable[..., Iterator[bytes]]:
+    """A WSGI app whose ``/collect`` runs the cyclic GC mid-request."""
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterator[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        if environ["PATH_INFO"] == "/collect":
+            before = current_host_url()
+            gc.collect()
+            seen.append((before, current_host_url()))
+        yield (current_host_url() or "none").encode()
+        yield b"."
+
+    return app
+
+
+@pytest.mark.parametrize("make", ["wsgi", "install"])
+def test_an_abandoned_body_collected_in_a_later_request_leaves_its_url(
+    tmp_path: Path, make: str
+) -> None:
+    """The seed's bug: the abandoned body's context manager, finalised by the
+    GC during the later request, reset that request's URL to ``None``."""
+    seen: list[object] = []
+    store = HttpExposedFileSystemStore(tmp_path)
+    app = _gc_app(seen)
+    served = store.wsgi_middleware(app) if make == "wsgi" else install(app, store)
+    client = Client(served)
+    gc.disable()
+    try:
+        abandoned = client.get("/stream", base_url="http://first.example/", buffered=False)
+        assert next(iter(abandoned.response)) == b"http://first.example/"
+        abandoned.cycle = abandoned  # type: ignore[attr-defined]  # only the GC frees it
+        del abandoned
+        response = client.get("/collect", base_url="http://second.example/")
+    finally:
+        gc.enable()
+    assert seen == [("http://second.example/", "http://second.example/")]
+    assert response.text == "http://second.example/."
+    assert current_host_url() is None
+
+
+def test_a_host_url_context_restores_only_in_its_own_context() -> None:
+    manager = host_url_context("http://a.example")
+    context = contextvars.copy_context()
+    context.run(manager.__enter__)
+    assert context.run(current_host_url) == "http://a.example/"
+    with host_url_context("http://b.example/"):
+        manager.__exit__(None, None, None)  # another context: a no-op
+        assert current_host_url() == "http://b.example/"
+    assert current_host_url() is None
+
+
+def test_a_host_url_context_exits_nothing_once_another_is_current() -> None:
+    def scenario() -> None:
+        outer = host_url_context("http://a.example/")
+        inner = host_url_context("http://b.example/")
+        outer.__enter__()
+        inner.__enter__()
+        outer.__exit__(None, None, None)  # not the current value: left alone
+        assert current_host_url() == "http://b.example/"
+        inner.__exit__(None, None, None)
+        assert current_host_url() == "http://a.example/"
+
+    contextvars.copy_context().run(scenario)
+    assert current_host_url() is None
+
+
+def test_a_host_url_may_be_computed_when_needed() -> None:
+    environ = {"HTTP_HOST": "before"}
+    with host_url_context(lambda: f"http://{environ['HTTP_HOST']}"):
+        environ["HTTP_HOST"] = "after.example"
+        assert current_host_url() == "http://after.example/"

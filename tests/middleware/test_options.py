@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from imageattach.exceptions import ConfigurationError
+from imageattach.forwarded import TrustedProxyHeaders
 from imageattach.middleware.options import (
     IMMUTABLE,
     ServeOptions,
@@ -57,8 +58,34 @@ def test_bad_values_are_refused(arguments: dict[str, Any]) -> None:
 
 
 def test_unknown_names_are_refused_with_the_known_ones() -> None:
-    with pytest.raises(ConfigurationError, match="missing"):
-        make_options(None, {"mising": "404"})
+    with pytest.raises(ConfigurationError) as raised:
+        make_options(None, {"mising": "404", "zzz": 1})
+    message = str(raised.value)
+    assert "'mising': did you mean 'missing'?" in message
+    assert "'zzz'" in message and "did you mean 'zzz'" not in message
+    assert "known: cache_control, cors, follow_symlinks" in message
+
+
+def test_the_store_suggests_the_closest_serving_option(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="did you mean 'trusted_proxy_headers'"):
+        HttpExposedFileSystemStore(tmp_path, trusted_proxy_header=True)
+
+
+@pytest.mark.parametrize(
+    ("value", "trusted"),
+    [
+        (False, None),
+        ("false", None),
+        (True, TrustedProxyHeaders(x_proto=1, x_host=1, x_port=1, x_prefix=1)),
+        ("forwarded", TrustedProxyHeaders(forwarded=1)),
+    ],
+)
+def test_trusted_proxy_headers_are_normalised(
+    value: object, trusted: TrustedProxyHeaders | None
+) -> None:
+    options = ServeOptions(trusted_proxy_headers=value)  # type: ignore[arg-type]
+    assert options.proxy_trust == trusted
+    assert options.trusted_proxy_headers == (trusted or False)
 
 
 def test_overrides_apply_on_top_of_given_options() -> None:
