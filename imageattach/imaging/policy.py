@@ -5,6 +5,10 @@ this package's directory, which holds ``policy.xml``, before Wand starts
 ImageMagick.  :func:`check` then asks ImageMagick whether the rules are in
 force; when Wand was started earlier by someone else, they may not be, and
 :func:`require` refuses to process images (see ``docs/imaging.md``).
+
+The policy is process-wide: it also refuses the app's own Wand drawing
+(``xc:``, ``gradient:``, ``label:``).  :func:`allow_coders` re-allows such
+generators, in this process only (the decoding workers keep the policy).
 """
 
 from __future__ import annotations
@@ -20,8 +24,11 @@ from ..validation import check_int
 from ._environment import POLICY_DIR, WAND_STARTED_BEFORE_US
 
 __all__ = [
+    "ALLOWABLE_CODERS",
     "DEFAULT_RESOURCE_LIMITS",
     "POLICY_DIR",
+    "allow_coders",
+    "allowed_coders",
     "check",
     "is_coder_readable",
     "require",
@@ -39,6 +46,44 @@ _READ_RIGHTS = 1
 
 library.IsRightsAuthorized.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p]
 library.IsRightsAuthorized.restype = ctypes.c_int
+
+#: The coders :func:`allow_coders` accepts: generators that make an image
+#: from their arguments alone (a colour, a gradient, text in a font), reading
+#: no file, URL or other image and running no program.  ``label:``/``caption:``
+#: text starting with ``@`` would read a file: the policy's ``@*`` path rule,
+#: which stays, refuses that.
+ALLOWABLE_CODERS = frozenset(
+    {
+        "XC", "CANVAS", "GRADIENT", "RADIAL-GRADIENT", "PATTERN", "PLASMA", "FRACTAL",
+        "LABEL", "CAPTION", "NULL", "HALD",
+    }
+)  # fmt: skip
+
+#: Why some coders people ask for are never allowed.
+_REFUSED_CODERS = {
+    **dict.fromkeys(("URL", "HTTP", "HTTPS", "FTP"), "it fetches from the network"),
+    **dict.fromkeys(
+        ("TEXT", "TXT", "EPHEMERAL", "FD", "INLINE", "MIFF", "MPR", "MPRI"),
+        "it reads a file, a descriptor or embedded image data of any format",
+    ),
+    **dict.fromkeys(
+        ("MVG", "MSL", "SVG", "MSVG"),
+        "it runs a drawing or scripting language that reads files (ImageTragick)",
+    ),
+    **dict.fromkeys(
+        ("PS", "EPS", "PDF", "AI", "XPS", "PCL", "SHOW", "WIN", "X", "PRINT"),
+        "it runs an external program",
+    ),
+}
+
+library.SetMagickSecurityPolicy.argtypes = [ctypes.c_char_p, ctypes.c_void_p]
+library.SetMagickSecurityPolicy.restype = ctypes.c_int
+library.AcquireExceptionInfo.argtypes = []
+library.AcquireExceptionInfo.restype = ctypes.c_void_p
+library.DestroyExceptionInfo.argtypes = [ctypes.c_void_p]
+library.DestroyExceptionInfo.restype = ctypes.c_void_p
+
+_allowed: set[str] = set()
 
 
 def is_coder_readable(coder: str) -> bool:
@@ -88,6 +133,53 @@ def _explain(problems: list[str]) -> str:
 
 if _PROBLEMS:
     warnings.warn(_explain(_PROBLEMS), RuntimeWarning, stacklevel=2)
+
+
+def allow_coders(*coders: str) -> None:
+    """Let this process's own Wand code read with ``coders``, e.g.
+    ``allow_coders("xc", "gradient", "label")`` for a watermark.
+
+    Only the generators in :data:`ALLOWABLE_CODERS` are accepted; anything
+    else (``url``, ``msl``, ``text``, ``ephemeral``, ``@`` paths...) raises
+    :exc:`~imageattach.exceptions.ConfigurationError` and nothing changes.
+    The rule is added to this process's policy only: uploads are decoded in
+    worker processes, which start with imageattach's policy unchanged.
+    """
+    names: list[str] = []
+    for coder in coders:
+        if not isinstance(coder, str):
+            raise ConfigurationError(f"a coder name must be a str, not {coder!r}")
+        name = coder.strip().removesuffix(":").upper()
+        if name not in ALLOWABLE_CODERS:
+            reason = _REFUSED_CODERS.get(name, "it is not an image generator known to be safe")
+            raise ConfigurationError(
+                f"cannot allow ImageMagick coder {coder!r}: {reason}; "
+                f"allow_coders() accepts {', '.join(sorted(ALLOWABLE_CODERS))}"
+            )
+        names.append(name)
+    wanted = [name for name in dict.fromkeys(names) if not is_coder_readable(name)]
+    if wanted:
+        rule = f'<policy domain="coder" rights="read" pattern="{{{",".join(wanted)}}}" />'
+        exception = library.AcquireExceptionInfo()
+        try:
+            library.SetMagickSecurityPolicy(f"<policymap>{rule}</policymap>".encode(), exception)
+        finally:
+            library.DestroyExceptionInfo(exception)
+        refused = [name for name in wanted if not is_coder_readable(name)]
+        if refused:
+            raise ImagingPolicyError(
+                f"ImageMagick did not take the rule allowing {', '.join(refused)}: add {rule} "
+                "to a policy.xml in a MAGICK_CONFIGURE_PATH directory after "
+                f"{POLICY_DIR} (a later rule wins)"
+            )
+        if check():  # never: no allowable coder is a forbidden one
+            raise ImagingPolicyError(_explain(check()))
+    _allowed.update(names)
+
+
+def allowed_coders() -> frozenset[str]:
+    """The coders :func:`allow_coders` has allowed in this process."""
+    return frozenset(_allowed)
 
 
 #: Resource limits set on import: one ImageMagick thread (parallelism is per
