@@ -6,7 +6,8 @@ The convention, for whoever writes a page:
   interpreter per page (warnings are errors, but for deprecations inside
   third-party packages; anything else on stderr with "Warning" fails too), with a fresh
   temporary directory as the working directory.  That directory holds
-  ``me.jpg`` (a 400x300 JPEG) and ``photo.png`` (a 640x480 PNG), and the
+  ``me.jpg`` (a 400x300 JPEG), ``photo.jpg`` (640x480) and ``photo.png``
+  (a 640x480 PNG), and the
   environment has ``IMAGEATTACH_SECRET_KEY`` and ``SECRET_KEY`` set, as a
   reader's would.  The blocks run with ``__name__ == "__docs__"``, so
   ``if __name__ == "__main__":`` guards what would start a server.
@@ -162,6 +163,7 @@ def _tutorial_dir(tmp_path: Path) -> Path:
     work.mkdir()
     (work / "me.jpg").write_bytes(jpeg(400, 300))
     (work / "photo.png").write_bytes(png(640, 480))
+    (work / "photo.jpg").write_bytes(jpeg(640, 480))
     return work
 
 

@@ -1,41 +1,60 @@
-"""The code blocks of docs/security.md do what they say: the Python ones run
-as written, each in a fresh interpreter; the headers, the CloudFront policy
-and the nginx configuration give exactly the middleware's headers (the
-nginx one is served by a real nginx)."""
+"""The blocks of docs/security.md and docs/imaging.md that tests/test_docs.py
+cannot run: the headers, the CloudFront policy and the nginx configuration
+of security.md give exactly the middleware's headers (the nginx one is
+served by a real nginx); imaging.md's MAGICK_CONFIGURE_PATH line puts the
+policy in force for a process that imports Wand first.  (tests/test_docs.py
+runs their Python blocks.)"""
 
 from __future__ import annotations
 
 import http.client
 import json
-import re
+import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 from images import png, svg
+from test_docs import blocks as page_blocks
 
 from imageattach.middleware.core import SVG_CSP
 
-from .helpers import ROOT, run_python
+from .helpers import ROOT
 
 SECURITY = ROOT / "docs" / "security.md"
+IMAGING = ROOT / "docs" / "imaging.md"
 
 
-def blocks(language: str) -> list[str]:
-    return re.findall(rf"```{language}\n(.*?)```", SECURITY.read_text(), flags=re.DOTALL)
+def blocks(language: str, page: Path = SECURITY) -> list[str]:
+    """The code of ``page``'s ``language`` blocks that name this test."""
+    return [
+        block.code
+        for block in page_blocks(page)
+        if block.lang == language and block.checked_by == "tests/imaging/test_docs.py"
+    ]
 
 
-def test_the_page_has_python_blocks() -> None:
-    assert len(blocks("python")) >= 3
-
-
-@pytest.mark.parametrize("block", blocks("python"), ids=lambda b: b.split("\n", 1)[0][:40])
-def test_python_block_runs(block: str, tmp_path: Path) -> None:
-    result = run_python(f"import os\nos.chdir({str(tmp_path)!r})\n" + block)
-    assert result.returncode == 0, result.stderr[-3000:]
+def test_magick_configure_path_line_puts_the_policy_in_force(tmp_path: Path) -> None:
+    """imaging.md: with the variable set before the process starts, Wand
+    imported before imageattach still runs under imageattach's policy."""
+    [line] = blocks("sh", IMAGING)
+    environment = {k: v for k, v in os.environ.items() if k != "MAGICK_CONFIGURE_PATH"}
+    environment["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{environment['PATH']}"
+    environment["PYTHONPATH"] = str(ROOT)
+    script = (
+        f"{line.strip()}\nexport MAGICK_CONFIGURE_PATH\n"
+        "python -c 'import wand.image, imageattach.imaging.policy as p; print(p.check())'"
+    )
+    result = subprocess.run(
+        ["bash", "-c", script], env=environment, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+    assert "RuntimeWarning" not in result.stderr
 
 
 def test_the_listed_headers_are_the_middlewares() -> None:
