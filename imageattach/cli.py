@@ -190,7 +190,9 @@ class RetryReporter(logging.Filter):
         self._local.cause = cause
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.msg == "Exception received when sending HTTP request." and record.exc_info:
+        if str(record.msg).startswith("Sending http request"):
+            self._local.cause = None  # a new attempt: forget the last one's error
+        elif record.msg == "Exception received when sending HTTP request." and record.exc_info:
             error = record.exc_info[1]
             self._local.cause = f"{type(error).__name__}: {error}"
         elif str(record.msg).startswith("Response received to retry") and record.args:
@@ -212,15 +214,23 @@ class RetryReporter(logging.Filter):
         local.operation = local.cause = local.attempt = None
 
 
-def _boto_clients(store: Store) -> list[Any]:
-    """The boto3 clients of an S3 store (none for other stores)."""
+def _boto_clients(store: Store, name: str) -> list[Any]:
+    """The boto3 clients of an S3 store (none for other stores), made now.
+
+    :raises ConfigurationError: a client cannot be made (e.g. a bad region).
+    """
     s3 = sys.modules.get("imageattach.stores.s3")  # not imported: not an S3 store
     if s3 is None:
         return []
-    if isinstance(store, s3.S3SandboxStore):
-        return [store.underlying.client, store.overriding.client]
-    if isinstance(store, s3.S3Store):
-        return [store.client]
+    import botocore.exceptions
+
+    try:
+        if isinstance(store, s3.S3SandboxStore):
+            return [store.underlying.client, store.overriding.client]
+        if isinstance(store, s3.S3Store):
+            return [store.client]
+    except (botocore.exceptions.BotoCoreError, ValueError) as error:
+        raise ConfigurationError(f"{name}: {error}") from None
     return []
 
 
@@ -461,16 +471,20 @@ def migrate_images(
             progress.step()
 
     with ThreadPoolExecutor(jobs, thread_name_prefix="imageattach-migrate") as pool:
-        for image in images:  # rows are read here, in the session's thread
-            while running and len(running) >= room() and not stop():
+        try:
+            for image in images:  # rows are read here, in the session's thread
+                while running and len(running) >= room() and not stop():
+                    collect()
+                if stop() or room() <= 0:
+                    break
+                key = image_key(image)
+                future = pool.submit(
+                    copy_file, source, destination, key, not image.original, dry_run
+                )
+                running[future] = key
+        finally:  # also on a database error: the copies in progress are counted
+            while running:
                 collect()
-            if stop() or room() <= 0:
-                break
-            key = image_key(image)
-            future = pool.submit(copy_file, source, destination, key, not image.original, dry_run)
-            running[future] = key
-        while running:  # the copies in progress finish and are counted
-            collect()
     if stop():
         return "interrupted"
     if max_failures is not None and tally.failed >= max_failures:
@@ -597,6 +611,8 @@ def run_migrate(args: argparse.Namespace) -> int:
 
     try:
         source, destination, base, engine = _configure(args)
+        clients = _boto_clients(source, f"--from {args.source}")
+        clients += _boto_clients(destination, f"--to {args.destination}")
     except ConfigurationError as error:
         _error(str(error))
         return EXIT_USAGE
@@ -611,9 +627,8 @@ def run_migrate(args: argparse.Namespace) -> int:
             return EXIT_ERROR
         retries = RetryReporter(_stderr_line)
         stack.callback(retries.close)
-        for store in (source, destination):
-            for client in _boto_clients(store):
-                retries.watch(client)
+        for client in clients:
+            retries.watch(client)
         try:
             check_store(source, f"the source {args.source}", write=False)
             check_store(destination, f"the destination {args.destination}", write=True)
@@ -676,7 +691,9 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Copy the file of every image row of the models' tables from the --from\n"
             "store to the --to store.  Files already in the destination are skipped,\n"
-            "so an interrupted or partly failed run is resumed by running it again."
+            "so an interrupted or partly failed run is resumed by running it again.\n"
+            "Both stores are checked before the first copy (exit status 3 if one\n"
+            "cannot be used); retried storage requests are shown on stderr."
         ),
         epilog=f"{STORE_SPEC_HELP}\n{EXIT_STATUS_HELP}\nexample:\n"
         "  imageattach migrate --from file:///srv/images --to s3://my-bucket/images \\\n"
@@ -747,7 +764,11 @@ def _at_least_one(value: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     args = build_parser().parse_args(argv)
-    status: int = args.run(args)
+    try:
+        status: int = args.run(args)
+    except KeyboardInterrupt:  # before the signal handlers are in place
+        _error("interrupted")
+        return EXIT_INTERRUPTED
     return status
 
 

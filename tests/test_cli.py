@@ -13,6 +13,7 @@ import struct
 import subprocess
 import sys
 import termios
+import time
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -99,11 +100,13 @@ def test_missing_arguments_are_a_usage_error(capsys: pytest.CaptureFixture[str])
         ({"--models": "no_such_module:Base"}, "cannot import"),
         ({"--database": "nosuchdialect://x"}, "bad database URL"),
         ({"--database": "entity_models:Modern"}, "not an SQLAlchemy Engine"),
+        ({"--to": "s3://bucket?region=bad%20region!"}, "region_name 'bad region!' doesn't match"),
     ],
 )
 def test_configuration_errors(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], change: dict[str, str], message: str
 ) -> None:
+    (tmp_path / "db.sqlite").touch()  # an empty SQLite database
     options = {
         "--from": f"file://{tmp_path}/a",
         "--to": f"file://{tmp_path}/b",
@@ -266,14 +269,21 @@ def sqlite_images(tmp_path: Path) -> Iterator[Images]:
 
 
 def migrate(
-    images: Images, source: str, destination: str, *extra: str, env: dict[str, str] | None = None
+    images: Images,
+    source: str,
+    destination: str,
+    *extra: str,
+    env: dict[str, str] | None = None,
+    unset: tuple[str, ...] = (),
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``imageattach migrate`` through the installed console script."""
+    """Run ``imageattach migrate`` through the installed console script,
+    with ``env`` added to the environment and ``unset`` removed from it."""
     arguments = ["--from", source, "--to", destination, "--models", MODELS]
+    environment = {name: value for name, value in os.environ.items() if name not in unset}
     return subprocess.run(
         [str(SCRIPT), "migrate", *arguments, "--database", images.database_url, *extra],
         cwd=TESTS,  # the current directory is importable: entity_models, dying_store
-        env=os.environ | (env or {}),
+        env=environment | (env or {}),
         capture_output=True,
         text=True,
         timeout=120,
@@ -405,6 +415,20 @@ def test_a_signal_stops_in_order(
 
 
 @pytest.mark.e2e
+def test_a_second_signal_exits_at_once(sqlite_images: Images, tmp_path: Path) -> None:
+    started = time.monotonic()
+    result = migrate(
+        sqlite_images, sqlite_images.spec, "cli_stores:InterruptedTwice", "--jobs", "1",
+        env={"CLI_STORE_PATH": str(tmp_path / "destination")},
+    )  # fmt: skip
+    assert time.monotonic() - started < 30  # the write in progress was not waited for
+    assert result.returncode == EXIT_INTERRUPTED
+    assert result.stdout == ""
+    assert result.stderr.endswith("imageattach: interrupted again: exiting without waiting\n")
+    assert files_under(tmp_path / "destination") == []
+
+
+@pytest.mark.e2e
 def test_failures_are_reported_and_retried(sqlite_images: Images, tmp_path: Path) -> None:
     destination = f"file://{tmp_path / 'destination'}"
     missing = sorted(files_under(sqlite_images.root))[:2]
@@ -473,6 +497,21 @@ def test_a_missing_bucket_fails_fast(sqlite_images: Images, moto_server: MotoSer
     assert result.returncode == EXIT_ERROR
     [error] = error_lines(result)
     assert "the bucket 'no-such-bucket' does not exist; nothing was copied" in error
+    assert "failed:" not in result.stderr
+
+
+@pytest.mark.e2e
+def test_missing_credentials_fail_fast(sqlite_images: Images, moto_server: MotoServer) -> None:
+    spec = s3_spec(moto_server, moto_server.new_bucket())
+    result = migrate(
+        sqlite_images, sqlite_images.spec, spec,
+        unset=("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"),
+    )  # fmt: skip
+    assert result.returncode == EXIT_ERROR
+    assert error_lines(result) == [
+        f"imageattach: error: the destination {spec}: no AWS credentials (set "
+        "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE); nothing was copied"
+    ]
     assert "failed:" not in result.stderr
 
 
