@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.test import Client
 
+from imageattach.adapters.wsgi import install
 from imageattach.forwarded import TrustedProxyHeaders
 from imageattach.middleware.baseurl import base_url, environ_base_url, scope_base_url
+from imageattach.stores.fs import HttpExposedFileSystemStore
 
 
 @pytest.mark.parametrize(
@@ -126,3 +130,37 @@ def test_a_scope() -> None:
     websocket = {**scope, "type": "websocket", "scheme": "wss"}
     assert scope_base_url(websocket, None) == "https://10.0.0.5:8000/root/"
     assert scope_base_url({"type": "http", "headers": []}, None) is None
+
+
+@pytest.mark.parametrize(
+    ("trust", "expected"),
+    [
+        (False, "http://10.0.0.5:8000/"),
+        (True, "https://example.com/"),
+        ("forwarded", "https://rfc.example/"),
+        ("x_proto=1", "https://10.0.0.5:8000/"),
+    ],
+)
+def test_the_store_middleware_alone_trusts_only_what_is_configured(
+    tmp_path: Path, trust: object, expected: str
+) -> None:
+    store = HttpExposedFileSystemStore(tmp_path, trusted_proxy_headers=trust)
+
+    def app(env: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        start_response("200 OK", [])
+        return [store.base_url.encode()]
+
+    headers = {
+        "Host": "10.0.0.5:8000",
+        "X-Forwarded-Proto": "https",
+        "X-Forwarded-Host": "example.com",
+        "Forwarded": "proto=https;host=rfc.example",
+    }
+    untrusted = "http://10.0.0.5:8000/__images__/"
+    expected += "__images__/"
+    # Through an adapter, every trusted header applies.
+    assert Client(install(app, store)).get("/", headers=headers).text == expected
+    # The store's own middleware alone may apply fewer (it reads
+    # X-Forwarded-Proto and -Host when both are trusted), never others.
+    alone = Client(store.wsgi_middleware(app)).get("/", headers=headers).text
+    assert alone in (expected, untrusted)

@@ -85,7 +85,7 @@ def test_trusted_proxy_headers_are_normalised(
 ) -> None:
     options = ServeOptions(trusted_proxy_headers=value)  # type: ignore[arg-type]
     assert options.proxy_trust == trusted
-    assert options.trusted_proxy_headers == (trusted or False)
+    assert options.trusted_proxy_headers == (False if trusted is None else trusted)
 
 
 def test_overrides_apply_on_top_of_given_options() -> None:
