@@ -284,14 +284,22 @@ store = HttpExposedFileSystemStore(
 )
 engine = create_engine("sqlite://")
 Base.metadata.create_all(engine)
-environment = jinja2.Environment(autoescape=True)
+with open(sys.argv[1]) as f:
+    template = f.read()
 with Session(engine) as session, store_context(store):
     user = User()
     with open("me.jpg", "rb") as f:
         user.picture.from_file(f)
     session.add(user)
     session.commit()
-    print(environment.from_string(open(sys.argv[1]).read()).render(user=user))
+    escaped, plain = (
+        jinja2.Environment(autoescape=autoescape).from_string("{{ user.picture }}").render(
+            user=user
+        )
+        for autoescape in (True, False)
+    )
+    assert escaped == plain, (escaped, plain)  # the docs do not say "with autoescape on"
+    print(jinja2.Environment(autoescape=True).from_string(template).render(user=user))
 """
 
 
