@@ -15,7 +15,10 @@ Uninstalling the plugin undoes both.
 Without a store, the plugin builds one from ``app.config`` keys
 ``imageattach.store_path`` (required), ``imageattach.prefix``,
 ``imageattach.secret_key``, ``imageattach.cors``,
-``imageattach.cache_control``, ``imageattach.host_url``.
+``imageattach.cache_control``, ``imageattach.host_url``,
+``imageattach.trusted_proxy_headers`` and the other serving options (see
+``docs/deployment.md``).  Image URLs are built from the environ Bottle
+received.
 """
 
 from __future__ import annotations

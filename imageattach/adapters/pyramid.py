@@ -8,14 +8,18 @@
 ``config.include`` builds the store from the ``imageattach.*`` settings (see
 :data:`imageattach.adapters.settings.SETTINGS`: ``imageattach.store_path``
 (required), ``imageattach.prefix``, ``imageattach.secret_key``,
-``imageattach.cors``, ``imageattach.cache_control``, ``imageattach.host_url``),
-or takes ``imageattach.store``: a store object, or the dotted name of one or of
+``imageattach.cors``, ``imageattach.cache_control``, ``imageattach.host_url``,
+``imageattach.trusted_proxy_headers`` and the other serving options), or
+takes ``imageattach.store``: a store object, or the dotted name of one or of
 a callable that takes the settings and returns one.  It adds:
 
 - a tween, just under ``INGRESS`` and so above ``pyramid_tm``'s, that makes
   the store current for the request — still while ``pyramid_tm`` commits or
   aborts, and while a streamed response body is iterated;
 - the ``request.imageattach_store`` property.
+
+Image URLs are built from ``request.environ``, as Pyramid received it (after
+any ``ProxyFix`` in front of the router).
 
 :func:`wrap` puts the store's serving middleware in front of the WSGI app,
 so image hits are answered before Pyramid's router runs.

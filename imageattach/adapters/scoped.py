@@ -15,7 +15,7 @@ from ..context import pop_store_context, push_store_context
 from ..exceptions import ImageAttachError
 from ..forwarded import TrustedProxyHeaders
 from ..hosturl import HostURLContext
-from ..middleware.baseurl import environ_base_url, scope_base_url
+from ..middleware.baseurl import ENVIRON_KEYS, environ_base_url, scope_base_url, scope_key
 from ..store import Store
 
 __all__ = ["StorePush", "environ_host_url", "reads_request_url", "scope_host_url", "trust_of"]
@@ -75,10 +75,29 @@ def environ_host_url(store: Store, environ_of: Callable[[], Mapping[str, Any]]) 
     ``environ_of()`` returns: the one the app received, rewritten by any
     ``ProxyFix`` in front of it."""
     trust = trust_of(store)
-    return HostURLContext(lambda: environ_base_url(environ_of(), trust))
+    memo: list[Any] = [None, None]  # (key, url): a page locates many images
+
+    def compute() -> str | None:
+        environ = environ_of()
+        key = (id(environ), *map(environ.get, ENVIRON_KEYS))
+        if memo[0] != key:
+            memo[:] = [key, environ_base_url(environ, trust)]
+        url: str | None = memo[1]
+        return url
+
+    return HostURLContext(compute)
 
 
 def scope_host_url(store: Store, scope: Mapping[str, Any]) -> HostURLContext:
     """The base URL, computed when ``locate()`` needs it, from ``scope``."""
     trust = trust_of(store)
-    return HostURLContext(lambda: scope_base_url(scope, trust))
+    memo: list[Any] = [None, None]
+
+    def compute() -> str | None:
+        key = scope_key(scope)
+        if memo[0] != key:
+            memo[:] = [key, scope_base_url(scope, trust)]
+        url: str | None = memo[1]
+        return url
+
+    return HostURLContext(compute)

@@ -20,7 +20,23 @@ from werkzeug.sansio.utils import get_host
 
 from ..forwarded import NOTHING, Forwarded, TrustedProxyHeaders, parse_forwarded
 
-__all__ = ["base_url", "environ_base_url", "scope_base_url"]
+__all__ = ["ENVIRON_KEYS", "base_url", "environ_base_url", "scope_base_url", "scope_key"]
+
+#: The environ entries :func:`environ_base_url` reads: while they are
+#: unchanged, so is its result.
+ENVIRON_KEYS = (
+    "wsgi.url_scheme",
+    "HTTP_HOST",
+    "SERVER_NAME",
+    "SERVER_PORT",
+    "SCRIPT_NAME",
+    "HTTP_X_FORWARDED_PROTO",
+    "HTTP_X_FORWARDED_HOST",
+    "HTTP_X_FORWARDED_PORT",
+    "HTTP_X_FORWARDED_PREFIX",
+    "HTTP_FORWARDED",
+    "werkzeug.proxy_fix.orig",
+)
 
 # Characters a URL path keeps as they are (WHATWG path segment), '%' included
 # so that an already quoted root path is not quoted twice.
@@ -133,6 +149,19 @@ def scope_base_url(scope: Mapping[str, Any], trust: TrustedProxyHeaders | None) 
         (server[0], server[1]) if server else None,
         scope.get("root_path", ""),
         forwarded=forwarded,
+    )
+
+
+def scope_key(scope: Mapping[str, Any]) -> tuple[object, ...]:
+    """While this is unchanged, so is :func:`scope_base_url`'s result (the
+    headers list is compared by identity and length)."""
+    headers = scope.get("headers", ())
+    return (
+        scope.get("scheme"),
+        scope.get("server"),
+        scope.get("root_path"),
+        id(headers),
+        len(headers),
     )
 
 
