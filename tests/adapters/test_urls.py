@@ -33,9 +33,11 @@ from imageattach.adapters import asgi, wsgi
 from imageattach.adapters.bottle import ImageAttachPlugin
 from imageattach.adapters.flask import ImageAttach
 from imageattach.adapters.pyramid import get_store
+from imageattach.adapters.scoped import environ_host_url, scope_host_url
 from imageattach.adapters.starlette import ImageAttachMiddleware
 from imageattach.context import get_current_store
 from imageattach.exceptions import ConfigurationError, ContextError
+from imageattach.hosturl import current_host_url
 from imageattach.store import Store
 from imageattach.stores.fs import HttpExposedFileSystemStore
 
@@ -396,3 +398,19 @@ def test_a_configured_host_url_with_a_port_is_kept(tmp_path: Path) -> None:
     extension = ImageAttach(app)
     app.get("/")(lambda: extension.store.base_url)  # type: ignore[attr-defined]
     assert app.test_client().get("/").text == "http://example.com:8080/__images__/"
+
+
+def test_the_memoised_url_follows_changes_to_the_environ_and_scope(tmp_path: Path) -> None:
+    store = HttpExposedFileSystemStore(tmp_path, trusted_proxy_headers=True)
+    environ = {"wsgi.url_scheme": "http", "HTTP_HOST": "a.example"}
+    with environ_host_url(store, lambda: environ):
+        assert current_host_url() == "http://a.example/"
+        environ["HTTP_X_FORWARDED_HOST"] = "b.example"
+        assert current_host_url() == "http://b.example/"
+    scope: dict[str, Any] = {"type": "http", "scheme": "http", "headers": [(b"host", b"a")]}
+    with scope_host_url(store, scope):
+        assert current_host_url() == "http://a/"
+        scope["scheme"] = "https"  # as uvicorn's ProxyHeadersMiddleware does
+        assert current_host_url() == "https://a/"
+        scope["headers"] = [(b"host", b"c")]
+        assert current_host_url() == "https://c/"
