@@ -552,20 +552,11 @@ def _engine(database: str) -> Any:
 
 
 def _store(spec: str, role: str) -> Store:
-    """The store ``spec`` describes.  A ``module:attribute`` naming a class
-    that is not a Store subclass (a model class given by mistake) is
-    refused: it is imported and inspected, never instantiated."""
-    if "://" not in spec:
-        found: Any = None
-        with contextlib.suppress(ConfigurationError):  # parse_store explains it
-            found = import_object(spec)
-        if isinstance(found, type) and not issubclass(found, Store):
-            raise ConfigurationError(
-                f"{role} {spec!r} is the class {found.__qualname__}, not a Store: name a "
-                "Store instance, a Store class or a function that returns a Store (other "
-                "classes are not instantiated)"
-            )
-    return parse_store(spec)
+    """The store ``spec`` describes, errors naming the option it came from."""
+    try:
+        return parse_store(spec)
+    except ConfigurationError as error:
+        raise ConfigurationError(f"{role}: {error}") from None
 
 
 def _configure(args: argparse.Namespace) -> tuple[Store, Store, Any, Any]:

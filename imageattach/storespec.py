@@ -126,6 +126,13 @@ def parse_store(spec: str) -> Store:
             "s3://bucket/prefix or package.module:attribute"
         )
     found = import_object(spec)
+    if isinstance(found, type) and not issubclass(found, Store):
+        # A model class given by mistake must not be instantiated.
+        raise ConfigurationError(
+            f"{spec!r} is the class {found.__qualname__}, not a Store: name a Store "
+            "instance, a Store class or a function that returns a Store (other classes "
+            "are not instantiated)"
+        )
     if not isinstance(found, Store) and callable(found):
         found = found()
     if not isinstance(found, Store):

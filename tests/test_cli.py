@@ -192,7 +192,7 @@ def test_a_class_that_is_not_a_store_is_not_instantiated(
     for option in ("to", "from"):
         assert main(_options(tmp_path, **{option: "cli_stores:NotAStore"})) == EXIT_USAGE
         assert capsys.readouterr().err == (
-            f"imageattach: error: --{option} 'cli_stores:NotAStore' is the class NotAStore, "
+            f"imageattach: error: --{option}: 'cli_stores:NotAStore' is the class NotAStore, "
             "not a Store: name a Store instance, a Store class or a function that returns a "
             "Store (other classes are not instantiated)\n"
         )

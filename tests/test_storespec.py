@@ -56,6 +56,10 @@ def test_factory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         "class Holder:\n"
         "    store = STORE\n"
         "NOT_A_STORE = 42\n"
+        "made = []\n"
+        "class Model:\n"
+        "    def __init__(self):\n"
+        "        made.append(self)\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.delitem(sys.modules, "spec_config", raising=False)
@@ -66,6 +70,9 @@ def test_factory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         parse_store("spec_config:NOT_A_STORE")
     with pytest.raises(ConfigurationError, match="no attribute"):
         parse_store("spec_config:MISSING")
+    with pytest.raises(ConfigurationError, match="is the class Model, not a Store"):
+        parse_store("spec_config:Model")
+    assert import_object("spec_config:made") == []  # refused without being instantiated
 
 
 @pytest.mark.parametrize(
