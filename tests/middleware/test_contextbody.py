@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextvars
 import gc
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -129,3 +129,44 @@ def test_a_host_url_may_be_computed_when_needed() -> None:
     with host_url_context(lambda: f"http://{environ['HTTP_HOST']}"):
         environ["HTTP_HOST"] = "after.example"
         assert current_host_url() == "http://after.example/"
+
+
+def test_an_abandoned_asgi_request_collected_later_leaves_the_others_url(
+    tmp_path: Path,
+) -> None:
+    """A coroutine dropped mid-request (a server task that was never
+    finished) is closed by the GC wherever it runs: its ``with`` blocks
+    exit there, and must not touch that context's URL or store."""
+    from imageattach.adapters.asgi import install as asgi_install
+    from imageattach.context import get_current_store, store_context
+
+    store = HttpExposedFileSystemStore(tmp_path)
+    other = HttpExposedFileSystemStore(tmp_path / "other")
+
+    class Suspend:
+        def __await__(self) -> Generator[None, None, None]:
+            yield None
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await Suspend()
+
+    scope = {"type": "http", "method": "GET", "path": "/", "scheme": "http",
+             "headers": [(b"host", b"first.example")], "query_string": b""}  # fmt: skip
+    served_apps: list[Any] = [store.asgi_middleware(app), asgi_install(app, store)]
+    for served in served_apps:
+        coroutine = served(scope, None, None)
+        contextvars.copy_context().run(coroutine.send, None)  # suspended in the app
+        holder: list[object] = [coroutine]
+        holder.append(holder)  # a cycle: only the GC frees it
+        del coroutine, holder
+
+        def later() -> tuple[str | None, object]:
+            with host_url_context("http://second.example/"), store_context(other):
+                gc.collect()
+                return current_host_url(), get_current_store()
+
+        gc.disable()
+        try:
+            assert contextvars.copy_context().run(later) == ("http://second.example/", other)
+        finally:
+            gc.enable()
