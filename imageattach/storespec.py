@@ -23,6 +23,7 @@ from typing import Any
 
 from .exceptions import ConfigurationError
 from .store import Store
+from .validation import unknown_names
 
 __all__ = ["import_object", "parse_store"]
 
@@ -78,9 +79,8 @@ def _query(spec: str, query: str, accepted: dict[str, Callable[[str], Any]]) -> 
     options: dict[str, Any] = {}
     for name, value in urllib.parse.parse_qsl(query, keep_blank_values=True, strict_parsing=False):
         if name not in accepted:
-            raise ConfigurationError(
-                f"unknown option {name!r} in store {spec!r}; accepted: {', '.join(accepted)}"
-            )
+            unknown = unknown_names("option", [name], accepted)
+            raise ConfigurationError(f"{unknown} in store {spec!r}")
         if name in options:
             raise ConfigurationError(f"option {name!r} given twice in store {spec!r}")
         try:

@@ -14,8 +14,9 @@ from typing import Any
 
 from ..exceptions import ConfigurationError
 from ..forwarded import trusted_proxy_headers
-from ..middleware.options import ServeOptions, unknown_names
+from ..middleware.options import ServeOptions
 from ..stores.fs import HttpExposedFileSystemStore
+from ..validation import unknown_names
 
 __all__ = ["SERVING_SETTINGS", "SETTINGS", "parse_bool", "parse_cors", "store_from_settings"]
 

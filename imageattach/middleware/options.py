@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import difflib
 import inspect
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 from ..exceptions import ConfigurationError
 from ..forwarded import TrustedProxyHeaders, trusted_proxy_headers
+from ..validation import unknown_names
 from .miss import OnMiss
 
-__all__ = ["IMMUTABLE", "ServeOptions", "has_version_query", "make_options", "unknown_names"]
+__all__ = ["IMMUTABLE", "ServeOptions", "has_version_query", "make_options"]
 
 #: ``Cache-Control`` of versioned URLs: they never change, so caches may keep
 #: them for a year without revalidating.
@@ -121,21 +121,6 @@ def make_options(options: ServeOptions | None, overrides: dict[str, Any]) -> Ser
     values = {name: getattr(base, name) for name in _NAMES}
     values.update(overrides)
     return ServeOptions(**values)
-
-
-def unknown_names(kind: str, unknown: Iterable[str], known: Iterable[str]) -> str:
-    """The message for unknown option names: the known ones, and the
-    closest known name to each unknown one, if any is close."""
-    unknown, known = list(unknown), sorted(known)
-    hints = []
-    for name in unknown:
-        close = difflib.get_close_matches(name, known, n=1)
-        if close:
-            hints.append(f"{name!r}: did you mean {close[0]!r}?")
-    message = f"unknown {kind}(s) {', '.join(map(repr, unknown))}"
-    if hints:
-        message += f" ({'; '.join(hints)})"
-    return f"{message}; known: {', '.join(known)}"
 
 
 def _check_header_value(name: str, value: str) -> None:
