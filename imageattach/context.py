@@ -10,11 +10,13 @@ sees the store pushed by the coroutine.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from contextvars import ContextVar
-from typing import IO, Any
+from contextvars import ContextVar, Token
+from types import TracebackType
+from typing import IO, Any, ParamSpec, TypeVar
 
 from .exceptions import ContextError
 from .store import Store, check_store
@@ -22,6 +24,7 @@ from .store import Store, check_store
 __all__ = [
     "ContextError",
     "LocalProxyStore",
+    "StoreContext",
     "context_stacks",
     "current_store",
     "get_current_context_id",
@@ -31,6 +34,9 @@ __all__ = [
     "resolve_store",
     "store_context",
 ]
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 _stack: ContextVar[tuple[Store, ...]] = ContextVar("imageattach_store_stack", default=())
 
@@ -101,8 +107,62 @@ def pop_store_context() -> Store:
     return stack[-1]
 
 
-@contextlib.contextmanager
-def store_context(store: Store) -> Iterator[Store]:
+class StoreContext:
+    """Makes a store current between ``__enter__`` and ``__exit__`` (see
+    :func:`store_context`).
+
+    A plain class rather than a generator, so that exiting is tied to the
+    context it was entered in: a ``with store_context()`` inside a generator
+    or coroutine that was abandoned and is closed later by the garbage
+    collector, while other code runs, leaves that code's stack alone.
+    """
+
+    __slots__ = ("_entered", "_store", "_token")
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._entered: tuple[Store, ...] | None = None
+        self._token: Token[tuple[Store, ...]] | None = None
+
+    def __enter__(self) -> Store:
+        if self._token is not None:
+            raise ContextError("a store_context() is entered once; make another one")
+        self._entered = (*_stack.get(), check_store(self._store))
+        self._token = _stack.set(self._entered)
+        return self._store
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None = None,
+        exc: BaseException | None = None,
+        traceback: TracebackType | None = None,
+    ) -> None:
+        token, entered = self._token, self._entered
+        self._token = self._entered = None
+        if token is None or entered is None:
+            return
+        current = _stack.get()
+        # Ours, or ours with pushes left inside the block (undone, as before);
+        # anything else is another request's stack.
+        if len(current) < len(entered) or any(
+            a is not b for a, b in zip(current, entered, strict=False)
+        ):
+            return
+        with contextlib.suppress(ValueError):  # entered in another context
+            _stack.reset(token)
+
+    def __call__(self, function: Callable[_P, _R]) -> Callable[_P, _R]:
+        """Use as a decorator: ``function`` runs with the store current."""
+
+        @functools.wraps(function)
+        def with_store(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+            with StoreContext(self._store):
+                return function(*args, **kwargs)
+
+        return with_store
+
+
+def store_context(store: Store) -> StoreContext:
     """Use ``store`` as the current store inside the ``with`` block::
 
         with store_context(store):
@@ -111,12 +171,7 @@ def store_context(store: Store) -> Iterator[Store]:
 
     The previous stack is restored when the block exits, also on exceptions.
     """
-    previous = _stack.get()
-    _stack.set((*previous, check_store(store)))
-    try:
-        yield store
-    finally:
-        _stack.set(previous)
+    return StoreContext(store)
 
 
 def get_current_store() -> Store:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from imageattach.context import (
     ContextError,
+    context_stacks,
     current_store,
     get_current_store,
     pop_store_context,
@@ -127,3 +130,69 @@ def test_python_m_version_prints_the_version() -> None:
         [sys.executable, "-m", "imageattach.version"], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == VERSION
+
+
+def _abandoned_generator(store: FileSystemStore) -> Iterator[None]:
+    """A generator holding a ``store_context`` open, as a streamed response
+    body does; it is left unfinished and in a reference cycle."""
+    with store_context(store):
+        yield
+
+
+def test_an_abandoned_block_closed_by_the_gc_leaves_the_current_stack(tmp_path: Path) -> None:
+    a, b = FileSystemStore(tmp_path, "http://a/"), FileSystemStore(tmp_path, "http://b/")
+    gc.disable()
+    try:
+        generator = _abandoned_generator(a)
+        next(generator)
+        holder: list[object] = [generator]
+        holder.append(holder)  # only the cyclic collector frees it
+        pop_store_context()  # the request that abandoned it ended without closing it
+        del generator, holder
+        with store_context(b):
+            gc.collect()  # closes the generator: its block exits here, in b's block
+            assert get_current_store() is b
+        assert context_stacks == {}
+    finally:
+        gc.enable()
+
+
+def test_a_block_entered_in_another_thread_is_not_exited_here(tmp_path: Path) -> None:
+    a, b = FileSystemStore(tmp_path, "http://a/"), FileSystemStore(tmp_path, "http://b/")
+    block = store_context(a)
+    thread = threading.Thread(target=block.__enter__)
+    thread.start()
+    thread.join()
+    with store_context(a):  # an equal stack, but this context's own
+        block.__exit__()
+        assert get_current_store() is a
+    with store_context(b):
+        block.__exit__()
+        assert get_current_store() is b
+
+
+def test_pushes_left_inside_a_block_are_undone_when_it_exits(tmp_path: Path) -> None:
+    a, b = FileSystemStore(tmp_path, "http://a/"), FileSystemStore(tmp_path, "http://b/")
+    with store_context(a):
+        push_store_context(b)
+    with pytest.raises(ContextError):
+        get_current_store()
+
+
+def test_store_context_as_a_decorator_and_entered_once(tmp_path: Path) -> None:
+    store = FileSystemStore(tmp_path, "http://a/")
+
+    @store_context(store)
+    def current() -> object:
+        return get_current_store()
+
+    results: list[object] = []
+    threads = [threading.Thread(target=lambda: results.append(current())) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [store] * 4 and current() is store
+    block = store_context(store)
+    with block, pytest.raises(ContextError, match="entered once"), block:
+        pass
