@@ -23,7 +23,9 @@ from wand.image import Image
 __all__ = [
     "ADOBE_RGB_PROFILE",
     "animated_gif",
+    "colour_strips",
     "corrupt_jpeg",
+    "detailed_region",
     "huge_png_header",
     "jpeg",
     "large_jpeg",
@@ -235,4 +237,45 @@ def large_jpeg(width: int = 4000, height: int = 3000) -> bytes:
     temporary = cache.with_suffix(f".{os.getpid()}.tmp")
     temporary.write_bytes(data)
     os.replace(temporary, cache)
+    return data
+
+
+def colour_strips(
+    colors: tuple[str, ...] = ("red", "lime", "blue"),
+    side: int = 100,
+    *,
+    vertical: bool = False,
+    alpha: bool = False,
+) -> bytes:
+    """A PNG of ``side`` x ``side`` squares of ``colors`` in a row (a
+    column if ``vertical``), so a crop shows which part it kept.  With
+    ``alpha`` the first square is half transparent."""
+    count = len(colors)
+    width, height = (side, side * count) if vertical else (side * count, side)
+    background = Color("transparent" if alpha else "white")
+    with Image(width=width, height=height, background=background) as image:
+        for index, color in enumerate(colors):
+            fill = Color("rgba(255, 0, 0, 0.5)") if alpha and index == 0 else Color(color)
+            with Image(width=side, height=side, background=fill) as square:
+                left, top = (0, index * side) if vertical else (index * side, 0)
+                image.composite(square, left, top, operator="copy")
+        image.format = "png"
+        data: bytes = image.make_blob()
+    return data
+
+
+def detailed_region(width: int = 300, height: int = 100, *, where: str = "east") -> bytes:
+    """A flat grey PNG with one third, on side ``where`` (``east``,
+    ``west``, ``north`` or ``south``), full of random noise: the most
+    detailed region, which the ``entropy`` gravity must keep."""
+    horizontal = where in ("east", "west")
+    patch_width, patch_height = (width // 3, height) if horizontal else (width, height // 3)
+    left = width - patch_width if where == "east" else 0
+    top = height - patch_height if where == "south" else 0
+    with Image(width=width, height=height, background=Color("gray50")) as image:
+        with Image(width=patch_width, height=patch_height, background=Color("gray50")) as patch:
+            patch.noise("random", attenuate=3.0)
+            image.composite(patch, left, top)
+        image.format = "png"
+        data: bytes = image.make_blob()
     return data

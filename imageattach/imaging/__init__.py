@@ -1,6 +1,7 @@
 """Everything imageattach does with ImageMagick and librsvg.
 
-:func:`probe` and :func:`make_thumbnail` run each image in a decoding worker
+:func:`probe`, :func:`make_thumbnail`, :func:`render` and
+:func:`preview_rgba` run each image in a decoding worker
 process under :class:`ImageLimits` (see :mod:`imageattach.imaging.sandbox`):
 a hostile file costs one bounded job, never the server.  Importing this
 package puts imageattach's ImageMagick security policy in force and sets
@@ -17,8 +18,9 @@ from . import _environment  # noqa: F401  (sets MAGICK_CONFIGURE_PATH: must prec
 from ..limits import DEFAULT_LIMITS, ImageLimits
 from .formats import ACCEPTED_MIMETYPES
 from .info import ImageInfo
-from .jobs import DEFAULT_MAX_PIXELS, make_thumbnail, probe
+from .jobs import DEFAULT_MAX_PIXELS, make_thumbnail, preview_rgba, probe, render
 from .policy import DEFAULT_RESOURCE_LIMITS, POLICY_DIR, set_resource_limits
+from .render import PreviewResult, RenderResult, RenderSpec
 from .sandbox import Sandbox, configure_sandbox, get_sandbox
 from .thumbnail import DEFAULT_JPEG_QUALITY
 
@@ -31,10 +33,15 @@ __all__ = [
     "POLICY_DIR",
     "ImageInfo",
     "ImageLimits",
+    "PreviewResult",
+    "RenderResult",
+    "RenderSpec",
     "Sandbox",
     "configure_sandbox",
     "get_sandbox",
     "make_thumbnail",
+    "preview_rgba",
     "probe",
+    "render",
     "set_resource_limits",
 ]

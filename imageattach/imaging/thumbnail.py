@@ -18,7 +18,13 @@ from .formats import ACCEPTED_MIMETYPES, CODERS
 from .identify import identify
 from .info import ImageInfo
 
-__all__ = ["DEFAULT_JPEG_QUALITY", "MIN_PDF_DPI", "PNG_COMPRESSION_LEVEL", "thumbnail_bytes"]
+__all__ = [
+    "DEFAULT_JPEG_QUALITY",
+    "MIN_PDF_DPI",
+    "PNG_COMPRESSION_LEVEL",
+    "source_info",
+    "thumbnail_bytes",
+]
 
 #: JPEG/WebP quality when none is given: visually lossless for thumbnails.
 DEFAULT_JPEG_QUALITY = 85
@@ -46,16 +52,7 @@ def thumbnail_bytes(
     (in a decoding worker; :func:`imageattach.imaging.make_thumbnail` is the
     public entry point, and has checked the options).  ``info`` is the
     image's probe if the caller has it; it is probed here otherwise."""
-    if info is None:
-        info = identify(data, limits=limits, allow_active_svg=True)
-    else:
-        policy.require()
-        if info.mimetype not in ACCEPTED_MIMETYPES:
-            raise UnsupportedImageError(f"{info.mimetype} is not accepted")
-        if info.width * info.height > limits.pixels:
-            raise ImageTooLargeError(
-                f"{info.width}x{info.height} image exceeds the limit of {limits.pixels} pixels"
-            )
+    info = source_info(data, info, limits)
     _check_memory(info, width, height, limits.memory)
     mimetype = thumbnail_mimetype(info.mimetype)
     with wand_errors(), _decode(data, info, width, height) as image:
@@ -65,6 +62,21 @@ def thumbnail_bytes(
         image.reset_coords()  # a GIF frame's canvas offset would survive in the output
         image.strip()
         return _encode(image, mimetype, quality), mimetype
+
+
+def source_info(data: bytes, info: ImageInfo | None, limits: ImageLimits) -> ImageInfo:
+    """``info`` checked against ``limits``, or ``data`` probed if it is ``None``
+    (SVG active content is allowed: the upload was checked when stored)."""
+    if info is None:
+        return identify(data, limits=limits, allow_active_svg=True)
+    policy.require()
+    if info.mimetype not in ACCEPTED_MIMETYPES:
+        raise UnsupportedImageError(f"{info.mimetype} is not accepted")
+    if info.width * info.height > limits.pixels:
+        raise ImageTooLargeError(
+            f"{info.width}x{info.height} image exceeds the limit of {limits.pixels} pixels"
+        )
+    return info
 
 
 #: Bytes per pixel of ImageMagick's pixel cache (16-bit RGBA), twice over:

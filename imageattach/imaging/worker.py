@@ -31,6 +31,8 @@ from . import channel
 # worker (``python -m``): the server never imports it.
 from .identify import identify
 from .info import ImageInfo
+from .render import RenderSpec
+from .renderer import preview_bytes, render_bytes
 from .thumbnail import thumbnail_bytes
 
 __all__ = ["main"]
@@ -155,9 +157,27 @@ def _thumbnail(data: bytes, params: dict[str, Any], limits: ImageLimits) -> Repl
     return {"mimetype": mimetype, "length": len(blob)}, [channel.anonymous_file(blob)]
 
 
+def _render(data: bytes, params: dict[str, Any], limits: ImageLimits) -> Reply:
+    info = ImageInfo(**params["info"]) if params["info"] else None
+    blob, mimetype, width, height = render_bytes(
+        data, spec=RenderSpec.from_json(params["spec"]), info=info, limits=limits
+    )
+    reply = {"mimetype": mimetype, "width": width, "height": height, "length": len(blob)}
+    return reply, [channel.anonymous_file(blob)]
+
+
+def _preview(data: bytes, params: dict[str, Any], limits: ImageLimits) -> Reply:
+    info = ImageInfo(**params["info"]) if params["info"] else None
+    rgba, width, height = preview_bytes(data, max_side=params["max_side"], info=info, limits=limits)
+    reply = {"width": width, "height": height, "length": len(rgba)}
+    return reply, [channel.anonymous_file(rgba)]
+
+
 _JOBS: dict[str, Callable[[bytes, dict[str, Any], ImageLimits], Reply]] = {
     "probe": _probe,
     "thumbnail": _thumbnail,
+    "render": _render,
+    "preview": _preview,
 }
 
 
