@@ -1,0 +1,139 @@
+"""``python -m bench render``: rendered variants of a 12 MP JPEG, cold,
+through :func:`imageattach.imaging.render` (a decoding worker: probe, JPEG
+shrink-on-load, auto-orient, sRGB, crop, resize, strip, encode) against
+pyvips doing the same work, alternating in rounds on the same bytes:
+
+- ``webp``: 300 px wide WebP, quality 80, encoder effort 4 on both sides
+  (``webp:method=4``; pyvips ``webpsave_buffer(Q=80, effort=4)``);
+- ``cover``: a 300x300 centre crop as JPEG quality 85 (pyvips
+  ``thumbnail_buffer(..., height=300, crop="centre")`` + ``Q=85``);
+- ``avif``: 300 px wide AVIF, quality 60 (libheif's scale) on both sides
+  (pyvips ``heifsave_buffer(Q=60, compression="av1")``, default effort 4;
+  ImageMagick 6 sets no libheif speed, so libheif's default is used).
+
+pyvips runs with its operation cache off, with libvips' default thread pool
+and with one thread (ImageMagick runs one thread per worker: parallelism is
+per request).  Prints, per case, the median and the spread (min-max) of
+each, the output sizes, and the ratio of ours to pyvips' (targets: WebP and
+cover <= 1.2x; AVIF reported, > 3x means AVIF stays opt-in).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+import imageattach.imaging  # noqa: F401  (imageattach's ImageMagick policy before wand)
+
+# isort: split
+from images import large_jpeg
+
+from imageattach.imaging import RenderSpec, get_sandbox, render
+
+#: Case -> (our spec, the target it is held to, or None for "report only").
+CASES: dict[str, tuple[RenderSpec, float | None]] = {
+    "webp": (RenderSpec(width=300, format="webp", quality=80), 1.2),
+    "cover": (RenderSpec(width=300, height=300, fit="cover", format="jpeg", quality=85), 1.2),
+    "avif": (RenderSpec(width=300, format="avif", quality=60), None),
+}
+#: AVIF slower than this many times pyvips is said to be kept opt-in.
+AVIF_OPT_IN = 3.0
+
+
+def ours(data: bytes, spec: RenderSpec) -> Callable[[], bytes]:
+    def run() -> bytes:
+        return render(data, spec).data
+
+    return run
+
+
+def vips_contenders(data: bytes, case: str) -> dict[str, Callable[[], bytes]]:
+    try:
+        import pyvips
+    except (ImportError, OSError):
+        print("pyvips not available: skipped", file=sys.stderr)
+        return {}
+    pyvips.cache_set_max(0)
+
+    def encode() -> bytes:
+        if case == "cover":
+            image = pyvips.Image.thumbnail_buffer(data, 300, height=300, crop="centre")
+            return bytes(image.jpegsave_buffer(Q=85))
+        image = pyvips.Image.thumbnail_buffer(data, 300)
+        if case == "webp":
+            return bytes(image.webpsave_buffer(Q=80, effort=4))
+        return bytes(image.heifsave_buffer(Q=60, compression="av1"))
+
+    def with_threads(threads: int | None) -> Callable[[], bytes]:
+        def run() -> bytes:
+            if threads is not None:
+                pyvips.concurrency_set(threads)
+            try:
+                return encode()
+            finally:
+                if threads is not None:
+                    pyvips.concurrency_set(0)  # back to libvips' default
+
+        return run
+
+    found = {"pyvips": with_threads(None)}
+    if hasattr(pyvips, "concurrency_set"):
+        found["pyvips-1-thread"] = with_threads(1)
+    return found
+
+
+def measure(runs: dict[str, Callable[[], bytes]], rounds: int) -> dict[str, list[float]]:
+    """Seconds of each run, ``rounds`` times, alternating the order."""
+    timings: dict[str, list[float]] = {name: [] for name in runs}
+    for round_number in range(rounds):
+        names = list(runs)
+        if round_number % 2:
+            names.reverse()
+        for name in names:
+            start = time.perf_counter()
+            runs[name]()
+            timings[name].append(time.perf_counter() - start)
+    return timings
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench render", description=__doc__)
+    parser.add_argument("--rounds", type=int, default=15, help="timed rounds (default 15)")
+    parser.add_argument(
+        "--case", action="append", choices=sorted(CASES), help="only these cases (repeatable)"
+    )
+    options = parser.parse_args(argv)
+
+    data = large_jpeg(4000, 3000)
+    get_sandbox().start()
+    print(f"12 MP JPEG ({len(data) / 1e6:.1f} MB), cold renders, {options.rounds} rounds")
+    for case in options.case or list(CASES):
+        spec, target = CASES[case]
+        runs = {"imageattach": ours(data, spec), **vips_contenders(data, case)}
+        sizes = {name: len(run()) for name, run in runs.items()}  # warm up, output sizes
+        timings = measure(runs, options.rounds)
+        medians = {name: statistics.median(values) * 1000 for name, values in timings.items()}
+        print(f"{case}:")
+        for name, values in timings.items():
+            spread = f"{min(values) * 1000:.1f}-{max(values) * 1000:.1f}"
+            print(f"  {name:16} {medians[name]:8.1f} ms  ({spread:>13} ms)  {sizes[name]:7d} bytes")
+        if "pyvips" not in medians:
+            continue
+        ratio = medians["imageattach"] / medians["pyvips"]
+        if target is not None:
+            verdict = "met" if ratio <= target else "MISSED"
+            print(f"  {case} imageattach / pyvips = {ratio:.2f} (target <= {target}: {verdict})")
+        else:
+            verdict = "opt-in: slower than 3x" if ratio > AVIF_OPT_IN else "within 3x"
+            print(f"  {case} imageattach / pyvips = {ratio:.2f} ({verdict})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
