@@ -18,6 +18,7 @@ from wand.image import Image
 from ..exceptions import ImageTooLargeError
 from ..limits import ImageLimits
 from ..sizing import render_size
+from . import avif
 from .color import to_srgb
 from .errors import wand_errors
 from .formats import CODERS
@@ -202,24 +203,25 @@ def _entropy(counts: list[int]) -> float:
 
 
 def _encode_variant(image: Image, mimetype: str, quality: int | None) -> bytes:
-    """Encode for ``mimetype``: JPEG flattened on white; WebP and PNG keep
-    alpha; AVIF is flattened too, since ImageMagick 6's HEIF writer drops
-    the alpha channel (transparent areas would turn black)."""
-    if mimetype in ("image/jpeg", "image/avif") and image.alpha_channel:
+    """Encode for ``mimetype``.  JPEG is flattened on white; PNG, WebP and
+    AVIF keep alpha (AVIF with alpha through libheif directly, since
+    ImageMagick 6's HEIF writer drops it; flattened on white where libheif
+    cannot be called, rather than turning transparent areas black)."""
+    alpha = bool(image.alpha_channel)
+    if mimetype == "image/avif" and alpha and avif.available():
+        image.depth = 8
+        return avif.encode_rgba(image, quality or DEFAULT_QUALITY[mimetype])
+    if mimetype in ("image/jpeg", "image/avif") and alpha:
         image.background_color = Color("white")
         image.alpha_channel = "remove"
         image.alpha_channel = "off"
-    if mimetype == "image/webp":
+    if mimetype in ("image/webp", "image/avif"):
         image.format = CODERS[mimetype]
         image.depth = 8
         image.compression_quality = quality or DEFAULT_QUALITY[mimetype]
-        image.options["webp:method"] = str(WEBP_METHOD)
-    elif mimetype == "image/avif":
-        image.format = CODERS[mimetype]
-        image.depth = 8
-        image.compression_quality = quality or DEFAULT_QUALITY[mimetype]
-    else:
-        # JPEG, PNG and the formats kept from the source: as thumbnails are.
-        return _encode(image, mimetype, quality)
-    blob: bytes = image.make_blob()
-    return blob
+        if mimetype == "image/webp":
+            image.options["webp:method"] = str(WEBP_METHOD)
+        blob: bytes = image.make_blob()
+        return blob
+    # JPEG, PNG and the formats kept from the source: as thumbnails are.
+    return _encode(image, mimetype, quality)
