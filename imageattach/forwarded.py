@@ -88,12 +88,6 @@ class TrustedProxyHeaders:
         """Whether any header is trusted."""
         return bool(self.x_proto or self.x_host or self.x_port or self.x_prefix or self.forwarded)
 
-    def __bool__(self) -> bool:
-        # Code written for the boolean option passes X-Forwarded-Proto and
-        # -Host on when the option is true: true only when both are trusted,
-        # so that such code never trusts a header this configuration does not.
-        return bool(self.x_proto and self.x_host and not self.forwarded)
-
 
 _NAMES = tuple(field.name for field in fields(TrustedProxyHeaders))
 

@@ -217,22 +217,3 @@ def test_a_bounded_header_at_the_limit_is_parsed_quickly() -> None:
         parse(ONE, x_forwarded_host=value, x_forwarded_prefix="/" + value)
         parse(TrustedProxyHeaders(forwarded=1), forwarded="host=" + value)
     assert time.perf_counter() - start < 0.5
-
-
-@pytest.mark.parametrize(
-    ("trust", "truth"),
-    [
-        (ONE, True),
-        (TrustedProxyHeaders(x_proto=1, x_host=2), True),
-        (TrustedProxyHeaders(x_proto=1), False),
-        (TrustedProxyHeaders(x_host=1, x_prefix=1), False),
-        (TrustedProxyHeaders(forwarded=1), False),
-    ],
-)
-def test_truth_is_what_code_for_the_boolean_option_may_trust(
-    trust: TrustedProxyHeaders, truth: bool
-) -> None:
-    """Code written for ``trusted_proxy_headers=True`` reads X-Forwarded-Proto
-    and -Host when the option is true: it is true only when both are trusted."""
-    assert bool(trust) is truth
-    assert trust.enabled

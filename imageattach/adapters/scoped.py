@@ -15,7 +15,7 @@ from ..context import pop_store_context, push_store_context
 from ..exceptions import ImageAttachError
 from ..forwarded import TrustedProxyHeaders
 from ..hosturl import HostURLContext
-from ..middleware.baseurl import ENVIRON_KEYS, environ_base_url, scope_base_url, scope_key
+from ..middleware.baseurl import environ_url_getter, scope_url_getter
 from ..store import Store
 
 __all__ = ["StorePush", "environ_host_url", "reads_request_url", "scope_host_url", "trust_of"]
@@ -74,30 +74,9 @@ def environ_host_url(store: Store, environ_of: Callable[[], Mapping[str, Any]]) 
     """The base URL, computed when ``locate()`` needs it, from the environ
     ``environ_of()`` returns: the one the app received, rewritten by any
     ``ProxyFix`` in front of it."""
-    trust = trust_of(store)
-    memo: list[Any] = [None, None]  # (key, url): a page locates many images
-
-    def compute() -> str | None:
-        environ = environ_of()
-        key = (id(environ), *map(environ.get, ENVIRON_KEYS))
-        if memo[0] != key:
-            memo[:] = [key, environ_base_url(environ, trust)]
-        url: str | None = memo[1]
-        return url
-
-    return HostURLContext(compute)
+    return HostURLContext(environ_url_getter(environ_of, trust_of(store)))
 
 
 def scope_host_url(store: Store, scope: Mapping[str, Any]) -> HostURLContext:
     """The base URL, computed when ``locate()`` needs it, from ``scope``."""
-    trust = trust_of(store)
-    memo: list[Any] = [None, None]
-
-    def compute() -> str | None:
-        key = scope_key(scope)
-        if memo[0] != key:
-            memo[:] = [key, scope_base_url(scope, trust)]
-        url: str | None = memo[1]
-        return url
-
-    return HostURLContext(compute)
+    return HostURLContext(scope_url_getter(scope, trust_of(store)))

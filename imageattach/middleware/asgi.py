@@ -27,7 +27,7 @@ except ImportError as error:  # pragma: no cover - depends on the environment
 from ..exceptions import ConfigurationError
 from ..hosturl import host_url_context
 from ..validation import check_int
-from .baseurl import base_url
+from .baseurl import scope_url_getter
 from .core import REQUEST_HEADERS, Miss, Request, Response, StaticServer
 from .files import FileBody, read_at
 from .miss import MissResult
@@ -194,32 +194,10 @@ class StaticFilesMiddleware:
             group.cancel_scope.cancel()
 
     async def _call_app(self, scope: Scope, receive: Receive, send: Send) -> None:
-        url = self._base_url(scope)
-        if url is None:
+        # The URL is the scope's as the app leaves it (a proxy-headers
+        # middleware inside rewrites it in place).
+        with host_url_context(scope_url_getter(scope, self.options.proxy_trust)):
             await self.app(scope, receive, send)
-            return
-        with host_url_context(url):
-            await self.app(scope, receive, send)
-
-    def _base_url(self, scope: Scope) -> str | None:
-        trusted = self.options.trusted_proxy_headers
-        host = forwarded_proto = forwarded_host = None
-        for name, value in scope["headers"]:
-            if name == b"host":
-                host = value.decode("latin-1")
-            elif trusted and name == b"x-forwarded-proto":
-                forwarded_proto = value.decode("latin-1")
-            elif trusted and name == b"x-forwarded-host":
-                forwarded_host = value.decode("latin-1")
-        server = scope.get("server")
-        return base_url(
-            scope.get("scheme", "http"),
-            host,
-            tuple(server) if server else None,
-            scope.get("root_path", ""),
-            forwarded_proto,
-            forwarded_host,
-        )
 
 
 def _encode(header: tuple[str, str]) -> tuple[bytes, bytes]:

@@ -12,7 +12,7 @@ the scheme's default one (``http://localhost:80/``), as the seed kept it.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -20,7 +20,15 @@ from werkzeug.sansio.utils import get_host
 
 from ..forwarded import NOTHING, Forwarded, TrustedProxyHeaders, parse_forwarded
 
-__all__ = ["ENVIRON_KEYS", "base_url", "environ_base_url", "scope_base_url", "scope_key"]
+__all__ = [
+    "ENVIRON_KEYS",
+    "base_url",
+    "environ_base_url",
+    "environ_url_getter",
+    "scope_base_url",
+    "scope_key",
+    "scope_url_getter",
+]
 
 #: The environ entries :func:`environ_base_url` reads: while they are
 #: unchanged, so is its result.
@@ -51,8 +59,6 @@ def base_url(
     host_header: str | None,
     server: tuple[str, int | None] | None,
     root_path: str | bytes,
-    forwarded_proto: str | None = None,
-    forwarded_host: str | None = None,
     *,
     forwarded: Forwarded = NOTHING,
 ) -> str | None:
@@ -60,23 +66,7 @@ def base_url(
 
     :param forwarded: the trusted forwarded values (see
         :func:`imageattach.forwarded.parse_forwarded`).
-    :param forwarded_proto: / :param forwarded_host: raw ``X-Forwarded-Proto``
-        / ``-Host`` values, passed only when trusted (the older interface:
-        the last value of a list is used, the one the nearest proxy appended).
     """
-    if forwarded_proto or forwarded_host:
-        hops = TrustedProxyHeaders(
-            x_proto=1 if forwarded_proto else 0, x_host=1 if forwarded_host else 0
-        )
-        legacy = parse_forwarded(
-            hops, {"x-forwarded-proto": forwarded_proto, "x-forwarded-host": forwarded_host}.get
-        )
-        forwarded = Forwarded(
-            forwarded.proto or legacy.proto,
-            forwarded.host or legacy.host,
-            forwarded.port,
-            forwarded.prefix,
-        )
     if forwarded.proto:
         scheme = forwarded.proto
     if forwarded.host:
@@ -169,3 +159,40 @@ def _scope_header(scope: Mapping[str, Any], header: str) -> str | None:
     wanted = header.encode("latin-1")
     values = [value.decode("latin-1") for name, value in scope.get("headers", ()) if name == wanted]
     return ", ".join(values) if values else None
+
+
+def environ_url_getter(
+    environ_of: Callable[[], Mapping[str, Any]], trust: TrustedProxyHeaders | None
+) -> Callable[[], str | None]:
+    """A function giving :func:`environ_base_url` of ``environ_of()`` when
+    ``locate()`` first needs it: after any middleware inside (``ProxyFix``)
+    has rewritten the environ.  A page locates many images, so the URL is
+    kept until one of :data:`ENVIRON_KEYS` changes."""
+    memo: list[Any] = [None, None]  # (key, url)
+
+    def compute() -> str | None:
+        environ = environ_of()
+        key = (id(environ), *map(environ.get, ENVIRON_KEYS))
+        if memo[0] != key:
+            memo[:] = [key, environ_base_url(environ, trust)]
+        url: str | None = memo[1]
+        return url
+
+    return compute
+
+
+def scope_url_getter(
+    scope: Mapping[str, Any], trust: TrustedProxyHeaders | None
+) -> Callable[[], str | None]:
+    """As :func:`environ_url_getter`, for an ASGI ``scope`` (which a
+    middleware inside may rewrite in place)."""
+    memo: list[Any] = [None, None]
+
+    def compute() -> str | None:
+        key = scope_key(scope)
+        if memo[0] != key:
+            memo[:] = [key, scope_base_url(scope, trust)]
+        url: str | None = memo[1]
+        return url
+
+    return compute

@@ -20,7 +20,7 @@ from typing import Any, TypeAlias, cast
 from ..exceptions import ConfigurationError
 from ..hosturl import host_url_context
 from ..validation import check_int
-from .baseurl import base_url
+from .baseurl import environ_url_getter
 from .contextbody import in_context
 from .core import Miss, Request, Response, StaticServer
 from .files import FileBody, read_at
@@ -146,14 +146,12 @@ class StaticServerMiddleware:
     def _call_app(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
-        url = self._base_url(environ)
-        if url is None:
-            return self.app(environ, start_response)
         # The app and the consumption of its response iterable run in one
         # copied context, so streamed templates see the URL even when the
         # server iterates in another thread (granian); nothing leaks out.
+        # The URL is the environ's as the app leaves it (a ProxyFix inside).
         context = contextvars.copy_context()
-        manager = host_url_context(url)
+        manager = host_url_context(environ_url_getter(lambda: environ, self.options.proxy_trust))
         context.run(manager.__enter__)
         try:
             result = context.run(self.app, environ, start_response)
@@ -161,25 +159,6 @@ class StaticServerMiddleware:
             context.run(manager.__exit__, None, None, None)
             raise
         return in_context(result, context, environ, lambda: manager.__exit__(None, None, None))
-
-    def _base_url(self, environ: dict[str, Any]) -> str | None:
-        trusted = self.options.trusted_proxy_headers
-        name = environ.get("SERVER_NAME")
-        port = environ.get("SERVER_PORT")
-        server = (name, int(port)) if name and port and port.isdigit() else None
-        script_name: str = environ.get("SCRIPT_NAME", "")
-        root: str | bytes = script_name
-        if not script_name.isascii():
-            with contextlib.suppress(UnicodeEncodeError):
-                root = script_name.encode("latin-1")
-        return base_url(
-            environ.get("wsgi.url_scheme", "http"),
-            environ.get("HTTP_HOST"),
-            server,
-            root,
-            environ.get("HTTP_X_FORWARDED_PROTO") if trusted else None,
-            environ.get("HTTP_X_FORWARDED_HOST") if trusted else None,
-        )
 
 
 class _FileSlice:

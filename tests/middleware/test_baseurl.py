@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.test import Client
 
@@ -41,9 +44,16 @@ def test_a_malformed_host_gives_no_url() -> None:
 
 
 def test_forwarded_values_use_the_nearest_proxy() -> None:
-    url = base_url("http", "internal:8000", None, "", "http, https", "spoofed, cdn.example")
-    assert url == "https://cdn.example/"
-    assert base_url("http", "h", None, "", "gopher") == "http://h/"
+    hops = TrustedProxyHeaders(x_proto=1, x_host=1)
+    proxied = {
+        "HTTP_HOST": "internal:8000",
+        "HTTP_X_FORWARDED_PROTO": "http, https",
+        "HTTP_X_FORWARDED_HOST": "spoofed, cdn.example",
+    }
+    assert environ_base_url(proxied, hops) == "https://cdn.example/"
+    assert environ_base_url({"HTTP_HOST": "h", "HTTP_X_FORWARDED_PROTO": "gopher"}, hops) == (
+        "http://h/"
+    )
 
 
 ONE = TrustedProxyHeaders(x_proto=1, x_host=1, x_port=1, x_prefix=1)
@@ -156,11 +166,57 @@ def test_the_store_middleware_alone_trusts_only_what_is_configured(
         "X-Forwarded-Host": "example.com",
         "Forwarded": "proto=https;host=rfc.example",
     }
-    untrusted = "http://10.0.0.5:8000/__images__/"
     expected += "__images__/"
-    # Through an adapter, every trusted header applies.
+    # Through an adapter and through the store's own middleware alone alike.
     assert Client(install(app, store)).get("/", headers=headers).text == expected
-    # The store's own middleware alone may apply fewer (it reads
-    # X-Forwarded-Proto and -Host when both are trusted), never others.
-    alone = Client(store.wsgi_middleware(app)).get("/", headers=headers).text
-    assert alone in (expected, untrusted)
+    assert Client(store.wsgi_middleware(app)).get("/", headers=headers).text == expected
+
+
+PREFIXED = {
+    "Host": "10.0.0.5:8000",
+    "X-Forwarded-Proto": "https",
+    "X-Forwarded-Host": "example.com",
+    "X-Forwarded-Port": "8443",
+    "X-Forwarded-Prefix": "/app",
+}
+
+
+def test_the_store_middleware_alone_applies_port_and_prefix(tmp_path: Path) -> None:
+    store = HttpExposedFileSystemStore(tmp_path, trusted_proxy_headers=True)
+
+    def app(env: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        start_response("200 OK", [])
+        return [store.base_url.encode()]
+
+    got = Client(store.wsgi_middleware(app)).get("/", headers=PREFIXED).text
+    assert got == "https://example.com:8443/app/__images__/"
+
+
+def test_the_store_middleware_sees_a_proxyfix_inside_it(tmp_path: Path) -> None:
+    store = HttpExposedFileSystemStore(tmp_path)  # trusts nothing itself
+
+    def app(env: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        start_response("200 OK", [])
+        return [store.base_url.encode()]
+
+    inside = ProxyFix(app, x_proto=1, x_host=1, x_port=1, x_prefix=1)
+    got = Client(store.wsgi_middleware(inside)).get("/", headers=PREFIXED).text
+    assert got == "https://example.com:8443/app/__images__/"
+
+
+def test_the_asgi_middleware_sees_a_proxy_headers_middleware_inside_it(tmp_path: Path) -> None:
+    store = HttpExposedFileSystemStore(tmp_path)
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        body = store.base_url.encode()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": body})
+
+    served = store.asgi_middleware(ProxyHeadersMiddleware(app, trusted_hosts="*"))
+
+    async def fetch() -> str:
+        transport = httpx.ASGITransport(app=served)
+        async with httpx.AsyncClient(transport=transport, base_url="http://internal") as client:
+            return (await client.get("/", headers={"X-Forwarded-Proto": "https"})).text
+
+    assert asyncio.run(fetch()) == "https://internal/__images__/"
