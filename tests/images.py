@@ -28,6 +28,7 @@ __all__ = [
     "detailed_region",
     "huge_png_header",
     "jpeg",
+    "large_colour_jpeg",
     "large_jpeg",
     "msl_payload",
     "mvg_payload",
@@ -278,4 +279,37 @@ def detailed_region(width: int = 300, height: int = 100, *, where: str = "east")
             image.composite(patch, left, top)
         image.format = "png"
         data: bytes = image.make_blob()
+    return data
+
+
+def large_colour_jpeg(width: int = 4000, height: int = 3000) -> bytes:
+    """A photo-sized colour JPEG (12 MP by default, about 6 MB): blotches of
+    four colours with grain, three channels to decode and encode as in a
+    camera photo (:func:`large_jpeg` is greyscale).  Cached on disk."""
+    directory = Path(tempfile.gettempdir()) / "imageattach-test-images"
+    cache = directory / f"large-colour-{width}x{height}-v2.jpg"
+    if cache.exists():
+        return cache.read_bytes()
+    small_width, small_height = max(1, width // 4), max(1, height // 4)
+    with Image(width=small_width, height=small_height, background=Color("gray")) as image:
+        image.type = "truecolor"
+        image.sparse_color(
+            "bilinear",
+            {
+                Color("#c04020"): (0, 0),
+                Color("#2060c0"): (small_width - 1, 0),
+                Color("#20a040"): (0, small_height - 1),
+                Color("#e0d060"): (small_width - 1, small_height - 1),
+            },
+        )
+        image.noise("gaussian", attenuate=1.0)
+        image.resize(width, height)
+        image.noise("gaussian", attenuate=0.03)
+        image.format = "jpeg"
+        image.compression_quality = 88
+        data: bytes = image.make_blob()
+    directory.mkdir(parents=True, exist_ok=True)
+    temporary = cache.with_suffix(f".{os.getpid()}.tmp")
+    temporary.write_bytes(data)
+    os.replace(temporary, cache)
     return data
