@@ -9,7 +9,6 @@ import http.client
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from images import png
+from processes import stop_group
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "docs" / "deployment.md"
@@ -162,22 +162,13 @@ def _start(tmp_path: Path, name: str, trust: str) -> tuple[AppServer, subprocess
     return AppServer(port, images), process
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-
-
 @pytest.fixture(params=["uvicorn", "gunicorn"])
 def app_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AppServer]:
     server, process = _start(tmp_path, request.param, "true")
     try:
         yield server
     finally:
-        _stop(process)
+        stop_group(process)
 
 
 @pytest.mark.skipif(shutil.which("nginx") is None, reason="nginx is not installed")
@@ -245,7 +236,7 @@ def test_uvicorn_behind_a_proxy_that_keeps_its_own_host(tmp_path: Path, trust: s
         }
         status, body = _get(server.port, "/", headers)
     finally:
-        _stop(process)
+        stop_group(process)
     expected = {
         "false": f"https://127.0.0.1:{server.port}/__images__/",
         "true": "https://example.com/__images__/",

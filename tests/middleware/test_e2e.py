@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import http.client
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 from images import jpeg
+from processes import stop_group
 
 pytestmark = pytest.mark.e2e
 
@@ -158,12 +158,7 @@ def server(request: pytest.FixtureRequest, site: Path) -> Iterator[Server]:
             time.sleep(0.1)
         yield Server(name, url, port, process)
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_group(process)
         log.close()
 
 

@@ -7,13 +7,14 @@ from __future__ import annotations
 import contextlib
 import http.client
 import os
-import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+
+from processes import stop_group
 
 TESTS = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -90,13 +91,7 @@ def running(
         _wait_until_up(process, port, log)
         yield f"http://127.0.0.1:{port}"
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_group(process)
 
 
 def _wait_until_up(process: subprocess.Popen[bytes], port: int, log: Path) -> None:
