@@ -31,7 +31,10 @@ import binascii
 import math
 import re
 import struct
+import sys
 import zlib
+from array import array
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cached_property, lru_cache
 from operator import add, mul, sub
@@ -95,17 +98,68 @@ def _ac_positions(nx: int, ny: int) -> tuple[tuple[int, int], ...]:
     )
 
 
-def _dct(values: list[int] | bytes, width: int, height: int, nx: int, ny: int) -> list[list[float]]:
-    """The DCT terms ``[cy][cx]`` (``cx < nx``, ``cy < ny``) of a channel, each
-    the mean of ``value * cos_x * cos_y``.  Separable: rows first, then columns,
-    with C-level ``sum(map(mul, ...))`` loops, so 100x100 takes a few ms."""
+#: The scale of the fixed-point cosines of the column pass: 32 bits, finer than
+#: the float32 of other encoders, and far finer than the hash's 4-6 bit terms.
+_FIXED = 1 << 32
+#: AC terms smaller than this are the rounding error of terms that are 0 (in a
+#: symmetric image, say): they are made 0, so that the hash does not depend on
+#: it.  Far below what the 4-6 bit scales of the header can express.
+_NOISE = 1e-9
+
+
+@lru_cache(maxsize=128)
+def _fixed_cosines(size: int, count: int) -> tuple[tuple[int, ...], ...]:
+    return tuple(tuple(round(c * _FIXED) for c in basis) for basis in _cosines(size, count))
+
+
+def _unpack(number: int, count: int) -> array[int]:
+    """The ``count`` 64-bit lanes of a non-negative ``number``, lowest first."""
+    lanes = array("Q", number.to_bytes(8 * count, "little"))
+    if sys.byteorder == "big":
+        lanes.byteswap()
+    return lanes
+
+
+def _column_pass(raw: bytes, size: int, height: int, ny: int) -> list[list[int]]:
+    """The first half of the DCT: for each ``cy < ny``, the sum down each column of
+    ``value * cos_y`` (times 2**32), for all the values of a row at once.
+
+    ``raw`` holds ``height`` rows of unsigned little-endian values of ``size``
+    bytes.  SIMD within a register: each row becomes one integer with a 64-bit
+    lane per value, so one multiplication weighs a whole row in C.  Positive and
+    negative weights are summed apart so that no lane borrows from the next;
+    values < 2**16, weights <= 2**32 and 100 rows keep each lane under 2**55.
+    This makes a 100x100 encoding a few times faster than summing row by row.
+    """
+    stride = len(raw) // height
+    count = stride // size
+    lanes = bytearray(8 * count)
+    rows = []
+    for y in range(height):
+        row = raw[y * stride : (y + 1) * stride]
+        for byte in range(size):
+            lanes[byte::8] = row[byte::size]
+        rows.append(int.from_bytes(lanes, "little"))
+    sums = []
+    for weights in _fixed_cosines(height, ny):
+        positive = negative = 0
+        for row_value, weight in zip(rows, weights, strict=True):
+            if weight > 0:
+                positive += weight * row_value
+            elif weight < 0:
+                negative -= weight * row_value
+        sums.append(list(map(sub, _unpack(positive, count), _unpack(negative, count))))
+    return sums
+
+
+def _row_pass(
+    columns: list[list[int]], width: int, height: int, nx: int, ny: int
+) -> list[list[float]]:
+    """The second half of the DCT: the terms ``[cy][cx]`` of one channel, each the
+    mean of ``value * cos_x * cos_y``, from its :func:`_column_pass` sums."""
     cos_x = _cosines(width, nx)
-    cos_y = _cosines(height, ny)
-    rows = [values[y * width : (y + 1) * width] for y in range(height)]
-    row_sums = [[sum(row) for row in rows]]
-    row_sums += [[sum(map(mul, row, basis)) for row in rows] for basis in cos_x[1:]]
-    area = width * height
-    return [[sum(map(mul, sums, basis)) / area for sums in row_sums] for basis in cos_y]
+    scale = width * height * _FIXED
+    return [[sum(map(mul, column, basis)) / scale for basis in cos_x] for column in columns[:ny]]
 
 
 def _check_side(name: str, side: object) -> int:
@@ -148,6 +202,10 @@ def _check_preview(width: object, height: object, rgba: object) -> bytes:
     return _as_bytes(rgba)
 
 
+def _denoised(term: float) -> float:
+    return term if abs(term) > _NOISE else 0.0
+
+
 def _l_shape(width: int, height: int, has_alpha: bool) -> tuple[int, int]:
     """How many ``L`` terms each axis keeps: 7 (5 with alpha) along the long side."""
     limit = 5 if has_alpha else 7
@@ -167,39 +225,49 @@ def encode_thumbhash(width: int, height: int, rgba: bytes) -> bytes:
     alpha = data[3::4]
     total_alpha = sum(alpha)
     has_alpha = total_alpha < 255 * width * height
-    red: list[int] | bytes
-    green: list[int] | bytes
-    blue: list[int] | bytes
-    if has_alpha:  # premultiplied, 0 to 255 * 255
-        red, green, blue = (list(map(mul, data[i::4], alpha)) for i in range(3))
+    lx, ly = _l_shape(width, height, has_alpha)
+    ny = max(3, ly, 5 if has_alpha else 3)
+    if has_alpha:  # premultiplied, 0 to 255 * 255, in 2 bytes
+        premultiplied = array("H", bytes(8 * width * height))
+        for i in range(3):
+            premultiplied[i::4] = array("H", map(mul, data[i::4], alpha))
+        premultiplied[3::4] = array("H", list(alpha))
+        if sys.byteorder == "big":
+            premultiplied.byteswap()
+        columns = _column_pass(premultiplied.tobytes(), 2, height, ny)
         unit = 255 * 255
     else:  # opaque: the bytes as they are
-        red, green, blue = data[0::4], data[1::4], data[2::4]
+        columns = _column_pass(data, 1, height, ny)
         unit = 255
+    # Every column sum of cy = 0 is exact (its weights are all 2**32).
+    totals = [sum(columns[0][i::4]) // _FIXED for i in range(3)]
     if total_alpha:
-        average = [255 * sum(channel) / (unit * total_alpha) for channel in (red, green, blue)]
+        average = [255 * total / (unit * total_alpha) for total in totals]
     else:
         average = [0.0, 0.0, 0.0]
-    lx, ly = _l_shape(width, height, has_alpha)
+
+    def dct(combine: Callable[[list[int]], list[int]], nx: int, ny: int) -> list[list[float]]:
+        """The terms of the channel that ``combine`` makes of the R, G, B, A sums."""
+        return _row_pass([combine(sums) for sums in columns[:ny]], width, height, nx, ny)
 
     # Each pixel is composited over the average colour, c' = avg * (1 - a) + a * c,
     # before the DCT.  The DCT is linear, so that is done on the terms instead:
     # the DCT of the premultiplied a * c, plus avg times the DCT of (1 - a).
-    alpha_terms = _dct(alpha, width, height, 5, 5) if has_alpha else None
+    alpha_terms = dct(lambda s: s[3::4], 5, 5) if has_alpha else None
 
     def channel(
-        premultiplied: list[int], divisor: int, mean: float, nx: int, ny: int
+        combine: Callable[[list[int]], list[int]], divisor: int, mean: float, nx: int, ny: int
     ) -> tuple[float, list[float], float]:
-        terms = _dct(premultiplied, width, height, nx, ny)
+        channel_terms = dct(combine, nx, ny)
         divisor *= unit
 
         def term(cx: int, cy: int) -> float:
-            value = terms[cy][cx] / divisor
+            value = channel_terms[cy][cx] / divisor
             if alpha_terms is not None:
                 value += mean * ((cx == 0 and cy == 0) - alpha_terms[cy][cx] / 255)
             return value
 
-        ac = [term(cx, cy) for cx, cy in _ac_positions(nx, ny)]
+        ac = [_denoised(term(cx, cy)) for cx, cy in _ac_positions(nx, ny)]
         scale = max(map(abs, ac), default=0.0)
         if scale > 0:
             ac = [0.5 + 0.5 / scale * value for value in ac]
@@ -210,12 +278,20 @@ def encode_thumbhash(width: int, height: int, rgba: bytes) -> bytes:
     average_q = average[0] - average[1]
     # L = (R + G + B) / 3, P = (R + G - 2 B) / 2 and Q = R - G, in units of ``unit``.
     l_dc, l_ac, l_scale = channel(
-        list(map(add, map(add, red, green), blue)), 3, average_l, max(3, lx), max(3, ly)
+        lambda s: list(map(add, map(add, s[0::4], s[1::4]), s[2::4])),
+        3,
+        average_l,
+        max(3, lx),
+        max(3, ly),
     )
     p_dc, p_ac, p_scale = channel(
-        list(map(sub, map(add, red, green), map(add, blue, blue))), 2, average_p, 3, 3
+        lambda s: list(map(sub, map(add, s[0::4], s[1::4]), map(add, s[2::4], s[2::4]))),
+        2,
+        average_p,
+        3,
+        3,
     )
-    q_dc, q_ac, q_scale = channel(list(map(sub, red, green)), 1, average_q, 3, 3)
+    q_dc, q_ac, q_scale = channel(lambda s: list(map(sub, s[0::4], s[1::4])), 1, average_q, 3, 3)
 
     landscape = width > height
     header24 = (
@@ -234,7 +310,7 @@ def encode_thumbhash(width: int, height: int, rgba: bytes) -> bytes:
     hash_ = bytearray(struct.pack("<I", header24)[:3] + struct.pack("<H", header16))
     terms = l_ac + p_ac + q_ac
     if alpha_terms is not None:
-        a_ac = [alpha_terms[cy][cx] / 255 for cx, cy in _ac_positions(5, 5)]
+        a_ac = [_denoised(alpha_terms[cy][cx] / 255) for cx, cy in _ac_positions(5, 5)]
         a_scale = max(map(abs, a_ac), default=0.0)
         if a_scale > 0:
             a_ac = [0.5 + 0.5 / a_scale * value for value in a_ac]

@@ -258,11 +258,12 @@ def test_we_read_the_reference_encoders_hashes(preview: Preview) -> None:
     ref_width, ref_height, ref_rgba = reference.thumb_hash_to_rgba(theirs)
     assert (width, height) == (ref_width, ref_height)
     assert _max_difference(rgba, bytes(ref_rgba)) <= 1
-    # The two encoders differ only where a term is exactly between two steps.
+    # The encoders agree (these fixtures give the same bytes, but for flat
+    # images, whose AC terms are all rounding noise, there and 0 here); they may
+    # differ where a term is exactly between two steps, so compare pictures.
     ours = encode_thumbhash(*preview)
-    assert len(ours) == len(theirs) and ours[3] & 7 == theirs[3] & 7
-    assert close(thumbhash_average_rgba(ours), thumbhash_average_rgba(theirs), 5)
-    assert _max_difference(decode_thumbhash(ours)[2], rgba) <= 24
+    assert len(ours) == len(theirs) and ours[:5] == theirs[:5]
+    assert _max_difference(decode_thumbhash(ours)[2], rgba) <= 8
 
 
 # -- hostile hashes -------------------------------------------------------------------------
@@ -499,14 +500,14 @@ def test_a_placeholder_must_agree_with_its_size() -> None:
         "thumbhash:",
         "thumbhash:100x75:",
         "thumbhash:100x75:!!!!!!!!",
-        "thumbhash:0x75:H/gJbZqAh4dwiIeIiHiHiIR/B4iH",
-        "thumbhash:100x750:H/gJbZqAh4dwiIeIiHiHiIR/B4iH",
-        "thumbhash:100x75:H/gJbZqAh4dwiIeIiHiHiIR/B4i",  # a byte short
-        "thumbhash:100x75:H/gJbZqAh4dwiIeIiHiHiIR/B4iH\n",
-        " thumbhash:100x75:H/gJbZqAh4dwiIeIiHiHiIR/B4iH",
-        "thumbhash:100x75:H/gJbZqAh4dwiIeIiHiHiIR/B4iH==",
-        "thumbhash:\u0661\u0660\u0660x75:H/gJbZqAh4dwiIeIiHiHiIR/B4iH",  # Arabic-Indic 100
-        "thumbhash:75x100:H/gJbZqAh4dwiIeIiHiHiIR/B4iH",  # a portrait size, a landscape hash
+        "thumbhash:0x75:H/gJbZqAh4eAiIiIiHiIiISPB4iI",
+        "thumbhash:100x750:H/gJbZqAh4eAiIiIiHiIiISPB4iI",
+        "thumbhash:100x75:H/gJbZqAh4eAiIiIiHiIiISPB4i",  # a byte short
+        "thumbhash:100x75:H/gJbZqAh4eAiIiIiHiIiISPB4iI\n",
+        " thumbhash:100x75:H/gJbZqAh4eAiIiIiHiIiISPB4iI",
+        "thumbhash:100x75:H/gJbZqAh4eAiIiIiHiIiISPB4iI==",
+        "thumbhash:\u0661\u0660\u0660x75:H/gJbZqAh4eAiIiIiHiIiISPB4iI",  # Arabic-Indic 100
+        "thumbhash:75x100:H/gJbZqAh4eAiIiIiHiIiISPB4iI",  # a portrait size, a landscape hash
         "thumbhash:100x75:AAAAAAAA",
         "blurhash:LEHV6nWB2yk8pyo0adR*.7kCMdnj",
         "x" * 10_000_000,
@@ -528,10 +529,10 @@ def test_from_text_refuses_non_canonical_base64() -> None:
 
 
 def test_from_text_reads_the_documented_example() -> None:
-    placeholder = Placeholder.from_text("thumbhash:100x75:H/gJbZqAh4dwiIeIiHiHiIR/B4iH")
+    placeholder = Placeholder.from_text("thumbhash:100x75:H/gJbZqAh4eAiIiIiHiIiISPB4iI")
     assert (placeholder.width, placeholder.height) == (100, 75)
     with pytest.raises(ArgumentTypeError):
-        Placeholder.from_text(b"thumbhash:100x75:H/gJbZqAh4dwiIeIiHiHiIR/B4iH")  # type: ignore[arg-type]
+        Placeholder.from_text(b"thumbhash:100x75:H/gJbZqAh4eAiIiIiHiIiISPB4iI")  # type: ignore[arg-type]
 
 
 @settings(max_examples=300, deadline=None)
@@ -547,7 +548,7 @@ def test_from_text_of_any_string(text: str) -> None:
 @settings(max_examples=300, deadline=None)
 @given(st.integers(0, 45), st.characters(codec="ascii"))
 def test_from_text_of_a_mutated_text(position: int, character: str) -> None:
-    text = "thumbhash:100x75:H/gJbZqAh4dwiIeIiHiHiIR/B4iH"
+    text = "thumbhash:100x75:H/gJbZqAh4eAiIiIiHiIiISPB4iI"
     mutated = text[:position] + character + text[position + 1 :]
     try:
         placeholder = Placeholder.from_text(mutated)
@@ -608,3 +609,32 @@ def test_timing_is_bounded_by_input_size() -> None:
     )
     assert longest == RENDER_SIDE
     assert math.isclose(thumbhash_aspect_ratio(encode_thumbhash(100, 1, bytes(400))), 5.0)
+
+
+# -- the DCT's fixed-point column pass ------------------------------------------------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 100), st.integers(1, 100), st.integers(0, 2**32), st.booleans())
+def test_the_packed_dct_is_the_plain_dct(width: int, height: int, seed: int, wide: bool) -> None:
+    """The big-integer column pass of the encoder gives the textbook DCT terms,
+    for 1-byte and 2-byte values up to their maximum (no lane overflows)."""
+    from imageattach.placeholder import _column_pass, _row_pass
+
+    generator = random.Random(seed)
+    top = 255 * 255 if wide else 255
+    values = [
+        generator.choice((0, top, generator.randrange(top + 1))) for _ in range(width * height)
+    ]
+    raw = b"".join(v.to_bytes(2 if wide else 1, "little") for v in values)
+    terms = _row_pass(_column_pass(raw, 2 if wide else 1, height, 7), width, height, 7, 7)
+    for cy in range(7):
+        for cx in range(7):
+            plain = sum(
+                values[y * width + x]
+                * math.cos(math.pi / width * cx * (x + 0.5))
+                * math.cos(math.pi / height * cy * (y + 0.5))
+                for y in range(height)
+                for x in range(width)
+            ) / (width * height)
+            assert terms[cy][cx] == pytest.approx(plain, abs=top * 1e-6)
