@@ -196,7 +196,7 @@ def test_list_files_and_exists(s3_store: S3Store) -> None:
 def test_list_files_pages_through_many_keys(
     make_s3_store: S3StoreFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("imageattach.stores.s3._LIST_PAGE_SIZE", 2)
+    monkeypatch.setattr("imageattach.stores.s3.store._LIST_PAGE_SIZE", 2)
     store = make_s3_store(prefix="p")
     for width in range(1, 6):
         store.client.put_object(Bucket=store.bucket, Key=f"p/things/1/{width}x1.png", Body=b"x")

@@ -1,4 +1,4 @@
-"""Amazon S3 (and S3-compatible) stores on boto3.
+""":class:`S3Store`: images in an Amazon S3 (or S3-compatible) bucket, on boto3.
 
 :class:`S3Store` keeps every image under the seed's key layout::
 
@@ -12,10 +12,6 @@ gives a signed URL of the app's resize endpoint (:meth:`S3Store.wsgi_middleware`
 / :meth:`S3Store.asgi_middleware`), which makes the thumbnail once, stores it
 in the bucket and redirects to it (see docs/s3.md).
 
-:class:`S3SandboxStore` reads through a writable *overriding* bucket to a
-read-only *underlying* one, so a development copy of an app can run against
-production images without changing them.
-
 Every backend failure is raised as an :class:`~imageattach.exceptions.StoreError`
 subclass; the botocore exception is chained as ``__cause__``.
 """
@@ -23,197 +19,55 @@ subclass; the botocore exception is chained as ``__cause__``.
 from __future__ import annotations
 
 import io
-import logging
-import math
 import os
 import re
 import threading
 import urllib.parse
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import IO, TYPE_CHECKING, Any
 
-from ..exceptions import (
-    ConfigurationError,
-    FileNotFoundInStoreError,
-    StoreAccessDeniedError,
-    StoreError,
-    StoreUnavailableError,
-)
-from ..filelocks import FileLocks, LocalLocks, object_lock
-from ..hosturl import require_host_url
-from ..limits import ImageLimits
-from ..middleware.options import make_options
-from ..store import Store, check_image, check_object_id
-from ..validation import check_int
-from .fs import guess_extension, guess_mimetype
+import boto3
+import boto3.s3.transfer
+import botocore.config
 
-try:
-    import boto3
-    import boto3.s3.transfer
-    import botocore.config
-    import botocore.exceptions
-except ImportError as error:  # pragma: no cover - exercised only without the extra
-    raise ImportError("imageattach.stores.s3 needs boto3: pip install 'imageattach[s3]'") from error
+from ...exceptions import ConfigurationError, FileNotFoundInStoreError
+from ...filelocks import FileLocks, LocalLocks, object_lock
+from ...hosturl import require_host_url
+from ...limits import ImageLimits
+from ...middleware.options import make_options
+from ...store import Store, check_image, check_object_id
+from ...validation import check_int
+from ..fs import guess_extension, guess_mimetype
+from .errors import _BOTO_ERRORS, _store_error
+from .options import (
+    _VIRTUAL_HOST_BUCKET,
+    CANNED_ACLS,
+    STORAGE_CLASSES,
+    _check_credentials,
+    _check_seconds,
+    _check_url,
+)
+from .responses import _etag, _ObjectStream
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-    from ..entity import Image
-    from ..ondemand.redirect import RedirectingResizer
+    from ...entity import Image
+    from ...ondemand.redirect import RedirectingResizer
 
-__all__ = [
-    "DEFAULT_MAX_AGE",
-    "DELETED_MARK_MIMETYPE",
-    "S3SandboxStore",
-    "S3Store",
-]
-
-logger = logging.getLogger(__name__)
+__all__ = ["DEFAULT_MAX_AGE", "S3Store"]
 
 #: Default ``max-age`` of the ``Cache-Control`` header written with each file
 #: (one year: a changed image gets a new ``_ts`` query, so URLs never go stale).
 DEFAULT_MAX_AGE = 60 * 60 * 24 * 365
-
-#: ``Content-Type`` of the empty object :class:`S3SandboxStore` writes to mark
-#: an underlying file as deleted (the seed's value, kept for compatibility).
-DELETED_MARK_MIMETYPE = "application/x-sqlalchemy-imageattach-sandbox-deleted"
-
-#: Canned ACLs S3 accepts in ``x-amz-acl``.
-CANNED_ACLS = frozenset(
-    {
-        "private",
-        "public-read",
-        "public-read-write",
-        "authenticated-read",
-        "aws-exec-read",
-        "bucket-owner-read",
-        "bucket-owner-full-control",
-    }
-)
-
-#: Storage classes whose objects can be read back immediately (the archive
-#: classes need a restore first, which would break ``get_file``).
-STORAGE_CLASSES = frozenset(
-    {
-        "STANDARD",
-        "REDUCED_REDUNDANCY",
-        "STANDARD_IA",
-        "ONEZONE_IA",
-        "INTELLIGENT_TIERING",
-        "GLACIER_IR",
-        "EXPRESS_ONEZONE",
-    }
-)
-
-_MISSING_KEY_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
-_UNAVAILABLE_CODES = frozenset(
-    {"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "Throttling"}
-)
 _SIZE_NAME = re.compile(r"^(?P<w>\d+)x(?P<h>\d+)(?P<ext>\.[A-Za-z0-9]+)$")
-# Buckets that can be a DNS label of a virtual-hosted URL under TLS: no dots
-# (the wildcard certificate covers one label), no upper case or underscores.
-_VIRTUAL_HOST_BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 _MULTIPART_CHUNK = 8 * 1024 * 1024
 _READ_BUFFER = 64 * 1024
 _LIST_PAGE_SIZE = 1000  # the most S3 returns per ListObjectsV2 request
 #: The user metadata (``x-amz-meta-...``) of an on-demand thumbnail naming
 #: the version (ETag) of the original it was made from.
 _SOURCE_METADATA = "imageattach-source"
-
-
-def _etag(response: Mapping[str, Any]) -> str | None:
-    """The version of an object, as a ``GetObject`` or ``HeadObject`` gives it."""
-    return str(response.get("ETag", "")) or None
-
-
-def _store_error(error: Exception, action: str, where: str) -> StoreError:
-    """Translate a boto3/botocore exception into the StoreError subclass that
-    says what a caller can do about it."""
-    message = f"S3 {action} {where} failed: {error}"
-    if isinstance(error, botocore.exceptions.ClientError):
-        code = str(error.response.get("Error", {}).get("Code", ""))
-        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        if code in _MISSING_KEY_CODES:
-            return FileNotFoundInStoreError(f"no such file in S3: {where}")
-        if status == 403 or code in {"AccessDenied", "InvalidAccessKeyId"}:
-            return StoreAccessDeniedError(message)
-        if status >= 500 or code in _UNAVAILABLE_CODES:
-            return StoreUnavailableError(message)
-        return StoreError(message)
-    if isinstance(error, botocore.exceptions.ConnectionError | botocore.exceptions.HTTPClientError):
-        return StoreUnavailableError(message)
-    return StoreError(message)
-
-
-_BOTO_ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
-
-
-class _ObjectStream(io.RawIOBase):
-    """The body of a ``GetObject`` response as a raw stream whose errors are
-    :class:`StoreError` and whose :meth:`close` releases the connection."""
-
-    def __init__(self, body: Any, where: str) -> None:
-        super().__init__()
-        self._body = body
-        self._where = where
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        try:
-            data: bytes = self._body.read(len(buffer))
-        except _BOTO_ERRORS as error:
-            raise _store_error(error, "read of", self._where) from error
-        buffer[: len(data)] = data
-        return len(data)
-
-    def close(self) -> None:
-        if not self.closed:
-            self._body.close()
-        super().close()
-
-
-def _check_url(name: str, value: str | None) -> str | None:
-    if value is None:
-        return None
-    parts = urllib.parse.urlsplit(value) if isinstance(value, str) else None
-    if parts is None or parts.scheme not in {"http", "https"} or not parts.netloc:
-        raise ConfigurationError(f"{name} must be an http:// or https:// URL, not {value!r}")
-    return value.rstrip("/")
-
-
-def _check_seconds(name: str, value: float) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or value <= 0
-    ):
-        raise ConfigurationError(f"{name} must be a positive number of seconds, not {value!r}")
-    return float(value)
-
-
-def _check_credentials(
-    key_id: str | None,
-    secret: str | None,
-    token: str | None,
-    seed_key_id: str | None,
-    seed_secret: str | None,
-) -> tuple[str | None, str | None, str | None]:
-    """The explicit credentials, given by either the boto3 or the seed's names."""
-    if seed_key_id is not None or seed_secret is not None:
-        if key_id is not None or secret is not None:
-            raise ConfigurationError(
-                "pass either access_key/secret_key (the seed's names) or "
-                "aws_access_key_id/aws_secret_access_key, not both"
-            )
-        key_id, secret = seed_key_id, seed_secret
-    if (key_id is None) != (secret is None):
-        raise ConfigurationError("pass both aws_access_key_id and aws_secret_access_key")
-    return key_id, secret, token
 
 
 class S3Store(Store):
@@ -431,7 +285,7 @@ class S3Store(Store):
         serve_options: Mapping[str, Any] | None,
         **options: Any,
     ) -> None:
-        from ..ondemand.redirect import RedirectingResizer
+        from ...ondemand.redirect import RedirectingResizer
 
         if not isinstance(prefix, str) or not prefix.strip("/"):
             raise ConfigurationError(f"resize_prefix must be a non-empty path, not {prefix!r}")
@@ -767,7 +621,7 @@ class S3Store(Store):
         """
         if not self.resizer.enabled:
             return app
-        from ..middleware.wsgi import StaticServerMiddleware
+        from ...middleware.wsgi import StaticServerMiddleware
 
         options = self.resizer.serve_options(self.resize_serve_options, asynchronous=False)
         return StaticServerMiddleware(app, "/" + self.resize_prefix, None, options=options)
@@ -776,7 +630,7 @@ class S3Store(Store):
         """:meth:`wsgi_middleware` for ASGI; generation runs off the event loop."""
         if not self.resizer.enabled:
             return app
-        from ..middleware.asgi import StaticFilesMiddleware
+        from ...middleware.asgi import StaticFilesMiddleware
 
         options = self.resizer.serve_options(self.resize_serve_options, asynchronous=True)
         return StaticFilesMiddleware(app, "/" + self.resize_prefix, None, options=options)
@@ -784,210 +638,3 @@ class S3Store(Store):
     def __repr__(self) -> str:
         where = f"{self.bucket}/{self.prefix}" if self.prefix else self.bucket
         return f"{type(self).__qualname__}({where!r}, public_base_url={self.public_base_url!r})"
-
-
-class S3SandboxStore(Store):
-    """Two buckets that look like one store: reads come from ``overriding``
-    when it has the key and fall through to the read-only ``underlying``
-    bucket when it answers 404; writes and deletes go to ``overriding`` only.
-
-    A delete writes an empty *tombstone* object with ``Content-Type``
-    :data:`DELETED_MARK_MIMETYPE` to ``overriding``, hiding the underlying
-    file.  Useful for a staging or development app run against a copy of the
-    production database without touching production images.
-
-    :param underlying: the read-only bucket name (or an :class:`S3Store`).
-    :param overriding: the writable bucket name (or an :class:`S3Store`).
-    :param access_key: / :param secret_key: / :param max_age: /
-        :param max_retry: as for :class:`S3Store`, for both buckets.
-    :param underlying_prefix: / :param overriding_prefix: key prefixes of
-        the two buckets when they are given by name.
-    :param underlying_region: / :param overriding_region: the regions of
-        the two buckets when they are given by name (``region`` among
-        ``options`` sets both).  The arguments up to ``max_retry`` may be
-        passed positionally, in the seed's order.
-    :param url_cache_size: how many keys' "which bucket has it" answers
-        :meth:`get_url` keeps, so that rendering a page makes no request
-        per image.  Each key is looked up once (a ``HEAD`` on
-        ``overriding``); this process's own writes update the cache, another
-        process's writes are seen for keys not looked up yet.
-    :param options: every other :class:`S3Store` option, applied to both
-        buckets when they are given by name.
-    """
-
-    #: The seed's name of :data:`DELETED_MARK_MIMETYPE`.
-    DELETED_MARK_MIMETYPE = DELETED_MARK_MIMETYPE
-
-    def __init__(
-        self,
-        underlying: str | S3Store,
-        overriding: str | S3Store,
-        # The seed's positional order:
-        access_key: str | None = None,
-        secret_key: str | None = None,
-        max_age: int | None = None,
-        underlying_prefix: str = "",
-        overriding_prefix: str = "",
-        underlying_region: str | None = None,
-        overriding_region: str | None = None,
-        max_retry: int | None = None,
-        *,
-        url_cache_size: int = 65536,
-        **options: Any,
-    ) -> None:
-        seed_options = {
-            "access_key": access_key,
-            "secret_key": secret_key,
-            "max_age": max_age,
-            "max_retry": max_retry,
-        }
-        options.update((name, value) for name, value in seed_options.items() if value is not None)
-        regions = {"underlying": underlying_region, "overriding": overriding_region}
-        if "region" in options and any(value is not None for value in regions.values()):
-            raise ConfigurationError(
-                "pass either region (both buckets) or underlying_region/overriding_region"
-            )
-        self.underlying = self._bucket_store(
-            underlying, underlying_prefix, self._with_region(options, underlying_region)
-        )
-        self.overriding = self._bucket_store(
-            overriding, overriding_prefix, self._with_region(options, overriding_region)
-        )
-        self.url_cache_size = check_int("url_cache_size", url_cache_size, minimum=0)
-        # key in overriding -> whether overriding has it (a file or a tombstone)
-        self._overridden: OrderedDict[str, bool] = OrderedDict()
-        self._cache_lock = threading.Lock()
-
-    @property
-    def image_limits(self) -> ImageLimits | None:  # type: ignore[override]
-        """The writable bucket's limits (where uploads go)."""
-        return self.overriding.image_limits
-
-    @staticmethod
-    def _with_region(options: dict[str, Any], region: str | None) -> dict[str, Any]:
-        return options if region is None else {**options, "region": region}
-
-    @staticmethod
-    def _bucket_store(bucket: str | S3Store, prefix: str, options: dict[str, Any]) -> S3Store:
-        if isinstance(bucket, S3Store):
-            if prefix or options:
-                raise ConfigurationError(
-                    "pass prefixes and options to the S3Store instances, not to S3SandboxStore"
-                )
-            return bucket
-        return S3Store(bucket, prefix=prefix, **options)
-
-    def _remember(self, key: str, overridden: bool) -> None:
-        with self._cache_lock:
-            self._overridden[key] = overridden
-            self._overridden.move_to_end(key)
-            while len(self._overridden) > self.url_cache_size:
-                self._overridden.popitem(last=False)
-
-    def _is_overridden(self, key: str) -> bool:
-        with self._cache_lock:
-            known = self._overridden.get(key)
-        if known is not None:
-            return known
-        try:
-            overridden = self.overriding._head(key) is not None
-        except StoreError:
-            logger.warning("cannot tell whether %s is overridden", key, exc_info=True)
-            return True  # not cached: asked again next time
-        self._remember(key, overridden)
-        return overridden
-
-    def put_file(
-        self,
-        file: IO[bytes],
-        object_type: str,
-        object_id: int,
-        width: int,
-        height: int,
-        mimetype: str,
-        reproducible: bool,
-    ) -> None:
-        key = self.overriding.get_key(object_type, object_id, width, height, mimetype)
-        self.overriding.put_file(
-            file, object_type, object_id, width, height, mimetype, reproducible
-        )
-        self._remember(key, True)
-
-    def delete_file(
-        self, object_type: str, object_id: int, width: int, height: int, mimetype: str
-    ) -> None:
-        """Hide the file: write the tombstone over it in ``overriding``."""
-        key = self.overriding.get_key(object_type, object_id, width, height, mimetype)
-        extra: dict[str, Any] = {}
-        if self.overriding.acl is not None:
-            extra["ACL"] = "private"
-        try:
-            self.overriding.client.put_object(
-                Bucket=self.overriding.bucket,
-                Key=key,
-                Body=b"",
-                ContentType=DELETED_MARK_MIMETYPE,
-                CacheControl="no-store",
-                **extra,
-            )
-        except _BOTO_ERRORS as error:
-            raise _store_error(error, "tombstone write to", self.overriding._where(key)) from error
-        self._remember(key, True)
-
-    def get_file(
-        self, object_type: str, object_id: int, width: int, height: int, mimetype: str
-    ) -> IO[bytes]:
-        """Read from ``overriding``; on 404 only, from ``underlying``.
-
-        :raises FileNotFoundInStoreError: when neither has the file, or it
-            was deleted in the sandbox (a tombstone).
-        """
-        key = self.overriding.get_key(object_type, object_id, width, height, mimetype)
-        try:
-            stream, content_type = self.overriding._open(key)
-        except FileNotFoundInStoreError:
-            return self.underlying.get_file(object_type, object_id, width, height, mimetype)
-        if content_type == DELETED_MARK_MIMETYPE:
-            stream.close()
-            raise FileNotFoundInStoreError(f"deleted in the sandbox: {self.overriding._where(key)}")
-        return stream
-
-    def get_url(
-        self, object_type: str, object_id: int, width: int, height: int, mimetype: str
-    ) -> str:
-        key = self.overriding.get_key(object_type, object_id, width, height, mimetype)
-        store = self.overriding if self._is_overridden(key) else self.underlying
-        return store.get_url(object_type, object_id, width, height, mimetype)
-
-    def locate(self, image: Image) -> str:
-        image = check_image(image)
-        key = self.overriding.get_key(
-            image.object_type, check_object_id(image), image.width, image.height, image.mimetype
-        )
-        store = self.overriding if self._is_overridden(key) else self.underlying
-        return store.locate(image)
-
-    def list_files(self, object_type: str, object_id: int) -> list[tuple[int, int, str]]:
-        """The sizes visible through the sandbox.  A tombstone is recognised
-        by its empty body (no image is zero bytes long), which spares a
-        ``HEAD`` per listed key."""
-        overriding = self.overriding._list_sizes(object_type, object_id)
-        visible = set(self.underlying._list_sizes(object_type, object_id))
-        for size, length in overriding.items():
-            if length:
-                visible.add(size)
-            else:
-                visible.discard(size)
-        return sorted(visible)
-
-    def exists(
-        self, object_type: str, object_id: int, width: int, height: int, mimetype: str
-    ) -> bool:
-        key = self.overriding.get_key(object_type, object_id, width, height, mimetype)
-        content_type = self.overriding._head(key)
-        if content_type is None:
-            return self.underlying.exists(object_type, object_id, width, height, mimetype)
-        return content_type != DELETED_MARK_MIMETYPE
-
-    def __repr__(self) -> str:
-        return f"{type(self).__qualname__}({self.underlying!r}, {self.overriding!r})"
