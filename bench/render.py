@@ -22,6 +22,9 @@ per request).  Prints, per case, the median and the spread (min-max) of
 each, the output sizes, and the ratio of ours to pyvips' medians (targets:
 WebP and cover <= 1.2x; AVIF reported, > 3x means AVIF stays opt-in), and
 of the fastest runs, which other load on the machine disturbs least.
+
+``--quality-table`` prints instead the bytes and SSIM of each output format
+at qualities around its default, for a 600 px render.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ import imageattach.imaging  # noqa: F401  (imageattach's ImageMagick policy befo
 from images import large_colour_jpeg, large_jpeg
 
 from imageattach.imaging import RenderSpec, get_sandbox, render
+from imageattach.imaging.render import DEFAULT_QUALITY, FORMATS
 
 #: Case -> (our spec, the target it is held to, or None for "report only").
 CASES: dict[str, tuple[RenderSpec, float | None]] = {
@@ -102,6 +106,52 @@ def vips_contenders(data: bytes, case: str) -> dict[str, Callable[[], bytes]]:
     return found
 
 
+#: Qualities compared by ``--quality-table``, around each default.
+TABLE_QUALITIES = {"jpeg": (75, 85, 90), "webp": (70, 75, 80, 85), "avif": (50, 55, 60, 65, 70)}
+
+
+def ssim(reference: bytes, other: bytes) -> float:
+    """Mean SSIM of the luminance of two encoded images of one size
+    (Gaussian window, sigma 1.5, the usual constants), computed by libvips."""
+    import pyvips
+
+    def luminance(data: bytes) -> pyvips.Image:
+        image = pyvips.Image.new_from_buffer(data, "")
+        if image.hasalpha():
+            image = image.flatten(background=255)
+        return image.colourspace("b-w").cast("float")
+
+    x, y = luminance(reference), luminance(other)
+
+    def blur(image: pyvips.Image) -> pyvips.Image:
+        return image.gaussblur(1.5)
+
+    mean_x, mean_y = blur(x), blur(y)
+    var_x = blur(x * x) - mean_x * mean_x
+    var_y = blur(y * y) - mean_y * mean_y
+    covariance = blur(x * y) - mean_x * mean_y
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    numerator = (2 * mean_x * mean_y + c1) * (2 * covariance + c2)
+    denominator = (mean_x * mean_x + mean_y * mean_y + c1) * (var_x + var_y + c2)
+    return float((numerator / denominator).avg())
+
+
+def quality_table(data: bytes, width: int) -> None:
+    """Bytes and SSIM (against a lossless render) of each format at the
+    qualities of :data:`TABLE_QUALITIES`, all through :func:`render`."""
+    reference = render(data, RenderSpec(width=width, format="png")).data
+    base = len(render(data, RenderSpec(width=width, format="jpeg")).data)
+    print(f"{width} px wide, bytes and SSIM against a lossless render (JPEG 85 = {base} bytes)")
+    for fmt, qualities in TABLE_QUALITIES.items():
+        for quality in qualities:
+            out = render(data, RenderSpec(width=width, format=fmt, quality=quality)).data
+            default = " (default)" if quality == DEFAULT_QUALITY[FORMATS[fmt]] else ""
+            print(
+                f"  {fmt:5} q{quality:<3} {len(out):8d} bytes  {len(out) / base:5.2f}x JPEG 85  "
+                f"SSIM {ssim(reference, out):.4f}{default}"
+            )
+
+
 def measure(runs: dict[str, Callable[[], bytes]], rounds: int) -> dict[str, list[float]]:
     """Seconds of each run, ``rounds`` times, alternating the order."""
     timings: dict[str, list[float]] = {name: [] for name in runs}
@@ -127,10 +177,18 @@ def main(argv: list[str]) -> int:
         action="store_true",
         help="the greyscale 12 MP JPEG of bench thumbnail instead of the colour one",
     )
+    parser.add_argument(
+        "--quality-table",
+        action="store_true",
+        help="instead of timing, print bytes and SSIM per format and quality (needs pyvips)",
+    )
     options = parser.parse_args(argv)
 
     data = large_jpeg(4000, 3000) if options.grey else large_colour_jpeg(4000, 3000)
     get_sandbox().start()
+    if options.quality_table:
+        quality_table(data, 600)
+        return 0
     kind = "greyscale" if options.grey else "colour"
     print(f"12 MP {kind} JPEG ({len(data) / 1e6:.1f} MB), cold renders, {options.rounds} rounds")
     for case in options.case or list(CASES):
