@@ -428,3 +428,13 @@ def test_every_hostile_file_through_render(name: str) -> None:
         return
     with decoded(result.data) as image:
         assert image.size == (result.width, result.height)
+
+
+@pytest.mark.parametrize("fmt", ["png", "jpeg", "webp"])
+def test_an_avif_source_converts_with_its_colours(fmt: str) -> None:
+    # ImageMagick 6's HEIF reader hands over YCbCr samples: converted to sRGB.
+    source = render(jpeg(400, 300), RenderSpec(width=200, format="avif")).data
+    result = render(source, RenderSpec(width=100, height=100, fit="cover", format=fmt))
+    with decoded(result.data) as image:
+        assert near(rgba(image, 5, 5)[:3], RED, tolerance=30)
+        assert near(rgba(image, 95, 95)[:3], WHITE, tolerance=30)
