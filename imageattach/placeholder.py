@@ -396,10 +396,10 @@ def _parse(hash_: object) -> _Fields:
     return replace(fields, ac=ac)
 
 
-def thumbhash_aspect_ratio(hash_: bytes) -> float:
+def thumbhash_aspect_ratio(hash: bytes) -> float:
     """The approximate width / height of the image a ThumbHash was made from
     (from 1/7 to 7; the preview's real size is more precise)."""
-    lx, ly = _parse(hash_).l_shape
+    lx, ly = _parse(hash).l_shape
     return lx / ly
 
 
@@ -420,10 +420,10 @@ def _bytes(values: list[float]) -> bytes:
     return bytes([min(255, max(0, int(255 * v + 0.5))) for v in values])
 
 
-def thumbhash_average_rgba(hash_: bytes) -> tuple[int, int, int, int]:
+def thumbhash_average_rgba(hash: bytes) -> tuple[int, int, int, int]:
     """The average colour of the image a ThumbHash was made from, as ``(r, g, b, a)``
     from 0 to 255, not premultiplied; e.g. for a CSS ``background-color``."""
-    fields = _parse(hash_)
+    fields = _parse(hash)
     red, green, blue = _lpq_to_rgb(fields.l_dc, fields.p_dc, fields.q_dc)
     return _byte(red), _byte(green), _byte(blue), _byte(fields.a_dc)
 
@@ -485,7 +485,7 @@ def _render(fields: _Fields, longest: int) -> tuple[int, int, bytes]:
     return width, height, bytes(out)
 
 
-def decode_thumbhash(hash_: bytes) -> tuple[int, int, bytes]:
+def decode_thumbhash(hash: bytes) -> tuple[int, int, bytes]:
     """The blurred picture a ThumbHash stands for: ``(width, height, rgba)``, at most
     32 pixels on its long side, RGBA row by row, not premultiplied.
 
@@ -493,7 +493,7 @@ def decode_thumbhash(hash_: bytes) -> tuple[int, int, bytes]:
     :exc:`~imageattach.exceptions.ArgumentError` (at most 25 bytes are ever read,
     and the work is bounded by the 32x32 output).
     """
-    return _render(_parse(hash_), RENDER_SIDE)
+    return _render(_parse(hash), RENDER_SIDE)
 
 
 # -- PNG ------------------------------------------------------------------------------------
@@ -563,16 +563,16 @@ def _png(width: int, height: int, rgba: bytes, has_alpha: bool) -> bytes:
     )
 
 
-def placeholder_data_uri(hash_: bytes) -> str:
+def placeholder_data_uri(hash: bytes) -> str:
     """The picture of a ThumbHash as a ``data:image/png;base64,...`` URI shorter
     than :data:`DATA_URI_LIMIT` (1 KB), to inline in a page.
 
     The PNG is the :func:`decode_thumbhash` image (32 pixels on its long side);
     in the rare case that does not fit, it is rendered smaller (24, 16, then 8,
     which always fits), with the same aspect ratio: it is stretched to the
-    element's box anyway.  ArgumentError if ``hash_`` is not a ThumbHash.
+    element's box anyway.  ArgumentError if ``hash`` is not a ThumbHash.
     """
-    fields = _parse(hash_)
+    fields = _parse(hash)
     for longest in (RENDER_SIDE, 24, 16, 8):
         png = _png(*_render(fields, longest), fields.has_alpha)
         uri = "data:image/png;base64," + base64.b64encode(png).decode("ascii")

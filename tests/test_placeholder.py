@@ -465,7 +465,7 @@ def test_placeholder_values() -> None:
     assert (placeholder.width, placeholder.height) == (100, 75)
     assert placeholder.thumbhash == encode_thumbhash(width, height, rgba)
     assert base64.b64decode(placeholder.thumbhash_base64) == placeholder.thumbhash
-    assert placeholder.data_uri == placeholder_data_uri(placeholder.thumbhash)
+    assert placeholder.data_uri == placeholder_data_uri(hash=placeholder.thumbhash)
     assert placeholder.average_rgba == thumbhash_average_rgba(placeholder.thumbhash)
     assert placeholder.style == (
         f"background-size:100% 100%;background-image:url({placeholder.data_uri})"
