@@ -15,7 +15,13 @@ from images import (
     svg,
 )
 
-from imageattach.exceptions import ArgumentError, ArgumentTypeError, ImageError, ImageTooLargeError
+from imageattach.exceptions import (
+    ArgumentError,
+    ArgumentTypeError,
+    CorruptImageError,
+    ImageError,
+    ImageTooLargeError,
+)
 from imageattach.imaging import PreviewResult, preview_rgba, probe
 from imageattach.limits import ImageLimits
 
@@ -106,3 +112,32 @@ def test_hostile_files_through_the_preview(name: str) -> None:
     except ImageError:
         return
     assert len(preview.data) == preview.width * preview.height * 4 > 0
+
+
+class _LyingSandbox:
+    def __init__(self, reply: dict[str, object], data: bytes) -> None:
+        self.reply, self.data = reply, data
+
+    def run(self, *args: object) -> tuple[dict[str, object], bytes]:
+        return self.reply, self.data
+
+
+@pytest.mark.parametrize(
+    ("reply", "data"),
+    [
+        ({"width": 10, "height": 10}, b"\x00" * 399),  # one byte short
+        ({"width": 10, "height": 10}, b"\x00" * 300),  # RGB, not RGBA
+        ({"width": 101, "height": 1}, b"\x00" * 404),  # above max_side
+        ({"width": 10.0, "height": 10}, b"\x00" * 400),
+        ({"width": -10, "height": -10}, b"\x00" * 400),
+    ],
+    ids=["short", "rgb", "too-wide", "float", "negative"],
+)
+def test_a_lying_preview_reply_is_refused(
+    monkeypatch: pytest.MonkeyPatch, reply: dict[str, object], data: bytes
+) -> None:
+    import imageattach.imaging.jobs as jobs
+
+    monkeypatch.setattr(jobs, "get_sandbox", lambda: _LyingSandbox(reply, data))
+    with pytest.raises(CorruptImageError):
+        preview_rgba(png(40, 40))

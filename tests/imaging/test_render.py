@@ -438,3 +438,53 @@ def test_an_avif_source_converts_with_its_colours(fmt: str) -> None:
     with decoded(result.data) as image:
         assert near(rgba(image, 5, 5)[:3], RED, tolerance=30)
         assert near(rgba(image, 95, 95)[:3], WHITE, tolerance=30)
+
+
+# --- the reply of a worker is checked like input ---------------------------
+
+
+class _LyingSandbox:
+    """A sandbox whose worker replies ``reply`` and ``data``, whatever it is asked."""
+
+    def __init__(self, reply: dict[str, object], data: bytes) -> None:
+        self.reply, self.data = reply, data
+
+    def run(self, *args: object) -> tuple[dict[str, object], bytes]:
+        return self.reply, self.data
+
+
+PNG_20x20 = render(png(20, 20), RenderSpec(width=20, format="png")).data
+
+
+@pytest.mark.parametrize(
+    ("reply", "data"),
+    [
+        ({"mimetype": "image/jpeg", "width": 20, "height": 20}, PNG_20x20),  # not asked for
+        ({"mimetype": "image/png", "width": 20, "height": 20}, b"GIF89a" + PNG_20x20[6:]),
+        ({"mimetype": "image/png", "width": 21, "height": 20}, PNG_20x20),  # header disagrees
+        ({"mimetype": "image/png", "width": 40, "height": 40}, PNG_20x20),  # beyond the box
+        ({"mimetype": "image/png", "width": "20", "height": 20}, PNG_20x20),
+        ({"mimetype": "image/png", "width": 0, "height": 20}, PNG_20x20),
+        ({"mimetype": "image/png"}, PNG_20x20),
+    ],
+    ids=["mimetype", "magic", "header-size", "too-large", "str-width", "zero", "no-size"],
+)
+def test_a_lying_render_reply_is_refused(
+    monkeypatch: pytest.MonkeyPatch, reply: dict[str, object], data: bytes
+) -> None:
+    import imageattach.imaging.jobs as jobs
+
+    monkeypatch.setattr(jobs, "get_sandbox", lambda: _LyingSandbox(reply, data))
+    with pytest.raises(CorruptImageError):
+        render(png(20, 20), RenderSpec(width=20, height=20, fit="cover", format="png"))
+
+
+def test_a_lying_size_is_refused_when_info_is_known(monkeypatch: pytest.MonkeyPatch) -> None:
+    import imageattach.imaging.jobs as jobs
+
+    info = probe(png(40, 40))  # a 20 px wide contain of it is 20x20, not 10x10
+    small = render(png(10, 10), RenderSpec(width=10, format="png")).data
+    reply = {"mimetype": "image/png", "width": 10, "height": 10}
+    monkeypatch.setattr(jobs, "get_sandbox", lambda: _LyingSandbox(reply, small))
+    with pytest.raises(CorruptImageError):
+        render(png(40, 40), RenderSpec(width=20, format="png"), info=info)
