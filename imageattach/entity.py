@@ -31,8 +31,8 @@ import html
 import inspect as inspect_module
 import io
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
-from typing import IO, Any, Generic, TypeVar
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import IO, TYPE_CHECKING, Any, Generic, TypeVar
 
 from sqlalchemy import Boolean, DateTime, Integer, String, func, inspect, select, tuple_
 from sqlalchemy.dialects import mysql
@@ -52,15 +52,19 @@ from sqlalchemy.sql.elements import ColumnElement
 
 # Imported eagerly, as the seed imported Wand: imageattach's ImageMagick policy
 # must be in force before anything else in the process starts ImageMagick.
-from . import imaging, tracking
+from . import imaging, responsive, tracking
 from .context import current_store, resolve_store
 from .exceptions import ArgumentTypeError, ContextError, LocateError, NoOriginalImageError
 from .file import ReusableFileProxy
 from .imaging import ImageInfo
 from .imaging.jobs import check_filter
 from .limits import DEFAULT_LIMITS, ImageLimits, check_limits
+from .placeholder import Placeholder
 from .sizing import VECTOR_TYPES, check_dimension, thumbnail_size
 from .store import Store, check_store
+
+if TYPE_CHECKING:
+    from markupsafe import Markup
 
 __all__ = [
     "VECTOR_TYPES",
@@ -590,6 +594,178 @@ class BaseImageSet(Generic[_I]):
             return self.__html__()
         except (ContextError, LocateError):
             return repr(self)
+
+    # -- responsive images (imageattach.responsive) -------------------------------
+
+    def srcset(
+        self,
+        widths: Iterable[int] | None = None,
+        *,
+        densities: Iterable[float] | None = None,
+        width: int | None = None,
+        height: int | None = None,
+        **options: Any,
+    ) -> str:
+        """A ``srcset`` value: ``"url 320w, url 640w, ..."`` of the original
+        at ``widths`` (default :data:`~imageattach.responsive.DEFAULT_WIDTHS`;
+        ``width`` and ``height`` then only give the box's shape, as
+        ``fit="cover"`` needs), or with ``densities=(1, 2, 3)``,
+        ``"url 1x, url 2x, ..."`` of the ``width`` x ``height`` box.  The
+        ``options`` (``fit=``, ``format=``, ``upscale=``, ``store=``...) go to
+        :meth:`locate` unchanged.  Without ``upscale=True``, sizes above the
+        original's are dropped and the original's own size is the largest
+        candidate (the original itself when the options keep its pixels).
+
+        :raises NoOriginalImageError: the set has no original.
+        :raises imageattach.exceptions.ArgumentError: bad widths, densities
+            or options (:exc:`~imageattach.exceptions.ArgumentTypeError`
+            for wrong types, or both widths and densities).
+        """
+        candidates = self._srcset_candidates(widths, densities, width, height, options)
+        return responsive.srcset_text(candidates, lambda c: self._candidate_url(c, options))
+
+    def img(
+        self,
+        width: int | None = None,
+        height: int | None = None,
+        *,
+        sizes: str | None = None,
+        alt: str = "",
+        placeholder: bool = False,
+        loading: str | None = "lazy",
+        decoding: str | None = "async",
+        widths: Iterable[int] | None = None,
+        densities: Iterable[float] | None = None,
+        attributes: Mapping[str, object] | None = None,
+        **options: Any,
+    ) -> Markup:
+        """An ``<img>`` of the original at the ``width`` x ``height`` box
+        (sized as :meth:`locate` sizes it; neither: the original), as
+        :class:`markupsafe.Markup`: ``src``, ``srcset``, ``sizes``, the real
+        ``width`` and ``height`` of the ``src`` image, ``alt``, ``loading``,
+        ``decoding`` (``None`` leaves one out), every value escaped.
+
+        ``srcset`` has ``x`` descriptors (``densities``, default 1 and 2) for
+        a box and no ``sizes``, else ``w`` descriptors (``widths``; ``sizes``
+        defaults to ``100vw``); it is left out when it would only repeat
+        ``src``.  ``placeholder=True`` adds :meth:`placeholder`'s ``style``;
+        ``attributes`` adds others (``class``, ``id``...).  The ``options``
+        go to :meth:`locate`.
+
+        :raises NoOriginalImageError: the set has no original.
+        :raises imageattach.exceptions.ArgumentError: bad arguments.
+        :raises imageattach.exceptions.ImageError: ``placeholder=True`` and
+            the original cannot be decoded (see :meth:`placeholder`).
+        """
+        responsive.check_img_arguments(alt, sizes, loading, decoding)
+        original = self.require_original()
+        size = (original.width, original.height)
+        if sizes is not None or widths is not None or (width is None and height is None):
+            if densities is not None:
+                raise ArgumentTypeError("pass densities, or sizes and widths, not both")
+            box = size if width is None and height is None else None
+            candidates = self._srcset_candidates(
+                responsive.DEFAULT_WIDTHS if widths is None else widths,
+                None,
+                width,
+                height,
+                options,
+            )
+            src = responsive.density_candidates(size, (1,), options, width=width, height=height)[0]
+            if box is not None:
+                src = candidates[-1]
+            sizes = "100vw" if sizes is None else sizes
+        else:
+            candidates = self._srcset_candidates(
+                None,
+                responsive.DEFAULT_DENSITIES if densities is None else densities,
+                width,
+                height,
+                options,
+            )
+            src = candidates[0]
+        src_url = self._candidate_url(src, options)
+        srcset = None
+        if len(candidates) > 1:
+            srcset = responsive.srcset_text(candidates, lambda c: self._candidate_url(c, options))
+        else:
+            sizes = None
+        style = None
+        if placeholder:
+            style = self.placeholder(store=options.get("store", current_store)).style
+        return responsive.img_tag(
+            [
+                ("src", src_url),
+                ("srcset", srcset),
+                ("sizes", sizes),
+                ("width", src.width),
+                ("height", src.height),
+                ("alt", alt),
+                ("loading", loading),
+                ("decoding", decoding),
+                ("style", style),
+                *(attributes or {}).items(),
+            ]
+        )
+
+    def placeholder(
+        self,
+        store: Store = current_store,
+        *,
+        save: bool = True,
+        limits: ImageLimits | None = None,
+    ) -> Placeholder:
+        """The original's :class:`~imageattach.placeholder.Placeholder`,
+        computed once per original from a preview made in a decoding worker
+        (under ``limits``, as in :meth:`from_raw_file`) and kept: in the
+        image class's optional ``placeholder`` column (``String(64)``) if it
+        has one (set unless ``save`` is false, written when the session
+        flushes), and in a bounded process-local cache
+        (:data:`imageattach.responsive.placeholder_cache`).
+
+        :raises NoOriginalImageError: the set has no original.
+        :raises imageattach.exceptions.ImageError: the original cannot be
+            decoded (e.g. :exc:`~imageattach.exceptions.ImageTooLargeError`);
+            nothing is kept.
+        :raises imageattach.exceptions.ArgumentError: the column holds
+            something that is not a placeholder (set it to ``NULL`` to have
+            it computed again).
+        """
+        original = self.require_original()
+        resolved = _concrete(store)
+        return responsive.original_placeholder(
+            original, resolved, save=save, limits=_limits(limits, resolved)
+        )
+
+    def _srcset_candidates(
+        self,
+        widths: Iterable[int] | None,
+        densities: Iterable[float] | None,
+        width: int | None,
+        height: int | None,
+        options: Mapping[str, Any],
+    ) -> list[responsive.Candidate]:
+        original = self.require_original()
+        size = (original.width, original.height)
+        if densities is not None:
+            if widths is not None:
+                raise ArgumentTypeError("pass widths or densities, not both")
+            return responsive.density_candidates(
+                size, densities, options, width=width, height=height
+            )
+        return responsive.width_candidates(
+            size,
+            responsive.DEFAULT_WIDTHS if widths is None else widths,
+            options,
+            width=width,
+            height=height,
+        )
+
+    def _candidate_url(self, candidate: responsive.Candidate, options: Mapping[str, Any]) -> str:
+        if candidate.size is None:
+            store = options.get("store")
+            return self.locate() if store is None else self.locate(store=store)
+        return self.locate(**{**options, **candidate.size})
 
 
 class BaseImageQuery(AppenderQuery[_I]):
