@@ -660,6 +660,9 @@ class BaseImageSet(Generic[_I]):
         responsive.check_img_arguments(alt, sizes, loading, decoding)
         original = self.require_original()
         size = (original.width, original.height)
+        style = None
+        if placeholder:
+            style = self.placeholder(store=options.get("store", current_store)).style
         if sizes is not None or widths is not None or (width is None and height is None):
             if densities is not None:
                 raise ArgumentTypeError("pass densities, or sizes and widths, not both")
@@ -690,9 +693,6 @@ class BaseImageSet(Generic[_I]):
             srcset = responsive.srcset_text(candidates, lambda c: self._candidate_url(c, options))
         else:
             sizes = None
-        style = None
-        if placeholder:
-            style = self.placeholder(store=options.get("store", current_store)).style
         return responsive.img_tag(
             [
                 ("src", src_url),
