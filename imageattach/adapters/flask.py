@@ -30,6 +30,14 @@ store object.
 Image URLs are built from the request as Flask sees it (``flask.request``):
 ``app.wsgi_app = ProxyFix(app.wsgi_app)`` works before or after
 ``ImageAttach(app)``.
+
+Templates get ``imageattach_img`` and ``imageattach_srcset``, as globals and
+filters (:func:`imageattach.responsive.register_jinja2`): like
+``image_set.img(...)`` and ``image_set.srcset(...)``, but empty for an image
+set without an original (or ``None``)::
+
+    {{ imageattach_img(user.picture, 150, alt=user.name, placeholder=True) }}
+    {{ user.picture | imageattach_img(150, alt=user.name) }}
 """
 
 from __future__ import annotations
@@ -48,6 +56,7 @@ except ImportError:  # pragma: no cover - exercised by a test that hides Flask
     raise missing_framework(__name__, "Flask", "flask") from None
 
 from ..exceptions import ConfigurationError
+from ..responsive import TEMPLATE_HELPERS
 from ..store import Store, check_store
 from .scoped import StorePush
 from .settings import store_from_settings
@@ -87,7 +96,8 @@ class ImageAttach:
             self.init_app(app)
 
     def init_app(self, app: flask.Flask) -> None:
-        """Install the serving middleware and the store context on ``app``."""
+        """Install the serving middleware and the store context on ``app``, and
+        the template helpers ``imageattach_img`` and ``imageattach_srcset``."""
         if EXTENSION_KEY in app.extensions:
             raise ConfigurationError(f"imageattach is already initialised on {app!r}")
         store = self._store if self._store is not None else self._store_from_config(app)
@@ -97,6 +107,9 @@ class ImageAttach:
         )
         flask.appcontext_pushed.connect(_push_on_app_context, app)
         flask.appcontext_popped.connect(_pop_on_app_context_popped, app)
+        for name, helper in TEMPLATE_HELPERS.items():
+            app.add_template_global(helper, name)
+            app.add_template_filter(helper, name)
 
     @staticmethod
     def _store_from_config(app: flask.Flask) -> Store:

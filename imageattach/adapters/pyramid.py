@@ -23,6 +23,13 @@ any ``ProxyFix`` in front of the router).
 
 :func:`wrap` puts the store's serving middleware in front of the WSGI app,
 so image hits are answered before Pyramid's router runs.
+
+Templates: ``image_set.img(...)`` returns :class:`markupsafe.Markup`, which
+Chameleon (``${user.picture.img(150)}``), Mako and Jinja2 insert unescaped
+through ``__html__``.  With ``pyramid_jinja2``, :func:`add_template_helpers`
+(after ``config.include("pyramid_jinja2")`` and its renderers) also adds the
+``imageattach_img`` and ``imageattach_srcset`` globals and filters of
+:func:`imageattach.responsive.register_jinja2`.
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ except ImportError:  # pragma: no cover - exercised by a test that hides Pyramid
     raise missing_framework(__name__, "Pyramid", "pyramid") from None
 
 from ..exceptions import ConfigurationError
+from ..responsive import register_jinja2
 from ..store import Store
 from .settings import store_from_settings
 from .wsgi import in_context, request_context, serve
@@ -50,7 +58,14 @@ from .wsgi import in_context, request_context, serve
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
 
-__all__ = ["STORE_KEY", "get_store", "includeme", "store_tween_factory", "wrap"]
+__all__ = [
+    "STORE_KEY",
+    "add_template_helpers",
+    "get_store",
+    "includeme",
+    "store_tween_factory",
+    "wrap",
+]
 
 #: The key of the store in the Pyramid registry.
 STORE_KEY = "imageattach.store"
@@ -129,3 +144,33 @@ def wrap(app: Router) -> WSGIApplication:
     """``app`` (from ``config.make_wsgi_app()``) behind the store's serving
     middleware."""
     return serve(app, get_store(app.registry))
+
+
+#: pyramid_jinja2 creates its environments at order 0 and configures them at 1.
+_AFTER_JINJA2_ENVIRONMENTS = 2
+
+
+def add_template_helpers(config: Configurator, *renderers: str) -> None:
+    """Add ``imageattach_img`` and ``imageattach_srcset`` to the Jinja2
+    environments of ``pyramid_jinja2``'s renderers (default ``.jinja2``;
+    e.g. ``".html"`` for ``config.add_jinja2_renderer(".html")``), once they
+    exist (a deferred action).
+
+    :raises ConfigurationError: at commit (in Pyramid's
+        ``ConfigurationExecutionError``), for a renderer that has no
+        environment (``pyramid_jinja2`` not included, or no such renderer).
+    """
+    names = renderers or (".jinja2",)
+
+    def register() -> None:
+        for name in names:
+            get_environment = getattr(config, "get_jinja2_environment", None)
+            environment = None if get_environment is None else get_environment(name)
+            if environment is None:
+                raise ConfigurationError(
+                    f"no pyramid_jinja2 environment for {name!r}: include pyramid_jinja2 "
+                    f"and add_jinja2_renderer({name!r}) first"
+                )
+            register_jinja2(environment)
+
+    config.action(None, register, order=_AFTER_JINJA2_ENVIRONMENTS)

@@ -13,6 +13,12 @@ another task and buffers streamed bodies).  It serves the store's files under
 and makes the store current for each request: in ``async def`` endpoints, in
 plain ``def`` endpoints and dependencies run in the threadpool, in FastAPI
 dependencies, background tasks and streamed responses.
+
+:func:`register_templates` adds the template helpers ``imageattach_img`` and
+``imageattach_srcset`` to a ``Jinja2Templates``::
+
+    templates = Jinja2Templates(directory="templates")
+    register_templates(templates)
 """
 
 from __future__ import annotations
@@ -24,10 +30,13 @@ except ImportError:  # pragma: no cover - exercised by a test that hides Starlet
 
     raise missing_framework(__name__, "Starlette", "starlette") from None
 
+from typing import Any
+
+from ..responsive import register_jinja2
 from ..store import Store, check_store
 from .asgi import install
 
-__all__ = ["ImageAttachMiddleware"]
+__all__ = ["ImageAttachMiddleware", "register_templates"]
 
 
 class ImageAttachMiddleware:
@@ -45,3 +54,13 @@ class ImageAttachMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._handler(scope, receive, send)
+
+
+def register_templates(templates: Any) -> Any:
+    """Add ``imageattach_img`` and ``imageattach_srcset`` (globals and filters,
+    see :func:`imageattach.responsive.register_jinja2`) to a
+    ``starlette.templating.Jinja2Templates`` (or a ``jinja2.Environment``);
+    returns it.  Image sets' own ``img()`` and ``srcset()`` work in its
+    templates without this."""
+    register_jinja2(getattr(templates, "env", templates))
+    return templates
