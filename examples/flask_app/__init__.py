@@ -10,9 +10,11 @@ for the environment variables that change that.  For a real server::
 What it shows: :class:`imageattach.adapters.flask.ImageAttach` configured by
 ``IMAGEATTACH_*`` keys (it serves the images under ``/__images__/`` and makes
 the store current for each request), uploads with ``from_file``, templates
-that render image sets (``{{ user.picture }}``) and on-demand thumbnails
-(``user.picture.locate(width=150)``), several photos per post, deletes, and
-friendly error pages for files that are not images or are too large.
+that render image sets (``{{ user.picture }}``), on-demand thumbnails as
+responsive ``<img>`` tags with ``srcset``, their real ``width`` and ``height``
+and a blurred placeholder (``imageattach_img(user.picture, 150, ...)``, the
+template global the adapter registers), several photos per post, deletes,
+and friendly error pages for files that are not images or are too large.
 """
 
 from __future__ import annotations

@@ -10,7 +10,9 @@ What it shows: ``config.include('imageattach.adapters.pyramid')`` configured
 by ``imageattach.*`` settings, its tween above ``pyramid_tm`` (a refused
 upload aborts the transaction and its files are removed),
 :func:`imageattach.adapters.pyramid.wrap` serving the images in front of the
-router, and the Jinja2 templates shared with the Flask example.
+router, and the Jinja2 templates shared with the Flask example (with the
+``imageattach_img`` helper that
+:func:`imageattach.adapters.pyramid.add_template_helpers` adds).
 """
 
 from __future__ import annotations
@@ -68,6 +70,8 @@ def make_app(instance_path: str | os.PathLike[str] | None = None) -> WSGIApplica
         config.include("imageattach.adapters.pyramid")
         config.add_jinja2_renderer(".html")
         config.add_jinja2_search_path(str(TEMPLATES), name=".html")
+        # imageattach_img() and imageattach_srcset() in the templates, as Flask has them.
+        imageattach.adapters.pyramid.add_template_helpers(config, ".html")
         config.add_request_method(dbsession, "dbsession", reify=True)
         config.add_route("index", "/")
         config.add_route("users", "/users")

@@ -10,6 +10,7 @@ import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +81,29 @@ def image_urls(page: str) -> list[str]:
     return [html.unescape(src) for src in re.findall(r'<img[^>]* src="([^"]+)"', page)]
 
 
+class ImgTags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[dict[str, str | None]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "img":
+            self.tags.append(dict(attrs))
+
+
+def img_tags(page: str) -> list[dict[str, str | None]]:
+    """The attributes of each ``<img>`` of ``page``, unescaped."""
+    parser = ImgTags()
+    parser.feed(page)
+    return parser.tags
+
+
+def srcset(tag: dict[str, str | None]) -> list[tuple[str, str]]:
+    """``[(url, descriptor)]`` of an ``<img>``'s srcset."""
+    value = tag.get("srcset") or ""
+    return [(url, descriptor) for url, descriptor in (c.rsplit(" ", 1) for c in value.split(", "))]
+
+
 def upload(data: bytes, name: str = "picture.jpg") -> tuple[io.BytesIO, str]:
     return io.BytesIO(data), name
 
@@ -93,9 +117,22 @@ def test_user_with_picture_and_thumbnails(app: App) -> None:
 
     page = client.get("/").get_data(as_text=True)
     assert '<figure class="original"><img src="http://localhost/__images__/user-pictures/' in page
-    assert 'width="640" height="480">' in page
+    tags = img_tags(page)
+    assert [(tag["width"], tag["height"]) for tag in tags] == [
+        ("640", "480"), ("48", "36"), ("150", "113"), ("300", "225"),
+    ]  # fmt: skip
+    # The original, shown 16rem wide: a srcset of widths, and its placeholder.
+    assert tags[0]["sizes"] == "16rem"
+    assert [d for _, d in srcset(tags[0])] == ["320w", "640w"]
+    assert srcset(tags[0])[-1][0] == tags[0]["src"]
+    assert (tags[0]["style"] or "").startswith("background-size:100% 100%;background-image:url(")
+    assert tags[0]["alt"] == "Ada"
+    # The thumbnails: 1x is src, 2x twice its size.
+    for tag in tags[1:]:
+        assert [d for _, d in srcset(tag)] == ["1x", "2x"]
+        assert srcset(tag)[0][0] == tag["src"]
     urls = image_urls(page)
-    assert len(urls) == 4  # the original and three sizes
+    assert urls == [tag["src"] for tag in tags]  # the original and three sizes
     sizes = []
     for url in urls:
         response = client.get(url)
@@ -104,6 +141,16 @@ def test_user_with_picture_and_thumbnails(app: App) -> None:
         sizes.append((info.width, info.height))
     assert sizes == [(640, 480), (48, 36), (150, 113), (300, 225)]
     assert len(app.image_files()) == 4  # the thumbnails were made on demand
+    # Every candidate of every srcset is the size it announces.
+    for tag in tags:
+        for url, descriptor in srcset(tag):
+            response = client.get(url)
+            assert response.status_code == 200, url
+            width = imaging.probe(response.get_data()).width
+            if descriptor.endswith("w"):
+                assert f"{width}w" == descriptor
+            else:
+                assert width == round(int(tag["width"] or 0) * float(descriptor[:-1]))
 
 
 def test_post_with_several_photos_then_delete_it(app: App) -> None:
@@ -123,7 +170,13 @@ def test_post_with_several_photos_then_delete_it(app: App) -> None:
     assert len(thumbnails) == 2
     for url in thumbnails:
         assert client.get(url).status_code == 200
-    assert len(app.image_files()) == 4
+    # Both are narrower than the 300 px the page shows: their originals are
+    # shown as they are (img() does not upscale), so nothing is made.
+    assert len(app.image_files()) == 2
+    assert [(tag["width"], tag["height"]) for tag in img_tags(page)] == [
+        ("200", "100"),
+        ("90", "120"),
+    ]
 
     assert client.post("/posts/1/delete").status_code == 303
     assert app.image_files() == []  # the originals and their on-demand sizes

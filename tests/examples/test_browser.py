@@ -1,9 +1,11 @@
 """End to end: the example apps behind real servers, driven by headless Chromium.
 
 Flask runs under gunicorn, Pyramid under its own ``python -m`` server.  The
-browser uploads through the forms, every ``<img>`` on the page must decode
-(on-demand thumbnails included), a reload must not download the images again
-(the server's access log shows no 200 for them), and deletes remove the files.
+browser uploads through the forms, every ``<img>`` on the page (made by
+``img()``) must have a ``srcset``, ``width`` and ``height``, and decode the
+candidate Chromium chose, of the size that candidate announces (on-demand
+thumbnails included); a reload must not download the images again (the
+server's access log shows no 200 for them), and deletes remove the files.
 """
 
 from __future__ import annotations
@@ -28,7 +30,23 @@ ANSI_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
 
 ALL_IMAGES_LOADED = """
 return Array.from(document.images).map(
-    img => ({src: img.currentSrc, complete: img.complete, width: img.naturalWidth}));
+    img => ({src: img.currentSrc, complete: img.complete, width: img.naturalWidth,
+             height: img.naturalHeight, srcset: img.getAttribute("srcset"),
+             widthAttribute: img.getAttribute("width"),
+             heightAttribute: img.getAttribute("height"),
+             placeholder: (img.getAttribute("style") || "").includes("data:image/png;base64,")}));
+"""
+
+
+#: The real pixel size of each image's chosen candidate (``naturalWidth`` of
+#: an ``<img>`` with a ``w`` srcset is scaled by the ``sizes`` it fills).
+INTRINSIC_SIZES = """
+const done = arguments[arguments.length - 1];
+Promise.all(Array.from(document.images).map(img => {
+    const copy = new Image();
+    copy.src = img.currentSrc;
+    return copy.decode().then(() => [copy.naturalWidth, copy.naturalHeight]);
+})).then(done, error => done(String(error)));
 """
 
 
@@ -63,7 +81,33 @@ def wait_for_images(browser: Any, expected: int) -> list[dict[str, Any]]:
     assert len(found) == expected, found
     broken = [img["src"] for img in found if img["width"] == 0]
     assert broken == [], f"images that did not decode: {broken}"
+    intrinsic = browser.execute_async_script(INTRINSIC_SIZES)
+    for img, size in zip(found, intrinsic, strict=True):
+        check_chosen_candidate(img, size)
     return found
+
+
+def check_chosen_candidate(img: dict[str, Any], intrinsic: list[int]) -> None:
+    """The ``<img>`` (from ``img()``) has a srcset, its width and height, and
+    Chromium loaded one of its candidates, whose real size (``intrinsic``)
+    is the one the candidate announces."""
+    assert img["srcset"], img
+    assert img["widthAttribute"] and img["heightAttribute"], img
+    candidates = dict(reversed(c.rsplit(" ", 1)) for c in img["srcset"].split(", "))
+    chosen = {url: d for d, url in candidates.items()}.get(img["src"])
+    assert chosen is not None, f"{img['src']} is not in the srcset {img['srcset']}"
+    if chosen.endswith("w"):
+        assert intrinsic[0] == int(chosen[:-1]), (img, intrinsic)
+    else:
+        # Chromium takes a denser candidate when it has it already (the 2x of
+        # the 150 px thumbnail is the 300 px one's 1x), and scales it down.
+        density = float(chosen[:-1])
+        expected = [round(int(img[f"{side}Attribute"]) * density) for side in ("width", "height")]
+        assert all(abs(a - e) <= 1 for a, e in zip(intrinsic, expected, strict=True)), (
+            img,
+            intrinsic,
+        )
+        assert abs(img["width"] - int(img["widthAttribute"])) <= 1, img
 
 
 def submit(browser: Any, form: str, fields: dict[str, str], files: dict[str, list[Path]]) -> None:
@@ -98,13 +142,19 @@ def exercise_gallery(
     browser.get(server.url + "/")
     assert "No users yet" in browser.page_source
     submit(browser, "#new-user form", {"name": "Ada"}, {"picture": [picture]})
-    wait_for_images(browser, 4)  # the original and three on-demand sizes
+    found = wait_for_images(browser, 4)  # the original and three on-demand sizes
+    # The original is shown 16rem (256 px) wide: Chromium chose its 320w
+    # candidate, not the 800 px original, and the placeholder is inline.
+    assert ".320x240." in found[0]["src"] and found[0]["widthAttribute"] == "800", found[0]
+    assert found[0]["placeholder"]
     submit(browser, "#new-post", {"text": "Two photos"}, {"photos": photos})
     found = wait_for_images(browser, 7)  # + the author's 48 px avatar and two photos
     assert sum("post-photos" in img["src"] for img in found) == 2
+    assert [img["placeholder"] for img in found if "post-photos" in img["src"]] == [True, True]
     screenshot(f"{name}-gallery")
     files = image_files(instance)
-    assert len(files) == 8, files  # user: 1 + 3 sizes; post: 2 + 2 sizes (48 px shared)
+    # user: 1 + 320 px from the srcset + 3 sizes; post: 2 + 2 sizes (48 px shared)
+    assert len(files) == 9, files
     first_load = image_requests(server)
     # The log is parsed: at least the first page's four images were seen.
     assert len({path for path, _ in first_load}) >= 4, first_load
