@@ -54,7 +54,13 @@ from sqlalchemy.sql.elements import ColumnElement
 # must be in force before anything else in the process starts ImageMagick.
 from . import imaging, responsive, tracking
 from .context import current_store, resolve_store
-from .exceptions import ArgumentTypeError, ContextError, LocateError, NoOriginalImageError
+from .exceptions import (
+    ArgumentError,
+    ArgumentTypeError,
+    ContextError,
+    LocateError,
+    NoOriginalImageError,
+)
 from .file import ReusableFileProxy
 from .imaging import ImageInfo
 from .imaging.jobs import check_filter
@@ -62,6 +68,7 @@ from .limits import DEFAULT_LIMITS, ImageLimits, check_limits
 from .placeholder import Placeholder
 from .sizing import VECTOR_TYPES, check_dimension, thumbnail_size
 from .store import Store, check_store
+from .variants import AUTO, Variant
 
 if TYPE_CHECKING:
     from markupsafe import Markup
@@ -237,6 +244,111 @@ class Image:
 
     def __html__(self) -> str:
         return _img_tag(self.locate(), self.width, self.height)
+
+    def set_focal_point(self, x: float, y: float) -> None:
+        """Remember the point of interest of the image, in relative
+        coordinates of its displayed (EXIF oriented) size, each in [0, 1],
+        for ``locate(fit="cover", gravity="focal")``.  Kept in the optional
+        ``focal_point`` column (a ``String(32)``; docs/ondemand.md has the
+        Alembic migration).
+
+        :raises ArgumentError: coordinates out of [0, 1], or a model with no
+            ``focal_point`` column.
+        """
+        if "focal_point" not in inspect(type(self)).columns:
+            raise ArgumentError(
+                f"{type(self).__name__} has no focal_point column: add "
+                "focal_point: Mapped[str | None] = mapped_column(String(32)) to the "
+                "model (and to the table: op.add_column(<table>, "
+                "sa.Column('focal_point', sa.String(32), nullable=True)))"
+            )
+        from .imaging.render import RenderSpec
+
+        point = RenderSpec(width=1, focal=(x, y)).focal
+        assert point is not None
+        self.focal_point = f"{point[0]:.4f},{point[1]:.4f}"
+
+    def focal_point_value(self) -> tuple[float, float] | None:
+        """The focal point :meth:`set_focal_point` stored, if any (a value
+        that is not two numbers in [0, 1] counts as none)."""
+        if "focal_point" not in inspect(type(self)).columns:
+            return None
+        value = getattr(self, "focal_point", None)
+        if not isinstance(value, str) or len(value) > 32:
+            return None
+        parts = value.split(",")
+        try:
+            x, y = (float(part) for part in parts)
+        except ValueError:
+            return None
+        if not (0 <= x <= 1 and 0 <= y <= 1):  # also false for nan
+            return None
+        return x, y
+
+
+def _preset_options(store: Store, name: str) -> Mapping[str, Any]:
+    """The options of the store's preset ``name``."""
+    presets: Mapping[str, Mapping[str, Any]] = getattr(store, "presets", None) or {}
+    if not isinstance(name, str) or name not in presets:
+        raise ArgumentError(
+            f"no preset {name!r} in {store!r}; declared: {', '.join(sorted(presets)) or 'none'}"
+        )
+    return presets[name]
+
+
+def _variant_of(
+    original: Image,
+    width: int | None,
+    height: int | None,
+    ratio: float | None,
+    fit: str,
+    gravity: str,
+    format: str | None,
+    quality: int | None,
+    upscale: bool,
+) -> tuple[tuple[int, int], Variant | None, str | None]:
+    """The size, the variant (``None``: a plain resize) and the output
+    mimetype or ``"auto"`` (``None``: the source's) of a ``locate()`` call."""
+    from .imaging.render import FORMATS
+    from .sizing import render_size, thumbnail_mimetype
+
+    if not isinstance(upscale, bool):
+        raise ArgumentTypeError(f"upscale must be True or False, not {upscale!r}")
+    if format is not None and format != AUTO and format not in FORMATS:
+        raise ArgumentError(
+            f"format must be None, auto or one of {', '.join(FORMATS)}, not {format!r}"
+        )
+    focal = None
+    if gravity == "focal":
+        focal = original.focal_point_value()
+        if focal is None:
+            raise ArgumentError(
+                'gravity="focal" needs a focal point: call image.set_focal_point(x, y) '
+                "on the original first"
+            )
+    # Validates fit, gravity, quality and the focal point.
+    variant = Variant.from_relative_focal(fit, gravity, focal, quality)
+    if fit == "contain" and (ratio is not None) + (width is not None) + (height is not None) > 1:
+        # As thumbnail_size(): one of them; a box is fit="cover".
+        raise ArgumentTypeError('fit="contain" takes one of width, height and ratio')
+    if ratio is not None:
+        if fit != "contain":
+            raise ArgumentTypeError('ratio goes with fit="contain"')
+        size = thumbnail_size(original.width, original.height, ratio=ratio)
+        if not upscale and (size[0] > original.width or size[1] > original.height):
+            size = (original.width, original.height)
+    else:
+        size = render_size(
+            original.width, original.height, width=width, height=height, fit=fit, upscale=upscale
+        )
+    mimetype = None if format is None or format == AUTO else FORMATS[format]
+    if format == AUTO:
+        mimetype = AUTO
+    elif mimetype == thumbnail_mimetype(original.mimetype):
+        mimetype = None
+    if variant == Variant() and mimetype is None:
+        return size, None, None
+    return size, variant, mimetype
 
 
 _I = TypeVar("_I", bound=Image)
@@ -560,20 +672,51 @@ class BaseImageSet(Generic[_I]):
         width: int | None = None,
         height: int | None = None,
         ratio: float | None = None,
+        fit: str = "contain",
+        gravity: str = "center",
+        format: str | None = None,
+        quality: int | None = None,
+        preset: str | None = None,
+        upscale: bool = False,
     ) -> str:
         """The URL of the original, or with a size, the URL of that size made
         on demand when first requested (see
         :meth:`imageattach.store.Store.locate_resized`); no image work here.
 
-        :raises imageattach.exceptions.ArgumentError: bad size arguments.
+        ``fit="cover"`` fills the ``width`` x ``height`` box, cropping by
+        ``gravity`` (``"focal"``: around the original's focal point, see
+        :meth:`Image.set_focal_point`); ``format`` is ``None`` (the source's
+        thumbnail format), ``"jpeg"``, ``"png"``, ``"webp"``, ``"avif"`` or
+        ``"auto"`` (chosen per request from ``Accept``); ``quality`` 1-100;
+        ``preset`` names options declared on the store; without ``upscale``
+        the size never exceeds the original's (the URL names the clamped
+        size).  A plain proportional resize has the seed's URL; anything else
+        is a signed variant (docs/ondemand.md).
+
+        :raises imageattach.exceptions.ArgumentError: bad size arguments, an
+            unknown option value or preset, or ``gravity="focal"`` without a
+            focal point.
         """
         original = self.require_original()
+        concrete = _concrete(store)
+        if preset is not None:
+            options = _preset_options(concrete, preset)
+            width, height, ratio = options.get("width"), options.get("height"), None
+            fit = options.get("fit", "contain")
+            gravity = options.get("gravity", "center")
+            format = options.get("format")
+            quality = options.get("quality")
+            upscale = options.get("upscale", False)
         if width is None and height is None and ratio is None:
             return original.locate(store)
-        w, h = thumbnail_size(
-            original.width, original.height, width=width, height=height, ratio=ratio
+        size, variant, mimetype = _variant_of(
+            original, width, height, ratio, fit, gravity, format, quality, upscale
         )
-        return _concrete(store).locate_resized(original, w, h)
+        if variant is None and mimetype is None:
+            return concrete.locate_resized(original, *size)
+        return concrete.locate_resized(  # type: ignore[call-arg]
+            original, *size, variant=variant, format=mimetype, preset=preset
+        )
 
     def __bool__(self) -> bool:
         return self.original is not None

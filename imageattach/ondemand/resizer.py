@@ -46,11 +46,12 @@ from ..filelocks import FileLocks
 from ..limits import DEFAULT_LIMITS, ImageLimits, check_limits
 from ..middleware.miss import FILE_READY, FileReady, MissResponse, Redirect
 from ..middleware.options import ServeOptions, make_options
-from ..sizing import thumbnail_size
+from ..sizing import thumbnail_mimetype, thumbnail_size
 from ..store import check_object_id, created_tag
 from ..stores.bookkeeping import LOCK_DIRECTORY
 from ..stores.fs import BaseFileSystemStore
 from ..validation import check_int, check_seconds
+from ..variants import AUTO, Variant, auto_path, keyed_mimetype
 from .flight import SingleFlight
 from .pool import BoundedPool
 from .signing import SecretKey, Signer, is_allowlisted, normalize_allowlist
@@ -58,6 +59,7 @@ from .url import KeyLayout, ResizeRequest, build_query, is_resize_query, make_re
 
 if TYPE_CHECKING:
     from ..entity import Image
+    from ..imaging import RenderSpec
 
 __all__ = ["ResizableStore", "Resizer", "is_derived_size"]
 
@@ -197,12 +199,24 @@ class Resizer:
 
     # -- building URLs ---------------------------------------------------------
 
-    def url(self, image: Image, width: int, height: int) -> str:
+    def url(
+        self,
+        image: Image,
+        width: int,
+        height: int,
+        *,
+        variant: Variant | None = None,
+        format: str | None = None,
+        preset: str | None = None,
+    ) -> str:
         """The on-demand URL of the ``width`` x ``height`` thumbnail of the
-        original ``image``.
+        original ``image``, or of a variant of it: ``variant`` (fit,
+        gravity, focal point, quality) and ``format`` (a mimetype, or
+        ``"auto"``: the URL names the negotiated variant, see
+        :func:`imageattach.variants.negotiate`).
 
         :raises SigningNotConfiguredError: with neither a key nor an allowlist
-            that covers the size.
+            that covers the size (variants need the key).
         :raises ImageTooLargeError: above ``max_resize_dimension``.
         """
         if max(width, height) > self.max_resize_dimension:
@@ -219,14 +233,22 @@ class Resizer:
             source_height=image.height,
             source_mimetype=image.mimetype,
             tag=created_tag(image.created_at),
+            mimetype=_keyed(image.mimetype, variant, format),
         )
+        url = self._url(request)
+        message = request.message
+        if format == AUTO:
+            url = auto_path(url)
+            message = request.auto_message(self.store) or message
         if self.signer is not None:
-            signature: str | None = self.signer.sign(request.message)
-        elif is_allowlisted(self.allowlist, request):
+            signature: str | None = self.signer.sign(message)
+        elif (variant is None and is_allowlisted(self.allowlist, request)) or (
+            preset is not None and self._is_preset(request)
+        ):
             signature = None
         else:
             raise SigningNotConfiguredError(self._not_configured(width, height))
-        return f"{self._url(request)}?{build_query(request, signature)}"
+        return f"{url}?{build_query(request, signature)}"
 
     def _url(self, request: ResizeRequest) -> str:
         """The URL of ``request`` without its query: the thumbnail's own URL,
@@ -234,6 +256,11 @@ class Resizer:
         return self.store.get_url(
             request.object_type, request.object_id, request.width, request.height, request.mimetype
         )
+
+    def _is_preset(self, request: ResizeRequest) -> bool:
+        """Whether ``request`` is what one of the store's presets gives for
+        its original (presets are authorised without a signature)."""
+        return False
 
     def _not_configured(self, width: int, height: int) -> str:
         how = (
@@ -298,12 +325,15 @@ class Resizer:
         if parsed is None:
             return _NOT_FOUND
         request, signature = parsed
-        signed = (
-            self.signer is not None
-            and signature is not None
-            and self.signer.verify(request.message, signature)
-        )
-        if not signed and not is_allowlisted(self.allowlist, request):
+        signed = self.signer is not None and signature is not None
+        if signed:
+            assert self.signer is not None and signature is not None
+            auto = request.auto_message(self.store)
+            signed = self.signer.verify(request.message, signature) or (
+                auto is not None and self.signer.verify(auto, signature)
+            )
+        variant = request.variant
+        if not signed and (variant is not None or not is_allowlisted(self.allowlist, request)):
             return _FORBIDDEN
         if max(request.width, request.height) > self.max_resize_dimension:
             return MissResponse(
@@ -312,8 +342,9 @@ class Resizer:
             )
         if request.source_width * request.source_height > self.max_source_pixels:
             return _source_too_large(self.max_source_pixels)
-        # Even a signature made by mistake cannot ask for a distorted size.
-        if not is_derived_size(
+        # Even a signature made by mistake cannot ask for a distorted size
+        # (a cover crop fills its box: any box is undistorted).
+        if (variant is None or variant.fit == "contain") and not is_derived_size(
             request.source_width, request.source_height, request.width, request.height
         ):
             return _NOT_FOUND
@@ -383,8 +414,6 @@ class Resizer:
         is published before (and that transaction's cleanup removes it) or
         is discarded.  Nothing made of a deleted original outlives it.
         """
-        from ..imaging import make_thumbnail
-
         store = self.store
         source = (
             request.object_type,
@@ -398,13 +427,8 @@ class Resizer:
         with file:
             # A file of the filesystem store goes to the worker as a
             # descriptor; anything else is copied into memory first.
-            data, mimetype = make_thumbnail(
-                file, width=request.width, height=request.height, limits=self.limits
-            )
-        if mimetype != request.mimetype:
-            raise UnsupportedImageError(
-                f"the original's thumbnails are {mimetype}, not {request.mimetype}"
-            )
+            data = self._make(file, request)
+        mimetype = request.mimetype
         with store.lock_object(request.object_type, request.object_id):
             if version is None:  # a store that does not track versions
                 store.put_file(io.BytesIO(data), *key, mimetype, True)
@@ -416,6 +440,36 @@ class Resizer:
                 return False
             store.put_derived(io.BytesIO(data), *key, mimetype, version)
         return True
+
+    def _make(self, file: IO[bytes], request: ResizeRequest) -> bytes:
+        """The encoded thumbnail or variant of the original open in ``file``.
+
+        :raises UnsupportedImageError: the worker made something else than
+            the URL names (another type or size).
+        """
+        from ..imaging import make_thumbnail, render
+
+        variant = request.variant
+        if variant is None:
+            data, mimetype = make_thumbnail(
+                file, width=request.width, height=request.height, limits=self.limits
+            )
+            if mimetype != request.mimetype:
+                raise UnsupportedImageError(
+                    f"the original's thumbnails are {mimetype}, not {request.mimetype}"
+                )
+            return data
+        result = render(file, render_spec(request), limits=self.limits)
+        if (result.mimetype, result.width, result.height) != (
+            request.format,
+            request.width,
+            request.height,
+        ):
+            raise UnsupportedImageError(
+                f"the variant came out {result.width}x{result.height} {result.mimetype}, "
+                f"not {request.width}x{request.height} {request.format}"
+            )
+        return result.data
 
     def _lock(self, request: ResizeRequest) -> AbstractContextManager[None]:
         """The cross-process lock of ``request``'s key, if there is a lock directory."""
@@ -429,6 +483,46 @@ class Resizer:
 
     def __repr__(self) -> str:
         return f"<{type(self).__qualname__} for {self.store!r}>"
+
+
+def _keyed(source_mimetype: str, variant: Variant | None, format: str | None) -> str:
+    """The keyed mimetype of a variant in ``format`` (a mimetype, ``None`` or
+    ``"auto"``: the source's thumbnail format, the fallback)."""
+    plain = thumbnail_mimetype(source_mimetype)
+    output = plain if format is None or format == AUTO else format
+    if variant is None and (output != plain or format == AUTO):
+        variant = Variant()
+    return keyed_mimetype(output, variant)
+
+
+def render_spec(request: ResizeRequest) -> RenderSpec:
+    """What the worker renders for a variant's request: exactly the size the
+    URL names (``upscale=True``: the size was decided, clamped or not, when
+    the URL was made)."""
+    from ..imaging import RenderSpec
+
+    variant = request.variant or Variant()
+    formats = {"image/jpeg": "jpeg", "image/png": "png", "image/webp": "webp", "image/avif": "avif"}
+    width: int | None = request.width
+    height: int | None = request.height
+    if variant.fit == "contain":
+        original = (request.source_width, request.source_height)
+        if thumbnail_size(*original, width=request.width) == (request.width, request.height):
+            height = None
+        elif thumbnail_size(*original, height=request.height) == (request.width, request.height):
+            width = None
+        else:  # a ratio's size: the width decides, the reply is checked
+            height = None
+    return RenderSpec(
+        width=width,
+        height=height,
+        fit=variant.fit,
+        gravity=variant.gravity,
+        focal=variant.relative_focal,
+        format=formats[request.format],
+        quality=variant.quality,
+        upscale=True,
+    )
 
 
 def is_derived_size(source_width: int, source_height: int, width: int, height: int) -> bool:

@@ -10,7 +10,10 @@ the file exists every later request is a plain static hit; for S3 its key::
 
 ``src`` names the original (its size and extension are the rest of its key),
 ``_ts`` is the original's version (``created_at``), and ``sig`` signs all of
-it.  Nothing here checks a signature or touches the disk.
+it.  A variant that is not a plain resize (cover, another format, a
+quality) has its token in the file name (:mod:`imageattach.variants`), so
+the signature covers every option.  Nothing here checks a signature or
+touches the disk.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from urllib.parse import parse_qsl, urlencode
 from ..middleware.paths import MAX_PATH_LENGTH
 from ..sizing import thumbnail_mimetype
 from ..stores.fs import guess_extension, guess_mimetype
+from ..variants import Variant, auto_path, keyed_mimetype, split_mimetype
 
 __all__ = [
     "SIGNATURE",
@@ -38,6 +42,9 @@ __all__ = [
 SOURCE = "src"
 TAG = "_ts"
 SIGNATURE = "sig"
+
+#: The formats variants are rendered in (:data:`imageattach.imaging.render.FORMATS`).
+_RENDERED = frozenset({"image/jpeg", "image/png", "image/webp", "image/avif"})
 
 _SOURCE = re.compile(
     r"(?P<w>[1-9][0-9]{0,8})x(?P<h>[1-9][0-9]{0,8})(?P<ext>\.[a-z]{1,5})", re.ASCII
@@ -57,10 +64,10 @@ class KeyLayout(Protocol):
         """The key as a path with ``/`` separators, relative to the prefix."""
         ...
 
-    def split_key_path(self, path: str) -> tuple[str, int, int, int] | None:
-        """``(object_type, object_id, width, height)`` of a path that looks
-        like one :meth:`key_path` makes, else ``None`` (the caller checks the
-        path is canonical by making it again)."""
+    def split_key_path(self, path: str) -> tuple[str, int, int, int, str] | None:
+        """``(object_type, object_id, width, height, keyed mimetype)`` of a
+        path that looks like one :meth:`key_path` makes, else ``None`` (the
+        caller checks the path is canonical by making it again)."""
         ...
 
 
@@ -72,7 +79,9 @@ class ResizeRequest:
     object_id: int
     width: int
     height: int
-    #: The thumbnail's mimetype, from the path's extension.
+    #: The thumbnail's mimetype as its store key carries it: from the path's
+    #: extension, with the variant's token for a variant
+    #: (:func:`~imageattach.variants.keyed_mimetype`).
     mimetype: str
     source_width: int
     source_height: int
@@ -88,9 +97,40 @@ class ResizeRequest:
         return f"{self.source_width}x{self.source_height}{guess_extension(self.source_mimetype)}"
 
     @property
+    def variant(self) -> Variant | None:
+        """The variant's options; ``None`` for a plain thumbnail."""
+        return split_mimetype(self.mimetype)[1]
+
+    @property
+    def format(self) -> str:
+        """The output's plain mimetype."""
+        return split_mimetype(self.mimetype)[0]
+
+    @property
     def message(self) -> bytes:
         """The bytes the signature covers: every field of the URL but the prefix."""
-        return f"imageattach-resize-v1\n{self.path}\n{self.source}\n{self.tag}".encode()
+        return _message(self.path, self.source, self.tag)
+
+    def auto_message(self, store: KeyLayout) -> bytes | None:
+        """What the ``format="auto"`` URL this variant is negotiated from
+        signs, if it is one (AVIF, WebP or the source's thumbnail format);
+        else ``None``.  The signature covers the auto URL, not the choice."""
+        variant = self.variant
+        fallback = thumbnail_mimetype(self.source_mimetype)
+        if variant is None or self.format not in ("image/avif", "image/webp", fallback):
+            return None
+        concrete = store.key_path(
+            self.object_type,
+            self.object_id,
+            self.width,
+            self.height,
+            keyed_mimetype(fallback, variant),
+        )
+        return _message(auto_path(concrete), self.source, self.tag)
+
+
+def _message(path: str, source: str, tag: str) -> bytes:
+    return f"imageattach-resize-v1\n{path}\n{source}\n{tag}".encode()
 
 
 def make_request(
@@ -104,9 +144,23 @@ def make_request(
     source_height: int,
     source_mimetype: str,
     tag: str,
+    mimetype: str | None = None,
 ) -> ResizeRequest:
-    """The request for a ``width`` x ``height`` thumbnail of an original."""
-    mimetype = thumbnail_mimetype(source_mimetype)
+    """The request for a ``width`` x ``height`` thumbnail of an original;
+    ``mimetype`` is a variant's keyed mimetype (default: the plain
+    thumbnail's).
+
+    :raises ValueError: a plain thumbnail in another format than the
+        source's thumbnail format, or a variant in a format not rendered.
+    """
+    plain = thumbnail_mimetype(source_mimetype)
+    if mimetype is None:
+        mimetype = plain
+    output, variant = split_mimetype(mimetype)
+    if (variant is None and output != plain) or (
+        variant is not None and output not in _RENDERED and output != plain
+    ):
+        raise ValueError(f"no {output} thumbnail is made of {source_mimetype}")
     path = store.key_path(object_type, object_id, width, height, mimetype)
     return ResizeRequest(
         object_type,
@@ -174,7 +228,7 @@ def parse(
     key = store.split_key_path(relative_path)
     if key is None:
         return None
-    object_type, object_id, width, height = key
+    object_type, object_id, width, height, mimetype = key
     try:
         request = make_request(
             store,
@@ -186,6 +240,7 @@ def parse(
             source_height=int(source["h"]),
             source_mimetype=source_mimetype,
             tag=tag,
+            mimetype=mimetype,
         )
     except ValueError:
         return None

@@ -50,11 +50,13 @@ from ..hosturl import require_host_url
 from ..limits import ImageLimits, check_limits
 from ..middleware.options import ServeOptions, make_options
 from ..store import Store
+from ..variants import split_suffix, suffix
 from .bookkeeping import STALE_TEMPORARY_AGE, TEMPORARY_DIRECTORY, Bookkeeping, version_of
 
 if TYPE_CHECKING:
     from ..entity import Image
     from ..ondemand.resizer import Resizer
+    from ..variants import Variant
 
 __all__ = [
     "EXTENSIONS",
@@ -171,19 +173,34 @@ def _write_all(fd: int, data: bytes) -> None:
 _COPY_CHUNK = 1024 * 1024
 _T = TypeVar("_T")
 
-_FILENAME = re.compile(r"^(?P<id>\d+)\.(?P<w>\d+)x(?P<h>\d+)(?P<ext>\.[a-z]+)$")
+#: ``<id>.<w>x<h>`` and the rest: ``<ext>`` (the seed's names) or
+#: ``.<token><ext>`` (variants, :mod:`imageattach.variants`).
+_FILENAME = re.compile(
+    r"(?P<id>[0-9]{1,40})\.(?P<w>[0-9]{1,9})x(?P<h>[0-9]{1,9})(?P<rest>\..{1,60})", re.ASCII
+)
+
+
+def _split_name(name: str) -> tuple[int, int, int, str] | None:
+    """``(object_id, width, height, keyed mimetype)`` of a file name this
+    layout makes, else ``None``."""
+    match = _FILENAME.fullmatch(name)
+    if match is None:
+        return None
+    mimetype = split_suffix(match["rest"])
+    if mimetype is None:
+        return None
+    return int(match["id"]), int(match["w"]), int(match["h"]), mimetype
 
 
 def _sizes(named: dict[str, _T], object_id: int) -> Iterator[tuple[tuple[int, int, str], _T]]:
     """``(width, height, mimetype)`` and value of each file name of the
-    object in an object directory's ``named`` (other names are skipped)."""
+    object in an object directory's ``named``, variants included (their
+    mimetype carries the variant: :func:`imageattach.variants.keyed_mimetype`;
+    other names are skipped)."""
     for name, value in named.items():
-        match = _FILENAME.match(name)
-        if match is None or int(match["id"]) != object_id:
-            continue
-        mimetype = guess_mimetype(match["ext"])
-        if mimetype is not None:
-            yield (int(match["w"]), int(match["h"]), mimetype), value
+        split = _split_name(name)
+        if split is not None and split[0] == object_id:
+            yield split[1:], value
 
 
 class BaseFileSystemStore(Store):
@@ -197,8 +214,9 @@ class BaseFileSystemStore(Store):
     def get_path(
         self, object_type: str, object_id: int, width: int, height: int, mimetype: str
     ) -> tuple[str, str, str, str]:
-        """The key as path segments, relative to :attr:`path`."""
-        filename = f"{object_id}.{width}x{height}{guess_extension(mimetype)}"
+        """The key as path segments, relative to :attr:`path`; a variant's
+        name has its token before the extension (:mod:`imageattach.variants`)."""
+        filename = f"{object_id}.{width}x{height}{suffix(mimetype)}"
         return object_type, str(object_id % 1000), str(object_id // 1000), filename
 
     def key_path(
@@ -207,16 +225,16 @@ class BaseFileSystemStore(Store):
         """The key as a relative URL path (on-demand resize URLs)."""
         return "/".join(self.get_path(object_type, object_id, width, height, mimetype))
 
-    def split_key_path(self, path: str) -> tuple[str, int, int, int] | None:
-        """``(object_type, object_id, width, height)`` of a path shaped like
-        :meth:`key_path`'s, else ``None``."""
+    def split_key_path(self, path: str) -> tuple[str, int, int, int, str] | None:
+        """``(object_type, object_id, width, height, keyed mimetype)`` of a
+        path shaped like :meth:`key_path`'s, else ``None``."""
         segments = path.split("/")
         if len(segments) != 4 or segments[0][:1] in ("", "."):
             return None
-        name = _FILENAME.fullmatch(segments[3])
-        if name is None or not name["id"].isascii() or len(name["id"]) > 40:
+        name = _split_name(segments[3])
+        if name is None:
             return None
-        return segments[0], int(name["id"]), int(name["w"]), int(name["h"])
+        return segments[0], *name
 
     def _object_directory(self, object_type: str, object_id: int) -> tuple[str, ...]:
         """The path segments of the directory holding the object's files."""
@@ -481,7 +499,16 @@ class HttpExposedFileSystemStore(BaseFileSystemStore):
         )
         return f"{host_url}{self.prefix}/" if self.prefix else host_url
 
-    def locate_resized(self, image: Image, width: int, height: int) -> str:
+    def locate_resized(
+        self,
+        image: Image,
+        width: int,
+        height: int,
+        *,
+        variant: Variant | None = None,
+        format: str | None = None,
+        preset: str | None = None,
+    ) -> str:
         """The signed (or allowlisted) URL of a ``width`` x ``height``
         thumbnail of the original ``image``, made by the middleware when it is
         first requested.  No I/O.
@@ -490,7 +517,7 @@ class HttpExposedFileSystemStore(BaseFileSystemStore):
             ``secret_key`` nor a ``resize_allowlist`` covering the size.
         :raises ImageTooLargeError: the size is above ``max_resize_dimension``.
         """
-        return self.resizer.url(image, width, height)
+        return self.resizer.url(image, width, height, variant=variant, format=format, preset=preset)
 
     def middleware_options(self, *, asynchronous: bool) -> ServeOptions:
         """The options the middlewares are built with: :attr:`serve_options`.

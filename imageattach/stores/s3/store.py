@@ -38,7 +38,7 @@ from ...limits import ImageLimits
 from ...middleware.options import make_options
 from ...store import Store, check_image, check_object_id
 from ...validation import check_int
-from ..fs import guess_extension, guess_mimetype
+from ...variants import split_mimetype, split_suffix, suffix
 from .errors import _BOTO_ERRORS, _store_error
 from .options import (
     _VIRTUAL_HOST_BUCKET,
@@ -55,13 +55,27 @@ if TYPE_CHECKING:
 
     from ...entity import Image
     from ...ondemand.redirect import RedirectingResizer
+    from ...variants import Variant
 
 __all__ = ["DEFAULT_MAX_AGE", "S3Store"]
 
 #: Default ``max-age`` of the ``Cache-Control`` header written with each file
 #: (one year: a changed image gets a new ``_ts`` query, so URLs never go stale).
 DEFAULT_MAX_AGE = 60 * 60 * 24 * 365
-_SIZE_NAME = re.compile(r"^(?P<w>\d+)x(?P<h>\d+)(?P<ext>\.[A-Za-z0-9]+)$")
+#: ``<w>x<h>`` and the rest: ``<ext>`` (the seed's keys) or ``.<token><ext>``
+#: (variants, :mod:`imageattach.variants`).
+_SIZE_NAME = re.compile(r"(?P<w>[0-9]{1,9})x(?P<h>[0-9]{1,9})(?P<rest>\..{1,60})", re.ASCII)
+
+
+def _split_name(name: str) -> tuple[int, int, str] | None:
+    """``(width, height, keyed mimetype)`` of a key's last segment, else ``None``."""
+    match = _SIZE_NAME.fullmatch(name)
+    mimetype = None if match is None else split_suffix(match["rest"])
+    if match is None or mimetype is None:
+        return None
+    return int(match["w"]), int(match["h"]), mimetype
+
+
 _MULTIPART_CHUNK = 8 * 1024 * 1024
 _READ_BUFFER = 64 * 1024
 _LIST_PAGE_SIZE = 1000  # the most S3 returns per ListObjectsV2 request
@@ -363,9 +377,10 @@ class S3Store(Store):
     def get_key(
         self, object_type: str, object_id: int, width: int, height: int, mimetype: str
     ) -> str:
-        """The S3 key of the file (the seed's layout)."""
+        """The S3 key of the file (the seed's layout; a variant has its
+        token before the extension, see :mod:`imageattach.variants`)."""
         key = f"{self._object_prefix(object_type, object_id)}{width}x{height}"
-        return key + guess_extension(mimetype)
+        return key + suffix(mimetype)
 
     def key_path(
         self, object_type: str, object_id: int, width: int, height: int, mimetype: str
@@ -373,20 +388,21 @@ class S3Store(Store):
         """The key as the path of a resize URL (the key itself)."""
         return self.get_key(object_type, object_id, width, height, mimetype)
 
-    def split_key_path(self, path: str) -> tuple[str, int, int, int] | None:
-        """``(object_type, object_id, width, height)`` of a key-shaped path."""
+    def split_key_path(self, path: str) -> tuple[str, int, int, int, str] | None:
+        """``(object_type, object_id, width, height, keyed mimetype)`` of a
+        key-shaped path."""
         prefix = f"{self.prefix}/" if self.prefix else ""
         if not path.startswith(prefix):
             return None
         segments = path[len(prefix) :].split("/")
         if len(segments) != 3 or segments[0][:1] in ("", "."):
             return None
-        object_id, name = segments[1], _SIZE_NAME.match(segments[2])
+        object_id, name = segments[1], _split_name(segments[2])
         if name is None or not object_id.isascii() or not object_id.isdigit():
             return None
         if len(object_id) > 40:
             return None
-        return segments[0], int(object_id), int(name["w"]), int(name["h"])
+        return segments[0], int(object_id), *name
 
     def _object_prefix(self, object_type: str, object_id: int) -> str:
         key = f"{object_type}/{object_id}/"
@@ -419,7 +435,7 @@ class S3Store(Store):
         self, file: IO[bytes], key: str, mimetype: str, reproducible: bool, metadata: dict[str, str]
     ) -> None:
         extra: dict[str, Any] = {
-            "ContentType": mimetype,
+            "ContentType": split_mimetype(mimetype)[0],  # a variant's is keyed
             "CacheControl": f"max-age={self.max_age}",
             "StorageClass": self.reproducible_storage_class if reproducible else "STANDARD",
         }
@@ -494,10 +510,9 @@ class S3Store(Store):
         prefix = self._object_prefix(object_type, object_id)
         sizes = {}
         for key, size in self._list_keys(prefix):
-            match = _SIZE_NAME.match(key[len(prefix) :])
-            mimetype = guess_mimetype(match["ext"]) if match else None
-            if match is not None and mimetype is not None:
-                sizes[int(match["w"]), int(match["h"]), mimetype] = size
+            name = _split_name(key[len(prefix) :])
+            if name is not None:
+                sizes[name] = size
         return sizes
 
     def _list_keys(self, prefix: str) -> Iterator[tuple[str, int]]:
@@ -598,7 +613,16 @@ class S3Store(Store):
 
     # -- on-demand thumbnails --------------------------------------------------
 
-    def locate_resized(self, image: Image, width: int, height: int) -> str:
+    def locate_resized(
+        self,
+        image: Image,
+        width: int,
+        height: int,
+        *,
+        variant: Variant | None = None,
+        format: str | None = None,
+        preset: str | None = None,
+    ) -> str:
         """The signed (or allowlisted) URL of a ``width`` x ``height``
         thumbnail of the original ``image``, on the app's resize endpoint
         (``<base URL>/<resize_prefix>/<key>?...``).  No I/O.
@@ -608,7 +632,7 @@ class S3Store(Store):
         :raises ImageTooLargeError: above ``max_resize_dimension``.
         :raises LocateError: outside a request and without ``resize_url_base``.
         """
-        return self.resizer.url(image, width, height)
+        return self.resizer.url(image, width, height, variant=variant, format=format, preset=preset)
 
     def wsgi_middleware(self, app: Any) -> Any:
         """Wrap the WSGI ``app``: answer resize URLs under ``/<resize_prefix>/``

@@ -1,0 +1,297 @@
+"""Variant names: how a rendered variant of an original that is not a plain
+proportional resize is named in a store, and read back.
+
+A plain thumbnail (``contain``, the source's thumbnail format, default
+quality) keeps the seed's name, ``<id>.<w>x<h><ext>`` (filesystem) or
+``<w>x<h><ext>`` (S3).  Every other variant has one more dotted segment,
+its *token*, before the extension, which gives the format::
+
+    1234.150x150.cover.webp            cover, centre, WebP, default quality
+    1234.150x150.cover-north-q70.jpe   cover from the top, JPEG quality 70
+    1234.150x150.cover-focal250x600.avif   cover around (0.25, 0.6)
+    1234.300x225.contain.webp          proportional, WebP
+
+A token is ``contain`` or ``cover``, then for ``cover`` a gravity other than
+``center`` (``focal<x>x<y>`` in thousandths), then ``-q<quality>`` if one was
+given.  Tokens are ``[a-z0-9-]`` (no dot), so a variant name has two dotted
+segments after the size where a seed name has one: the two never collide,
+and two different variants never share a name.  Parsing is one anchored
+regular expression of literal alternatives and bounded digit runs, applied
+only to strings of at most :data:`MAX_TOKEN_LENGTH` characters; the token it
+accepts must also be the canonical one (:meth:`Variant.token` of the result).
+
+An ``auto`` URL (``format="auto"``) names ``<stem>.<token>.auto<ext>``,
+``<ext>`` being the source's thumbnail format, the fallback; the serving
+middleware turns it into the concrete name ``<stem>.<token>.avif``,
+``.webp`` or ``<ext>`` (:func:`negotiate`).
+
+Inside the stores' five-part keys ``(object_type, object_id, width, height,
+mimetype)``, a variant travels as its mimetype with a ``variant`` parameter,
+``image/webp; variant=cover-north`` (:func:`keyed_mimetype`), so every
+store primitive and every cleanup path handles variants with no new
+argument; a store writes the plain mimetype as the file's ``Content-Type``.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+
+from .exceptions import ArgumentError
+
+__all__ = [
+    "AUTO",
+    "AUTO_SEGMENT",
+    "MAX_TOKEN_LENGTH",
+    "Variant",
+    "auto_path",
+    "choose_format",
+    "concrete_path",
+    "keyed_mimetype",
+    "negotiate",
+    "split_mimetype",
+    "split_suffix",
+    "suffix",
+]
+
+#: The ``format`` that is negotiated per request.
+AUTO = "auto"
+#: The dotted segment of an ``auto`` URL's file name.
+AUTO_SEGMENT = ".auto"
+#: Longer tokens are refused before any matching.
+MAX_TOKEN_LENGTH = 40
+_PARAMETER = "; variant="
+
+#: :data:`imageattach.imaging.render.GRAVITIES`, repeated here so that
+#: naming a file imports no imaging code (a test checks they agree).
+GRAVITIES: tuple[str, ...] = (
+    "center",
+    "north",
+    "northeast",
+    "east",
+    "southeast",
+    "south",
+    "southwest",
+    "west",
+    "northwest",
+    "entropy",
+    "focal",
+)
+_SIDES = "|".join(g for g in GRAVITIES if g not in ("center", "focal", "entropy"))
+_TOKEN = re.compile(
+    r"(?P<fit>contain|cover)"
+    rf"(?:-(?P<gravity>{_SIDES}|entropy|focal(?P<x>[0-9]{{1,4}})x(?P<y>[0-9]{{1,4}})))?"
+    r"(?:-q(?P<quality>[0-9]{1,3}))?",
+    re.ASCII,
+)
+#: ``.<token><ext>`` at the end of a name: the token has no dot, the
+#: extension is one dotted run of letters.
+_SUFFIX = re.compile(r"\.(?P<token>[a-z0-9-]{1,40})(?P<ext>\.[a-z]{1,5})", re.ASCII)
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    """The options of a variant other than its size and format.
+
+    ``focal`` is in thousandths of the displayed width and height (rounded),
+    used only with ``gravity="focal"``.  Made canonical at construction:
+    ``contain`` has no gravity, and only ``focal`` keeps a focal point.
+
+    :raises ArgumentError: an unknown fit or gravity, a focal point outside
+        0..1000, or a quality outside 1..100.
+    """
+
+    fit: str = "contain"
+    gravity: str = "center"
+    focal: tuple[int, int] | None = None
+    quality: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.fit not in ("contain", "cover"):
+            raise ArgumentError(f"fit must be contain or cover, not {self.fit!r}")
+        if self.gravity not in GRAVITIES:
+            raise ArgumentError(f"gravity must be one of {', '.join(GRAVITIES)}")
+        if self.fit == "contain" and self.gravity != "center":
+            object.__setattr__(self, "gravity", "center")
+        if self.gravity != "focal":
+            object.__setattr__(self, "focal", None)
+        elif self.focal is None or not all(
+            isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 1000 for v in self.focal
+        ):
+            raise ArgumentError("a focal point is two integers in 0..1000 (thousandths)")
+        if self.quality is not None and (
+            isinstance(self.quality, bool)
+            or not isinstance(self.quality, int)
+            or not 1 <= self.quality <= 100
+        ):
+            raise ArgumentError(f"quality must be 1..100, not {self.quality!r}")
+
+    @classmethod
+    def from_relative_focal(cls, fit: str, gravity: str, focal: tuple[float, float] | None,
+                            quality: int | None) -> Variant:  # fmt: skip
+        """The variant for a focal point in relative coordinates (rounded)."""
+        point = None if focal is None else (round(focal[0] * 1000), round(focal[1] * 1000))
+        return cls(fit, gravity, point, quality)
+
+    @property
+    def relative_focal(self) -> tuple[float, float] | None:
+        """The focal point in relative coordinates."""
+        return None if self.focal is None else (self.focal[0] / 1000, self.focal[1] / 1000)
+
+    @property
+    def token(self) -> str:
+        """The canonical token, e.g. ``cover-focal250x600-q70``."""
+        parts = [self.fit]
+        if self.gravity == "focal":
+            assert self.focal is not None
+            parts.append(f"focal{self.focal[0]}x{self.focal[1]}")
+        elif self.gravity != "center":
+            parts.append(self.gravity)
+        if self.quality is not None:
+            parts.append(f"q{self.quality}")
+        return "-".join(parts)
+
+    @classmethod
+    def parse(cls, token: str) -> Variant | None:
+        """The variant of a canonical ``token``, else ``None``."""
+        if len(token) > MAX_TOKEN_LENGTH:
+            return None
+        match = _TOKEN.fullmatch(token)
+        if match is None:
+            return None
+        gravity = match["gravity"] or "center"
+        focal = None
+        if match["x"] is not None:
+            gravity, focal = "focal", (int(match["x"]), int(match["y"]))
+        quality = None if match["quality"] is None else int(match["quality"])
+        try:
+            variant = cls(match["fit"], gravity, focal, quality)
+        except ArgumentError:
+            return None
+        return variant if variant.token == token else None
+
+
+def keyed_mimetype(mimetype: str, variant: Variant | None) -> str:
+    """The mimetype a store key carries for ``variant`` (``None``: a plain
+    thumbnail, the mimetype itself)."""
+    return mimetype if variant is None else f"{mimetype}{_PARAMETER}{variant.token}"
+
+
+@functools.lru_cache(maxsize=1024)
+def split_mimetype(keyed: str) -> tuple[str, Variant | None]:
+    """``(mimetype, variant)`` of a key's mimetype.
+
+    :raises ArgumentError: a ``variant`` parameter that is not a canonical token.
+    """
+    mimetype, found, token = keyed.partition(_PARAMETER)
+    if not found:
+        return keyed, None
+    variant = Variant.parse(token)
+    if variant is None:
+        raise ArgumentError(f"not a variant token: {token[:MAX_TOKEN_LENGTH]!r}")
+    return mimetype, variant
+
+
+def suffix(keyed: str) -> str:
+    """What follows ``<w>x<h>`` in a key of mimetype ``keyed``: ``.jpe`` or
+    ``.cover-north.jpe``.
+
+    :raises UnknownMimeTypeError: no extension for the mimetype.
+    """
+    from .stores.fs import guess_extension
+
+    mimetype, variant = split_mimetype(keyed)
+    extension = guess_extension(mimetype)
+    return extension if variant is None else f".{variant.token}{extension}"
+
+
+def split_suffix(text: str) -> str | None:
+    """The keyed mimetype of a name's ``.<token><ext>`` or ``<ext>`` after
+    its size, else ``None`` (for names this layout never makes)."""
+    from .stores.fs import EXTENSIONS, guess_mimetype
+
+    if len(text) > MAX_TOKEN_LENGTH + 8 or not text.startswith("."):
+        return None
+    if text.count(".") == 1:
+        return guess_mimetype(text) if text == text.lower() else None
+    match = _SUFFIX.fullmatch(text)
+    if match is None:
+        return None
+    mimetype = guess_mimetype(match["ext"])
+    variant = Variant.parse(match["token"])
+    if mimetype is None or variant is None or EXTENSIONS.get(mimetype) != match["ext"]:
+        return None
+    return keyed_mimetype(mimetype, variant)
+
+
+def auto_path(concrete: str) -> str:
+    """The ``auto`` URL path of a variant's concrete path for its fallback
+    format: ``….cover.jpe`` → ``….cover.auto.jpe``."""
+    stem, dot, extension = concrete.rpartition(".")
+    return f"{stem}{AUTO_SEGMENT}{dot}{extension}"
+
+
+def concrete_path(auto: str, mimetype: str) -> str | None:
+    """The path of the ``mimetype`` variant an ``auto`` path stands for,
+    ``None`` if ``auto`` is not one."""
+    head, found, extension = auto.rpartition(AUTO_SEGMENT + ".")
+    if not found or "/" in extension or len(extension) > 5:
+        return None
+    if mimetype in _NEGOTIATED:
+        return f"{head}.{mimetype[6:]}"  # .avif, .webp
+    return f"{head}.{extension}"
+
+
+def is_auto_name(name: str) -> bool:
+    """Whether the last path segment ``name`` looks like an ``auto``
+    variant's (cheap; the resizer checks the concrete name strictly)."""
+    head, found, extension = name.rpartition(AUTO_SEGMENT + ".")
+    return bool(found) and "." in head and 0 < len(extension) <= 5 and extension.isalpha()
+
+
+#: The formats ``auto`` picks, best first, before the fallback.
+_NEGOTIATED = ("image/avif", "image/webp")
+_MAX_ACCEPT = 2048
+
+
+@functools.lru_cache(maxsize=256)
+def _choose(accept: str) -> str | None:
+    from werkzeug.http import parse_accept_header
+
+    # werkzeug's MIMEAccept.quality() lets */* and image/* stand for
+    # image/avif; we want only browsers that name the format, so the values
+    # are compared as they are.
+    quality: dict[str, float] = {}
+    for value, q in parse_accept_header(accept):
+        value = value.lower()
+        if value in _NEGOTIATED:
+            quality[value] = max(q, quality.get(value, 0.0))
+    best, best_q = None, 0.0
+    for mimetype in _NEGOTIATED:
+        q = quality.get(mimetype, 0.0)
+        if q > best_q:
+            best, best_q = mimetype, q
+    return best
+
+
+def choose_format(accept: str | None) -> str | None:
+    """The negotiated mimetype for an ``Accept`` header: ``image/avif`` or
+    ``image/webp`` when the client names it (with q > 0; the higher q wins,
+    AVIF on a tie), else ``None`` (the source's format).  ``*/*`` and
+    ``image/*`` do not count: browsers send them for formats they cannot
+    decode."""
+    if not accept or len(accept) > _MAX_ACCEPT:
+        return None
+    return _choose(accept)
+
+
+def negotiate(path: str, accept: str | None) -> str | None:
+    """The concrete variant path for an ``auto`` URL path and the request's
+    ``Accept``; ``None`` when ``path`` is not an ``auto`` path (the one
+    place this rule is written)."""
+    slash = path.rfind("/")
+    if not is_auto_name(path[slash + 1 :]):
+        return None
+    chosen = choose_format(accept)
+    return concrete_path(path, chosen or "")
