@@ -52,7 +52,8 @@ from imageattach.context import store_context
 from imageattach.entity import Image, SingleImageSet, image_attachment
 from imageattach.ondemand.resizer import is_derived_size
 from imageattach.store import Store
-from imageattach.stores.fs import HttpExposedFileSystemStore, guess_mimetype
+from imageattach.stores.fs import HttpExposedFileSystemStore
+from imageattach.variants import split_mimetype, split_suffix
 
 TESTS = Path(__file__).resolve().parent
 #: Signs the resize URLs (the same in every process).
@@ -394,7 +395,15 @@ def current_url(env: Env, thing_id: int, width: int) -> tuple[str, int] | None:
         thing = session.get(Thing, thing_id)
         if version is None or thing is None or not thing.cover:
             return None
-        return thing.cover.locate(width=width), version
+        # Plain thumbnails, and variants (cover crops, in WebP or with a
+        # quality) whose generation and cleanup must go the same ways.
+        if width % 3 == 1:
+            url = thing.cover.locate(width=width, height=width, fit="cover", format="webp")
+        elif width % 3 == 2:
+            url = thing.cover.locate(width=width, height=width // 2, fit="cover", quality=70)
+        else:
+            url = thing.cover.locate(width=width)
+        return url, version
 
 
 def get(env: Env, url: str) -> dict[str, Any]:
@@ -637,8 +646,9 @@ def run_together(calls: list[tuple[Worker, str, Setup, float | None, dict[str, A
 # -- the checker -----------------------------------------------------------------------
 
 _TEMPORARY = re.compile(r"(^\.tmp-|tmp|temp)", re.IGNORECASE)
-_S3_KEY = re.compile(r"^(?P<type>[^/]+)/(?P<id>\d+)/(?P<w>\d+)x(?P<h>\d+)(?P<ext>\.[A-Za-z0-9]+)$")
-_FS_NAME = re.compile(r"^(?P<id>\d+)\.(?P<w>\d+)x(?P<h>\d+)(?P<ext>\.[a-z]+)$")
+# ``ext`` is ``<ext>`` or a variant's ``.<token><ext>`` (imageattach.variants).
+_S3_KEY = re.compile(r"^(?P<type>[^/]+)/(?P<id>\d+)/(?P<w>\d+)x(?P<h>\d+)(?P<ext>\.[a-z0-9.-]+)$")
+_FS_NAME = re.compile(r"^(?P<id>\d+)\.(?P<w>\d+)x(?P<h>\d+)(?P<ext>\.[a-z0-9.-]+)$")
 #: A file this big that is no image of the store is the remains of an upload.
 PARTIAL_UPLOAD_SIZE = 1024 * 1024
 
@@ -671,7 +681,7 @@ def store_files(spec: Mapping[str, Any]) -> StoreFiles:
                     found.leftovers.append(str(relative))
                 continue
             name = _FS_NAME.match(parts[-1])
-            mimetype = guess_mimetype(name["ext"]) if name else None
+            mimetype = split_suffix(name["ext"]) if name else None
             if (
                 len(parts) != 4
                 or parts[0] != OBJECT_TYPE
@@ -689,7 +699,7 @@ def store_files(spec: Mapping[str, Any]) -> StoreFiles:
     for page in paginator.paginate(Bucket=spec["bucket"]):
         for item in page.get("Contents", []):
             name = _S3_KEY.match(item["Key"])
-            mimetype = guess_mimetype(name["ext"]) if name else None
+            mimetype = split_suffix(name["ext"]) if name else None
             if name is None or mimetype is None or name["type"] != OBJECT_TYPE:
                 found.leftovers.append(item["Key"])
                 continue
@@ -803,7 +813,9 @@ def check(engine: Engine, spec: Mapping[str, Any]) -> list[str]:
         source = originals.get(key[0])
         if source is None:
             problems.append(f"{_name(key)} is in the store without a row or an original")
-        elif not is_derived_size(source.width, source.height, key[1], key[2]):
+        elif _fit(key) == "contain" and not is_derived_size(
+            source.width, source.height, key[1], key[2]
+        ):
             problems.append(
                 f"{_name(key)} is in the store without a row and is no size of the "
                 f"current original {source.width}x{source.height}"
@@ -814,6 +826,12 @@ def check(engine: Engine, spec: Mapping[str, Any]) -> list[str]:
                 f"the current original is of version {picture(_key(source))}"
             )
     return problems
+
+
+def _fit(key: FileKey) -> str:
+    """The fit of a file's variant (a plain thumbnail: ``contain``)."""
+    variant = split_mimetype(key[3])[1]
+    return "contain" if variant is None else variant.fit
 
 
 def _key(row: Row) -> FileKey:

@@ -32,6 +32,7 @@ from imageattach.exceptions import ConfigurationError, LocateError, SigningNotCo
 from imageattach.middleware.miss import Redirect
 from imageattach.middleware.options import IMMUTABLE
 from imageattach.stores.s3 import S3Store
+from imageattach.variants import Variant, keyed_mimetype
 
 KEY = "test-secret-key-0123456789abcdef"
 BASE = "http://testserver/"
@@ -424,3 +425,75 @@ def test_redirect_validates_its_location() -> None:
         Redirect("/relative")
     with pytest.raises(ConfigurationError):
         Redirect("http://example.com/\r\nSet-Cookie: x=1")
+
+
+# -- variants ---------------------------------------------------------------------------
+
+
+def test_cover_webp_is_stored_typed_and_redirected(
+    make_store: Callable[..., S3Store], get: Get
+) -> None:
+    store = make_store()
+    original = add_original(store, jpeg(640, 480))
+    url = store.locate_resized(
+        original,  # type: ignore[arg-type]
+        150,
+        150,
+        variant=Variant("cover", "north"),
+        format="image/webp",
+    )
+    assert url.startswith(f"{BASE}__images__/media/user-picture/1234/150x150.cover-north.webp?")
+    [answer] = get(store, [url])
+    assert answer.status == 302
+    location = answer.headers["location"]
+    assert "/media/user-picture/1234/150x150.cover-north.webp?_ts=" in location
+    response = httpx.get(location)
+    assert response.content[8:12] == b"WEBP"
+    with WandImage(blob=response.content) as image:
+        assert (image.width, image.height) == (150, 150)
+    stored = store.client.head_object(
+        Bucket=store.bucket, Key="media/user-picture/1234/150x150.cover-north.webp"
+    )
+    assert stored["ContentType"] == "image/webp"
+    keyed = keyed_mimetype("image/webp", Variant("cover", "north"))
+    assert store.list_files("user-picture", 1234) == [(150, 150, keyed), (640, 480, "image/jpeg")]
+    assert store.derived_files("user-picture", 1234) == {
+        (150, 150, keyed): stored["Metadata"]["imageattach-source"]
+    }
+    # Another gravity under the same signature: refused.
+    tampered = url.replace(".cover-north.webp", ".cover-south.webp")
+    assert [a.status for a in get(store, [tampered])] == [403]
+
+
+def test_deleting_the_original_removes_every_variant(
+    engine: Engine, make_store: Callable[..., S3Store]
+) -> None:
+    store = make_store()
+    for factory in sessions(engine):
+        with factory() as session, store_context(store):
+            thing = Something()
+            thing.cover.from_blob(jpeg(200, 100))
+            session.add(thing)
+            session.commit()
+            urls = [
+                thing.cover.locate(width=50),
+                thing.cover.locate(width=40, height=40, fit="cover", format="webp"),
+                thing.cover.locate(width=40, height=40, fit="cover", quality=50),
+                thing.cover.locate(width=60, format="png"),
+            ]
+            assert [a.status for a in wsgi_get(store, urls)] == [302] * 4
+            object_id = thing.id
+            assert len(store.list_files("ia-something-cover", object_id)) == 5
+            session.delete(thing)
+            session.commit()
+        assert store.list_files("ia-something-cover", object_id) == []
+
+
+@pytest.mark.parametrize("name", ["150x150.cover.webp.webp", "150x150.Cover.webp", "150x150..webp"])
+def test_malformed_variant_keys_are_not_found(
+    make_store: Callable[..., S3Store], get: Get, name: str
+) -> None:
+    store = make_store()
+    query = "src=640x480.jpe&sig=AAAAAAAAAAAAAAAAAAAAAA"
+    url = f"{BASE}__images__/media/user-picture/1234/{name}?{query}"
+    assert [a.status for a in get(store, [url])] == [404]
