@@ -793,7 +793,8 @@ class BaseImageSet(Generic[_I]):
         defaults to ``100vw``); it is left out when it would only repeat
         ``src``.  ``placeholder=True`` adds :meth:`placeholder`'s ``style``;
         ``attributes`` adds others (``class``, ``id``...).  The ``options``
-        go to :meth:`locate`.
+        go to :meth:`locate`; with ``preset=``, the preset gives the size
+        and there is no ``srcset``.
 
         :raises NoOriginalImageError: the set has no original.
         :raises imageattach.exceptions.ArgumentError: bad arguments.
@@ -806,10 +807,24 @@ class BaseImageSet(Generic[_I]):
         style = None
         if placeholder:
             style = self.placeholder(store=options.get("store", current_store)).style
-        if sizes is not None or widths is not None or (width is None and height is None):
+        src_url = None
+        if options.get("preset") is not None:
+            # A preset names one variant, its size included: no srcset.
+            if any(v is not None for v in (width, height, sizes, widths, densities)):
+                raise ArgumentTypeError(
+                    "a preset gives the size: no width, height, sizes, widths or densities"
+                )
+            src_url = self.locate(**options)
+            preset = responsive.preset_options(
+                _concrete(options.get("store", current_store)), options["preset"]
+            )
+            src = responsive.density_candidates(
+                size, (1,), preset, width=preset.get("width"), height=preset.get("height")
+            )[0]
+            candidates = [src]
+        elif sizes is not None or widths is not None or (width is None and height is None):
             if densities is not None:
                 raise ArgumentTypeError("pass densities, or sizes and widths, not both")
-            box = size if width is None and height is None else None
             candidates = self._srcset_candidates(
                 responsive.DEFAULT_WIDTHS if widths is None else widths,
                 None,
@@ -817,9 +832,12 @@ class BaseImageSet(Generic[_I]):
                 height,
                 options,
             )
-            src = responsive.density_candidates(size, (1,), options, width=width, height=height)[0]
-            if box is not None:
+            if width is None and height is None:
                 src = candidates[-1]
+            else:
+                src = responsive.density_candidates(
+                    size, (1,), options, width=width, height=height
+                )[0]
             sizes = "100vw" if sizes is None else sizes
         else:
             candidates = self._srcset_candidates(
@@ -830,7 +848,8 @@ class BaseImageSet(Generic[_I]):
                 options,
             )
             src = candidates[0]
-        src_url = self._candidate_url(src, options)
+        if src_url is None:
+            src_url = self._candidate_url(src, options)
         srcset = None
         if len(candidates) > 1:
             srcset = responsive.srcset_text(candidates, lambda c: self._candidate_url(c, options))
@@ -890,6 +909,10 @@ class BaseImageSet(Generic[_I]):
     ) -> list[responsive.Candidate]:
         original = self.require_original()
         size = (original.width, original.height)
+        if options.get("preset") is not None:
+            raise ArgumentTypeError(
+                "a preset names one size: use img(preset=...) or locate(preset=...)"
+            )
         if densities is not None:
             if widths is not None:
                 raise ArgumentTypeError("pass widths or densities, not both")

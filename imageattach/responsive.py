@@ -430,3 +430,15 @@ def register_jinja2(environment: Any) -> None:
     """
     environment.globals.update(TEMPLATE_HELPERS)
     environment.filters.update(TEMPLATE_HELPERS)
+
+
+def preset_options(store: Store, name: str) -> Mapping[str, Any]:
+    """The options of ``store``'s preset ``name`` (its ``presets`` mapping).
+
+    :raises ArgumentError: the store declares no such preset.
+    """
+    presets = getattr(store, "presets", None)
+    if not isinstance(presets, Mapping) or not isinstance(presets.get(name), Mapping):
+        raise ArgumentError(f"no preset {name!r} in {store!r}")
+    found: Mapping[str, Any] = presets[name]
+    return found
