@@ -416,3 +416,57 @@ def test_img_in_mako(album: Album) -> None:
     for filters in (["h"], ["str"]):
         template = MakoTemplate("${album.cover.img(150, alt='<Cover>')}", default_filters=filters)
         assert template.render(album=album) == expected
+
+
+# -- with the options of locate(): fit, format, upscale ---------------------------------------
+
+
+def probe_url(store: HttpExposedFileSystemStore, url: str) -> tuple[int, int, str]:
+    info = imaging.probe(fetch(store, url))
+    return info.width, info.height, info.mimetype
+
+
+def test_img_cover_webp_is_the_box_it_announces(
+    album: Album, store: HttpExposedFileSystemStore
+) -> None:
+    attributes = parse_img(album.cover.img(150, 150, fit="cover", format="webp", alt=""))
+    assert (attributes["width"], attributes["height"]) == ("150", "150")
+    assert attributes["src"] == album.cover.locate(
+        width=150, height=150, fit="cover", format="webp"
+    )
+    assert attributes["srcset"] is not None
+    found = [(probe_url(store, url), d) for url, d in parse_srcset(attributes["srcset"])]
+    assert found == [((150, 150, "image/webp"), "1x"), ((300, 300, "image/webp"), "2x")]
+
+
+def test_srcset_cover_keeps_the_box_shape_up_to_the_original(
+    album: Album, store: HttpExposedFileSystemStore
+) -> None:
+    value = album.cover.srcset([150, 300, 1000], width=150, height=150, fit="cover")
+    found = [(probe_url(store, url)[:2], d) for url, d in parse_srcset(value)]
+    # 1000x1000 is more than the 800x600 original has: the largest square it has.
+    assert found == [((150, 150), "150w"), ((300, 300), "300w"), ((600, 600), "600w")]
+
+
+def test_srcset_in_another_format_never_serves_the_original(
+    album: Album, store: HttpExposedFileSystemStore
+) -> None:
+    found = parse_srcset(album.cover.srcset([400, 800, 1600], format="webp"))
+    assert [d for _, d in found] == ["400w", "800w"]
+    assert not any(is_original(url) for url, _ in found)
+    assert [probe_url(store, url) for url, _ in found] == [
+        (400, 300, "image/webp"),
+        (800, 600, "image/webp"),
+    ]
+
+
+def test_srcset_and_img_with_upscale(album: Album, store: HttpExposedFileSystemStore) -> None:
+    found = parse_srcset(album.cover.srcset([400, 1000], upscale=True))
+    assert [(probe_url(store, url)[:2], d) for url, d in found] == [
+        ((400, 300), "400w"),
+        ((1000, 750), "1000w"),
+    ]
+    attributes = parse_img(album.cover.img(1000, upscale=True))
+    assert (attributes["width"], attributes["height"]) == ("1000", "750")
+    assert attributes["src"] is not None
+    assert probe_url(store, attributes["src"])[:2] == (1000, 750)
