@@ -15,7 +15,6 @@ from sqlalchemy import Engine, ForeignKey, String, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 from stores.s3server import MotoServer, s3_options
 
-from imageattach import responsive
 from imageattach.context import store_context
 from imageattach.entity import Image, SingleImageSet, image_attachment
 from imageattach.exceptions import ArgumentError, ImageTooLargeError, NoOriginalImageError
@@ -239,7 +238,7 @@ def test_on_s3_it_is_the_same_placeholder(
 
 def test_the_cache_is_bounded_and_least_recently_used_goes_first() -> None:
     cache = PlaceholderCache(maxsize=2)
-    values = [responsive.Placeholder.from_rgba(1, 1, bytes([n, 0, 0, 255])) for n in (0, 128, 255)]
+    values = [Placeholder.from_rgba(1, 1, bytes([n, 0, 0, 255])) for n in (0, 128, 255)]
     cache.put("a", values[0])
     cache.put("b", values[1])
     assert cache.get("a") == values[0]  # now the most recently used

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import jinja2
 import pytest
 from images import jpeg, png
-from mako.template import Template as MakoTemplate
+from mako.template import Template as MakoTemplate  # type: ignore[import-untyped]
 from markupsafe import Markup
 from sqlalchemy import Engine, ForeignKey
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
