@@ -68,7 +68,7 @@ from .limits import DEFAULT_LIMITS, ImageLimits, check_limits
 from .placeholder import Placeholder
 from .sizing import VECTOR_TYPES, check_dimension, thumbnail_size
 from .store import Store, check_store
-from .variants import AUTO, Variant
+from .variants import Variant, resolve
 
 if TYPE_CHECKING:
     from markupsafe import Markup
@@ -308,47 +308,23 @@ def _variant_of(
     upscale: bool,
 ) -> tuple[tuple[int, int], Variant | None, str | None]:
     """The size, the variant (``None``: a plain resize) and the output
-    mimetype or ``"auto"`` (``None``: the source's) of a ``locate()`` call."""
-    from .imaging.render import FORMATS
-    from .sizing import render_size, thumbnail_mimetype
-
-    if not isinstance(upscale, bool):
-        raise ArgumentTypeError(f"upscale must be True or False, not {upscale!r}")
-    if format is not None and format != AUTO and format not in FORMATS:
-        raise ArgumentError(
-            f"format must be None, auto or one of {', '.join(FORMATS)}, not {format!r}"
-        )
-    focal = None
-    if gravity == "focal":
-        focal = original.focal_point_value()
-        if focal is None:
-            raise ArgumentError(
-                'gravity="focal" needs a focal point: call image.set_focal_point(x, y) '
-                "on the original first"
-            )
-    # Validates fit, gravity, quality and the focal point.
-    variant = Variant.from_relative_focal(fit, gravity, focal, quality)
-    if fit == "contain" and (ratio is not None) + (width is not None) + (height is not None) > 1:
-        # As thumbnail_size(): one of them; a box is fit="cover".
-        raise ArgumentTypeError('fit="contain" takes one of width, height and ratio')
-    if ratio is not None:
-        if fit != "contain":
-            raise ArgumentTypeError('ratio goes with fit="contain"')
-        size = thumbnail_size(original.width, original.height, ratio=ratio)
-        if not upscale and (size[0] > original.width or size[1] > original.height):
-            size = (original.width, original.height)
-    else:
-        size = render_size(
-            original.width, original.height, width=width, height=height, fit=fit, upscale=upscale
-        )
-    mimetype = None if format is None or format == AUTO else FORMATS[format]
-    if format == AUTO:
-        mimetype = AUTO
-    elif mimetype == thumbnail_mimetype(original.mimetype):
-        mimetype = None
-    if variant == Variant() and mimetype is None:
-        return size, None, None
-    return size, variant, mimetype
+    mimetype or ``"auto"`` (``None``: the source's) of a ``locate()`` call
+    (:func:`imageattach.variants.resolve`)."""
+    resolved = resolve(
+        original.width,
+        original.height,
+        original.mimetype,
+        width=width,
+        height=height,
+        ratio=ratio,
+        fit=fit,
+        gravity=gravity,
+        focal=original.focal_point_value() if gravity == "focal" else None,
+        format=format,
+        quality=quality,
+        upscale=upscale,
+    )
+    return (resolved.width, resolved.height), resolved.variant, resolved.format
 
 
 _I = TypeVar("_I", bound=Image)
@@ -712,7 +688,7 @@ class BaseImageSet(Generic[_I]):
         size, variant, mimetype = _variant_of(
             original, width, height, ratio, fit, gravity, format, quality, upscale
         )
-        if variant is None and mimetype is None:
+        if variant is None and mimetype is None and preset is None:
             return concrete.locate_resized(original, *size)
         return concrete.locate_resized(  # type: ignore[call-arg]
             original, *size, variant=variant, format=mimetype, preset=preset

@@ -295,3 +295,147 @@ def negotiate(path: str, accept: str | None) -> str | None:
         return None
     chosen = choose_format(accept)
     return concrete_path(path, chosen or "")
+
+
+# -- from locate() options to a variant -------------------------------------------
+
+#: Output format name -> mimetype (:data:`imageattach.imaging.render.FORMATS`).
+FORMATS: dict[str, str] = {
+    "jpeg": "image/jpeg",
+    "png": "image/png",
+    "webp": "image/webp",
+    "avif": "image/avif",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """What ``locate()`` options ask of an original: the output size, the
+    variant (``None``: a plain thumbnail) and the output format (a mimetype,
+    :data:`AUTO`, or ``None`` for the source's thumbnail format)."""
+
+    width: int
+    height: int
+    variant: Variant | None
+    format: str | None
+
+
+def resolve(
+    original_width: int,
+    original_height: int,
+    source_mimetype: str,
+    *,
+    width: int | None = None,
+    height: int | None = None,
+    ratio: float | None = None,
+    fit: str = "contain",
+    gravity: str = "center",
+    focal: tuple[float, float] | None = None,
+    format: str | None = None,
+    quality: int | None = None,
+    upscale: bool = False,
+) -> Resolved:
+    """Resolve ``locate()`` options for an original of the given displayed
+    size and type.  ``contain`` takes one of ``width``, ``height`` and
+    ``ratio`` (as :func:`~imageattach.sizing.thumbnail_size`); ``cover``
+    both ``width`` and ``height``.  Without ``upscale`` the size is clamped
+    to the original (:func:`~imageattach.sizing.render_size`).  A
+    ``contain`` resize in the source's thumbnail format at the default
+    quality is plain (the seed's name).
+
+    :raises ArgumentTypeError: a missing or extra size argument, or
+        ``upscale`` not a bool.
+    :raises ArgumentError: an unknown fit, gravity or format, a quality out
+        of 1..100, or ``gravity="focal"`` without ``focal``.
+    """
+    from .exceptions import ArgumentTypeError
+    from .sizing import render_size, thumbnail_mimetype, thumbnail_size
+
+    if not isinstance(upscale, bool):
+        raise ArgumentTypeError(f"upscale must be True or False, not {upscale!r}")
+    if format is not None and format != AUTO and format not in FORMATS:
+        raise ArgumentError(
+            f"format must be None, auto or one of {', '.join(FORMATS)}, not {format!r}"
+        )
+    if not isinstance(fit, str) or not isinstance(gravity, str):
+        raise ArgumentError("fit and gravity are names")
+    if gravity == "focal" and focal is None:
+        raise ArgumentError(
+            'gravity="focal" needs a focal point: call image.set_focal_point(x, y) '
+            "on the original first"
+        )
+    if focal is not None and not all(
+        isinstance(v, int | float) and 0 <= v <= 1
+        for v in focal  # also false for nan
+    ):
+        raise ArgumentError(f"a focal point is two numbers in [0, 1], not {focal!r}")
+    variant = Variant.from_relative_focal(fit, gravity, focal, quality)
+    given = (ratio is not None) + (width is not None) + (height is not None)
+    if fit == "contain" and given > 1:
+        raise ArgumentTypeError('fit="contain" takes one of width, height and ratio')
+    if ratio is not None:
+        if fit != "contain":
+            raise ArgumentTypeError('ratio goes with fit="contain"')
+        size = thumbnail_size(original_width, original_height, ratio=ratio)
+        if not upscale and (size[0] > original_width or size[1] > original_height):
+            size = (original_width, original_height)
+    else:
+        size = render_size(
+            original_width, original_height, width=width, height=height, fit=fit, upscale=upscale
+        )
+    output = None if format is None else AUTO if format == AUTO else FORMATS[format]
+    if output == thumbnail_mimetype(source_mimetype):
+        output = None
+    if variant == Variant() and output is None:
+        return Resolved(*size, None, None)
+    return Resolved(*size, variant, output)
+
+
+# -- presets -------------------------------------------------------------------------
+
+#: The options a preset may set (those of ``locate()`` but ``ratio``).
+PRESET_OPTIONS = ("width", "height", "fit", "gravity", "format", "quality", "upscale")
+_PRESET_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}", re.ASCII)
+
+
+def check_presets(presets: object) -> dict[str, dict[str, object]]:
+    """Validate a store's ``presets``: ``{name: {option: value}}``, names of
+    letters, digits, ``_.-`` (at most 64), options of
+    :data:`PRESET_OPTIONS`, values as ``locate()`` takes them (checked by
+    resolving each for a 1000 x 1000 JPEG).
+
+    :raises ConfigurationError: anything else, naming the preset and the
+        unknown options.
+    """
+    from collections.abc import Mapping
+
+    from .exceptions import ConfigurationError, ImageTooLargeError
+    from .validation import unknown_names
+
+    if presets is None:
+        return {}
+    if not isinstance(presets, Mapping):
+        raise ConfigurationError("presets must be a mapping of names to option mappings")
+    checked: dict[str, dict[str, object]] = {}
+    for name, options in presets.items():
+        if not isinstance(name, str) or not _PRESET_NAME.fullmatch(name):
+            raise ConfigurationError(
+                f"preset names are 1-64 letters, digits, '_', '.' or '-', not {name!r}"
+            )
+        if not isinstance(options, Mapping) or not options:
+            raise ConfigurationError(f"preset {name!r} must be a non-empty mapping of options")
+        unknown = [str(option) for option in options if option not in PRESET_OPTIONS]
+        if unknown:
+            raise ConfigurationError(
+                f"preset {name!r}: {unknown_names('option', unknown, PRESET_OPTIONS)}"
+            )
+        values = dict(options)
+        if "width" not in values and "height" not in values:
+            raise ConfigurationError(f"preset {name!r} needs a width or a height")
+        focal = (0.5, 0.5) if values.get("gravity") == "focal" else None
+        try:
+            resolve(1000, 1000, "image/jpeg", focal=focal, **values)
+        except (ArgumentError, TypeError, ValueError, ImageTooLargeError) as error:
+            raise ConfigurationError(f"preset {name!r}: {error}") from None
+        checked[name] = values
+    return checked

@@ -21,9 +21,10 @@ from storefiles import image_files
 
 from imageattach.context import store_context
 from imageattach.entity import Image, SingleImageSet, image_attachment
-from imageattach.exceptions import ArgumentError
-from imageattach.middleware.miss import FILE_READY
+from imageattach.exceptions import ArgumentError, ConfigurationError, SigningNotConfiguredError
+from imageattach.middleware.miss import FILE_READY, MissResponse
 from imageattach.stores.fs import HttpExposedFileSystemStore
+from imageattach.variants import negotiate
 
 KEY = "test-secret-key-0123456789abcdef"
 PREFIX = "http://testserver/__images__/"
@@ -161,3 +162,116 @@ def test_replacing_the_original_removes_every_variant(
         thing.cover.from_blob(jpeg(320, 240))
         session.commit()
         assert image_files(store.path) == ["ia-something-cover/9/0/9.320x240.jpe"]
+
+
+# -- presets ---------------------------------------------------------------------------------
+
+AVATAR = {"width": 150, "height": 150, "fit": "cover", "format": "auto"}
+PRESETS = {
+    "avatar": AVATAR,
+    "wide": {"width": 300},
+    "card": {"width": 80, "height": 60, "fit": "cover", "format": "webp", "quality": 70},
+}
+
+
+@pytest.mark.parametrize(
+    ("presets", "message"),
+    [
+        ({"a": {"wdth": 150}}, "unknown option 'wdth' .*did you mean 'width'"),
+        ({"a": {"width": 150, "fit": "fill"}}, "preset 'a': fit must be"),
+        ({"a": {"width": 150, "height": 100}}, "takes one of width, height"),
+        ({"a": {"width": 0}}, "preset 'a'"),
+        ({"a": {"width": 100, "format": "gif"}}, "format must be"),
+        ({"a": {"width": 100, "quality": 101}}, "quality"),
+        ({"a": {"fit": "cover"}}, "needs a width or a height"),
+        ({"a b": {"width": 100}}, "preset names"),
+        ({"a": {}}, "non-empty"),
+        (["avatar"], "mapping"),
+    ],
+)
+def test_presets_are_checked_at_construction(tmp_path: Path, presets: object, message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        HttpExposedFileSystemStore(tmp_path, secret_key=KEY, presets=presets)  # type: ignore[arg-type]
+
+
+def test_presets_only_configuration(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="needs presets"):
+        HttpExposedFileSystemStore(tmp_path, presets_only=True)
+    with pytest.raises(ConfigurationError, match="drop resize_allowlist"):
+        HttpExposedFileSystemStore(
+            tmp_path, presets=PRESETS, presets_only=True, resize_allowlist=[1]
+        )
+    with pytest.raises(ConfigurationError, match="True or False"):
+        HttpExposedFileSystemStore(tmp_path, presets=PRESETS, presets_only="yes")  # type: ignore[arg-type]
+
+
+def test_preset_is_its_options(
+    factory: sessionmaker[Session], store: HttpExposedFileSystemStore, tmp_path: Path
+) -> None:
+    with_presets = HttpExposedFileSystemStore(
+        store.path, "__images__", lambda: "http://testserver/", secret_key=KEY, presets=PRESETS
+    )
+    with factory() as session, store_context(with_presets):
+        thing = Something(id=11)
+        thing.cover.from_blob(jpeg(640, 480))
+        session.add(thing)
+        session.commit()
+        assert thing.cover.locate(preset="avatar") == thing.cover.locate(**AVATAR)  # type: ignore[arg-type]
+        assert thing.cover.locate(preset="wide") == thing.cover.locate(width=300)
+        with pytest.raises(ArgumentError, match=r"no preset 'nope'.*avatar, card, wide"):
+            thing.cover.locate(preset="nope")
+    with_presets.resizer.shutdown()
+
+
+def test_presets_only_serves_presets_unsigned_and_refuses_the_rest(
+    factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    only = HttpExposedFileSystemStore(
+        tmp_path / "only",
+        "__images__",
+        lambda: "http://testserver/",
+        presets=PRESETS,
+        presets_only=True,
+    )
+    signing = HttpExposedFileSystemStore(
+        tmp_path / "only", "__images__", lambda: "http://testserver/", secret_key=KEY
+    )
+    try:
+        with factory() as session, store_context(only):
+            thing = Something(id=12)
+            thing.cover.from_blob(jpeg(640, 480))
+            session.add(thing)
+            session.commit()
+            avatar = thing.cover.locate(preset="avatar")
+            assert "/12.150x150.cover.auto.jpe?" in avatar and "sig=" not in avatar
+            card = thing.cover.locate(preset="card")
+            assert "/12.80x60.cover-q70.webp?" in card and "sig=" not in card
+            wide = thing.cover.locate(preset="wide")
+            assert "/12.300x225.jpe?" in wide and "sig=" not in wide
+            with pytest.raises(SigningNotConfiguredError, match="presets_only"):
+                thing.cover.locate(width=150)
+            # Served unsigned; auto through its negotiated names.
+            path, _, query = avatar[len(PREFIX) :].partition("?")
+            for accept in ("image/avif", "image/webp", "*/*"):
+                concrete = negotiate(path, accept)
+                assert concrete is not None
+                assert only.resizer.handle(concrete, query) is FILE_READY
+            for url in (card, wide):
+                _fetch(only, url)
+            # Anything else is refused, signed or not, and costs nothing.
+            with store_context(signing):
+                others = [
+                    thing.cover.locate(width=151),
+                    thing.cover.locate(width=80, height=60, fit="cover", format="webp"),
+                    thing.cover.locate(width=150, height=150, fit="cover", format="png"),
+                ]
+            others.append(card.replace("cover-q70", "cover-q90"))
+            others.append(card.replace("80x60", "160x120"))
+            for url in others:
+                path, _, query = url[len(PREFIX) :].partition("?")
+                answer = only.resizer.handle(path, query)
+                assert isinstance(answer, MissResponse) and answer.status == 403, url
+            assert only.resizer.generations == 5
+    finally:
+        only.resizer.shutdown()
+        signing.resizer.shutdown()

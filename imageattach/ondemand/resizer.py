@@ -29,10 +29,10 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from concurrent.futures import Future
 from contextlib import AbstractContextManager, nullcontext
-from typing import IO, TYPE_CHECKING, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from ..exceptions import (
     ConfigurationError,
@@ -51,7 +51,7 @@ from ..store import check_object_id, created_tag
 from ..stores.bookkeeping import LOCK_DIRECTORY
 from ..stores.fs import BaseFileSystemStore
 from ..validation import check_int, check_seconds
-from ..variants import AUTO, Variant, auto_path, keyed_mimetype
+from ..variants import AUTO, Variant, auto_path, check_presets, keyed_mimetype, resolve
 from .flight import SingleFlight
 from .pool import BoundedPool
 from .signing import SecretKey, Signer, is_allowlisted, normalize_allowlist
@@ -162,10 +162,26 @@ class Resizer:
         lock_dir: str | None = None,
         wait_timeout: float = 30.0,
         key_option: str = "secret_key",
+        presets: Mapping[str, Mapping[str, Any]] | None = None,
+        presets_only: bool = False,
     ) -> None:
         self.store = store
         self.signer = None if secret_key is None else Signer(secret_key)
         self.allowlist = normalize_allowlist(resize_allowlist)
+        #: Named ``locate()`` options (:func:`imageattach.variants.check_presets`).
+        self.presets = check_presets(presets)
+        if not isinstance(presets_only, bool):
+            raise ConfigurationError(f"presets_only must be True or False, not {presets_only!r}")
+        if presets_only and not self.presets:
+            raise ConfigurationError("presets_only=True needs presets={...}")
+        if presets_only and self.allowlist:
+            raise ConfigurationError(
+                "presets_only=True refuses every URL but presets': drop resize_allowlist "
+                "(or declare its sizes as presets)"
+            )
+        #: Whether only preset URLs are made and served (unsigned, but for
+        #: ``gravity="focal"`` presets, whose focal point is signed).
+        self.presets_only = presets_only
         self.max_resize_dimension = check_int("max_resize_dimension", max_resize_dimension)
         if self.max_resize_dimension > 1_000_000:
             raise ConfigurationError("max_resize_dimension must be at most 1000000")
@@ -195,7 +211,7 @@ class Resizer:
     @property
     def enabled(self) -> bool:
         """Whether resize URLs can be authorised (a key or an allowlist)."""
-        return self.signer is not None or bool(self.allowlist)
+        return self.signer is not None or bool(self.allowlist) or self.presets_only
 
     # -- building URLs ---------------------------------------------------------
 
@@ -235,16 +251,21 @@ class Resizer:
             tag=created_tag(image.created_at),
             mimetype=_keyed(image.mimetype, variant, format),
         )
+        if self.presets_only and preset is None:
+            raise SigningNotConfiguredError(
+                "the store has presets_only=True: locate(preset=...) with one of "
+                f"{', '.join(sorted(self.presets))}"
+            )
         url = self._url(request)
         message = request.message
         if format == AUTO:
             url = auto_path(url)
             message = request.auto_message(self.store) or message
-        if self.signer is not None:
-            signature: str | None = self.signer.sign(message)
-        elif (variant is None and is_allowlisted(self.allowlist, request)) or (
-            preset is not None and self._is_preset(request)
-        ):
+        if self.presets_only and self._is_preset(request, focal=False):
+            signature: str | None = None
+        elif self.signer is not None:
+            signature = self.signer.sign(message)
+        elif variant is None and is_allowlisted(self.allowlist, request):
             signature = None
         else:
             raise SigningNotConfiguredError(self._not_configured(width, height))
@@ -257,9 +278,40 @@ class Resizer:
             request.object_type, request.object_id, request.width, request.height, request.mimetype
         )
 
-    def _is_preset(self, request: ResizeRequest) -> bool:
+    def _is_preset(self, request: ResizeRequest, *, focal: bool) -> bool:
         """Whether ``request`` is what one of the store's presets gives for
-        its original (presets are authorised without a signature)."""
+        its original (``focal``: also presets with ``gravity="focal"``,
+        taking the request's focal point, which only a signature vouches
+        for).  No I/O: the original's size and type are in the URL."""
+        fallback = thumbnail_mimetype(request.source_mimetype)
+        asked = request.variant
+        for options in self.presets.values():
+            centre = None
+            if options.get("gravity") == "focal":
+                if not focal or asked is None:
+                    continue
+                centre = asked.relative_focal
+            try:
+                resolved = resolve(
+                    request.source_width,
+                    request.source_height,
+                    request.source_mimetype,
+                    focal=centre,
+                    **options,  # type: ignore[arg-type]
+                )
+            except (ValueError, TypeError, ImageTooLargeError):
+                continue
+            if (resolved.width, resolved.height) != (request.width, request.height):
+                continue
+            if resolved.format == AUTO:
+                variant = resolved.variant or Variant()
+                formats: tuple[str, ...] = ("image/avif", "image/webp", fallback)
+                if asked == variant and request.format in formats:
+                    return True
+            elif request.mimetype == _keyed(
+                request.source_mimetype, resolved.variant, resolved.format
+            ):
+                return True
         return False
 
     def _not_configured(self, width: int, height: int) -> str:
@@ -333,7 +385,11 @@ class Resizer:
                 auto is not None and self.signer.verify(auto, signature)
             )
         variant = request.variant
-        if not signed and (variant is not None or not is_allowlisted(self.allowlist, request)):
+        if self.presets_only:
+            # Presets only: unsigned, or signed for a focal point.
+            if not self._is_preset(request, focal=signed):
+                return _FORBIDDEN
+        elif not signed and (variant is not None or not is_allowlisted(self.allowlist, request)):
             return _FORBIDDEN
         if max(request.width, request.height) > self.max_resize_dimension:
             return MissResponse(

@@ -34,7 +34,7 @@ import errno
 import functools
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 
@@ -438,6 +438,11 @@ class HttpExposedFileSystemStore(BaseFileSystemStore):
     :param resize_workers: thumbnails made at once (default: one per CPU).
     :param resize_queue: generations waiting for a worker before requests
         get 503 with ``Retry-After``.
+    :param presets: named ``locate()`` options, e.g. ``{"avatar": {"width":
+        150, "height": 150, "fit": "cover", "format": "auto"}}``, used as
+        ``locate(preset="avatar")`` (docs/ondemand.md).
+    :param presets_only: serve preset URLs without a signature, and refuse
+        every other resize URL (403).
     :param serve_options: further serving options, by name: any field of
         :class:`~imageattach.middleware.options.ServeOptions` (``missing``,
         ``cache_control``, ``versioned_cache_control``, ``follow_symlinks``,
@@ -458,6 +463,8 @@ class HttpExposedFileSystemStore(BaseFileSystemStore):
         image_limits: ImageLimits | None = None,
         resize_workers: int | None = None,
         resize_queue: int = 32,
+        presets: Mapping[str, Mapping[str, Any]] | None = None,
+        presets_only: bool = False,
         **serve_options: Any,
     ) -> None:
         from ..ondemand.resizer import Resizer
@@ -483,9 +490,13 @@ class HttpExposedFileSystemStore(BaseFileSystemStore):
             image_limits=image_limits,
             resize_workers=resize_workers,
             resize_queue=resize_queue,
+            presets=presets,
+            presets_only=presets_only,
         )
         #: The limits uploads and on-demand thumbnails are decoded under.
         self.image_limits = self.resizer.limits
+        #: Named ``locate()`` options, for ``locate(preset=...)``.
+        self.presets = self.resizer.presets
         if self.resizer.enabled and self.serve_options.on_miss is not None:
             raise ConfigurationError(
                 "on_miss cannot be given with secret_key or resize_allowlist: "

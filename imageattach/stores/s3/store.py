@@ -148,6 +148,9 @@ class S3Store(Store):
         :param image_limits: / :param resize_workers: / :param resize_queue:
         the decoding and on-demand limits, as for
         :class:`~imageattach.stores.fs.HttpExposedFileSystemStore`.
+    :param presets: / :param presets_only: named ``locate()`` options, and
+        whether only they are served (unsigned), as for
+        :class:`~imageattach.stores.fs.HttpExposedFileSystemStore`.
     """
 
     def __init__(
@@ -187,6 +190,8 @@ class S3Store(Store):
         image_limits: ImageLimits | None = None,
         resize_workers: int | None = None,
         resize_queue: int = 32,
+        presets: Mapping[str, Mapping[str, Any]] | None = None,
+        presets_only: bool = False,
     ) -> None:
         if not isinstance(bucket, str) or not bucket or "/" in bucket:
             raise ConfigurationError(f"bucket must be a bucket name, not {bucket!r}")
@@ -287,9 +292,13 @@ class S3Store(Store):
             image_limits=image_limits,
             resize_workers=resize_workers,
             resize_queue=resize_queue,
+            presets=presets,
+            presets_only=presets_only,
         )
         #: The limits uploads and on-demand thumbnails are decoded under.
         self.image_limits = self.resizer.limits
+        #: Named ``locate()`` options, for ``locate(preset=...)``.
+        self.presets = self.resizer.presets
 
     def _init_resizer(
         self,
