@@ -5,11 +5,11 @@ kept in the optional ``placeholder`` column or the process-local cache
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from images import jpeg, png
+from images import corrupt_jpeg, jpeg, not_an_image, png
 from imaging.hostile import case
 from sqlalchemy import Engine, ForeignKey, String, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
@@ -17,7 +17,12 @@ from stores.s3server import MotoServer, s3_options
 
 from imageattach.context import store_context
 from imageattach.entity import Image, SingleImageSet, image_attachment
-from imageattach.exceptions import ArgumentError, ImageTooLargeError, NoOriginalImageError
+from imageattach.exceptions import (
+    ArgumentError,
+    ImageError,
+    ImageTooLargeError,
+    NoOriginalImageError,
+)
 from imageattach.placeholder import Placeholder
 from imageattach.responsive import PlaceholderCache, placeholder_cache, placeholder_computations
 from imageattach.stores.fs import FileSystemStore
@@ -180,10 +185,23 @@ def test_a_pending_original_is_read_from_its_pending_data(
     assert logo_column(engine_with_tables, shop_id) == computed.to_text()
 
 
-def test_a_decompression_bomb_gets_the_documented_error_and_nothing_is_kept(
-    engine_with_tables: Engine, store: FileSystemStore
+@pytest.mark.parametrize(
+    ("source", "error"),
+    [
+        (lambda: case("png_flood_20000x20000").data, ImageTooLargeError),
+        (lambda: case("gif_100000_frames").data, ImageTooLargeError),
+        (corrupt_jpeg, ImageError),
+        (not_an_image, ImageError),
+    ],
+    ids=["decompression-bomb", "gif-frames", "truncated", "text"],
+)
+def test_a_hostile_original_gets_the_documented_error_and_nothing_is_kept(
+    engine_with_tables: Engine,
+    store: FileSystemStore,
+    source: Callable[[], bytes],
+    error: type[Exception],
 ) -> None:
-    bomb = case("png_flood_20000x20000").data
+    bomb = source()
     with Session(engine_with_tables) as session:
         shop = Shop()
         session.add(shop)
@@ -193,9 +211,9 @@ def test_a_decompression_bomb_gets_the_documented_error_and_nothing_is_kept(
         session.commit()
         before = placeholder_computations()
         for image_set in (shop.logo, shop.banner):
-            with pytest.raises(ImageTooLargeError):
+            with pytest.raises(error):
                 image_set.placeholder()
-            with pytest.raises(ImageTooLargeError):
+            with pytest.raises(error):
                 image_set.img(100, placeholder=True)
         assert shop.logo.require_original().placeholder is None
         assert not session.dirty
