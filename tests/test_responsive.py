@@ -470,3 +470,36 @@ def test_srcset_and_img_with_upscale(album: Album, store: HttpExposedFileSystemS
     assert (attributes["width"], attributes["height"]) == ("1000", "750")
     assert attributes["src"] is not None
     assert probe_url(store, attributes["src"])[:2] == (1000, 750)
+
+
+def test_img_of_a_preset_has_the_preset_size_and_no_srcset(
+    session: Session, tmp_path: Path
+) -> None:
+    store = HttpExposedFileSystemStore(
+        tmp_path / "images",
+        secret_key=KEY,
+        host_url_getter=lambda: HOST,
+        presets={
+            "avatar": {"width": 150, "height": 150, "fit": "cover", "format": "webp"},
+            "huge": {"width": 3000},
+        },
+    )
+    with store_context(store):
+        album = album_with(session, jpeg(800, 600))
+        attributes = parse_img(album.cover.img(preset="avatar", alt="Avatar"))
+        assert attributes["src"] == album.cover.locate(preset="avatar")
+        assert (attributes["width"], attributes["height"]) == ("150", "150")
+        assert "srcset" not in attributes and "sizes" not in attributes
+        assert attributes["src"] is not None
+        assert probe_url(store, attributes["src"]) == (150, 150, "image/webp")
+        # A preset larger than the original is clamped, as locate() clamps it.
+        huge = parse_img(album.cover.img(preset="huge"))
+        assert (huge["width"], huge["height"]) == ("800", "600")
+        assert huge["src"] is not None
+        assert probe_url(store, huge["src"])[:2] == (800, 600)
+        with pytest.raises(ArgumentTypeError):
+            album.cover.img(150, preset="avatar")
+        with pytest.raises(ArgumentTypeError):
+            album.cover.srcset(preset="avatar")
+        with pytest.raises(ArgumentError):
+            album.cover.img(preset="nope")
