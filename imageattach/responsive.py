@@ -20,13 +20,13 @@ from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from markupsafe import Markup, escape
+
 from .exceptions import ArgumentError, ArgumentTypeError
 from .placeholder import Placeholder
 from .sizing import check_dimension, render_size
 
 if TYPE_CHECKING:
-    from markupsafe import Markup
-
     from .entity import Image
     from .limits import ImageLimits
     from .store import Store
@@ -233,27 +233,9 @@ def srcset_text(candidates: Iterable[Candidate], locate: Callable[[Candidate], s
 # -- markup ------------------------------------------------------------------------------------
 
 
-def markup_class() -> type[Markup]:
-    """:class:`markupsafe.Markup`.
-
-    :raises ImportError: markupsafe is not installed (it comes with Jinja2).
-    """
-    try:
-        from markupsafe import Markup
-    except ImportError:  # pragma: no cover - markupsafe comes with Jinja2 and Flask
-        raise ImportError(
-            "image_set.img() returns markupsafe.Markup: pip install markupsafe "
-            "(it comes with Jinja2 and Flask)"
-        ) from None
-    return Markup
-
-
 def img_tag(attributes: Iterable[tuple[str, object]]) -> Markup:
     """``<img ...>`` of the attributes whose value is not ``None``, each
     value escaped (``&``, ``<``, ``>``, ``"``, ``'``)."""
-    Markup = markup_class()
-    from markupsafe import escape
-
     parts = ["<img"]
     for name, value in attributes:
         if value is None:
@@ -400,7 +382,7 @@ def imageattach_img(image_set: Any, *args: Any, **kwargs: Any) -> Markup:
     an original (or ``None``): the template global and filter
     ``imageattach_img``."""
     if image_set is None or not image_set:
-        return markup_class()("")
+        return Markup("")
     result: Markup = image_set.img(*args, **kwargs)
     return result
 
