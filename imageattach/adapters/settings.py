@@ -8,6 +8,7 @@ strings (a Pyramid ``.ini`` file); both are accepted.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -18,7 +19,14 @@ from ..middleware.options import ServeOptions
 from ..stores.fs import HttpExposedFileSystemStore
 from ..validation import unknown_names
 
-__all__ = ["SERVING_SETTINGS", "SETTINGS", "parse_bool", "parse_cors", "store_from_settings"]
+__all__ = [
+    "SERVING_SETTINGS",
+    "SETTINGS",
+    "parse_bool",
+    "parse_cors",
+    "parse_presets",
+    "store_from_settings",
+]
 
 #: The settings an adapter reads, by their unprefixed name, and what they mean.
 SETTINGS: dict[str, str] = {
@@ -33,6 +41,11 @@ SETTINGS: dict[str, str] = {
         "setting X-Forwarded-Proto/Host/Port/Prefix), a hop count, 'forwarded' "
         "(RFC 7239), or e.g. 'x_proto=1, x_host=1'; see docs/deployment.md"
     ),
+    "presets": (
+        "named locate() options, a mapping or its JSON text, e.g. "
+        '{"avatar": {"width": 96, "height": 96, "fit": "cover"}}'
+    ),
+    "presets_only": "true: serve preset URLs unsigned and refuse every other size",
 }
 
 #: The other serving options (:class:`~imageattach.middleware.options.ServeOptions`
@@ -73,6 +86,19 @@ def parse_cors(value: object, *, name: str) -> bool | tuple[str, ...]:
     if not all(isinstance(o, str) and o.startswith(("http://", "https://")) for o in origins):
         raise ConfigurationError(f"{name} origins must look like https://example.com: {value!r}")
     return tuple(str(o) for o in origins)
+
+
+def parse_presets(value: object, *, name: str) -> Mapping[str, Any]:
+    """A mapping of presets, or its JSON text (as in a Pyramid ``.ini``
+    file); the store validates the presets themselves."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError as error:
+            raise ConfigurationError(f"{name} must be a JSON object: {error}") from None
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(f"{name} must be a mapping of preset names, not {value!r}")
+    return value
 
 
 def _text(value: object, *, name: str) -> str:
@@ -146,6 +172,10 @@ def store_from_settings(
         options["trusted_proxy_headers"] = trusted_proxy_headers(
             get("trusted_proxy_headers"), name=key("trusted_proxy_headers")
         )
+    if get("presets") is not None:
+        options["presets"] = parse_presets(get("presets"), name=key("presets"))
+    if get("presets_only") is not None:
+        options["presets_only"] = parse_bool(get("presets_only"), name=key("presets_only"))
     for name in SERVING_SETTINGS:
         value = get(name)
         if value is None:

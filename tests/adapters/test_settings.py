@@ -73,8 +73,41 @@ def test_default_path_is_used_when_not_configured(tmp_path: Path) -> None:
         ({"IMAGEATTACH_STORE_PATH": "/x", "IMAGEATTACH_PREFIX": 3}, "IMAGEATTACH_PREFIX"),
         ({"IMAGEATTACH_STORE_PATH": "/x", "IMAGEATTACH_HOST_URL": " "}, "IMAGEATTACH_HOST_URL"),
         ({"IMAGEATTACH_STORE_PATH": "/x", "IMAGEATTACH_SECRETKEY": "k"}, "IMAGEATTACH_SECRETKEY"),
+        ({"IMAGEATTACH_STORE_PATH": "/x", "IMAGEATTACH_PRESETS": "{"}, "PRESETS must be a JSON"),
+        ({"IMAGEATTACH_STORE_PATH": "/x", "IMAGEATTACH_PRESETS": "[1]"}, "PRESETS must be a map"),
+        (
+            {"IMAGEATTACH_STORE_PATH": "/x", "IMAGEATTACH_PRESETS": {"a": {"widht": 3}}},
+            "widht",
+        ),
+        (
+            {"IMAGEATTACH_STORE_PATH": "/x", "IMAGEATTACH_PRESETS_ONLY": "maybe"},
+            "IMAGEATTACH_PRESETS_ONLY",
+        ),
     ],
 )
 def test_bad_settings_name_the_key(settings: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigurationError, match=message):
         store_from_settings(settings, key=flask_key)
+
+
+def test_presets_from_objects_and_from_ini_text(tmp_path: Path) -> None:
+    avatar = {"width": 96, "height": 96, "fit": "cover"}
+    from_code = store_from_settings(
+        {
+            "IMAGEATTACH_STORE_PATH": tmp_path,
+            "IMAGEATTACH_SECRET_KEY": "k" * 32,
+            "IMAGEATTACH_PRESETS": {"avatar": avatar},
+        },
+        key=flask_key,
+    )
+    from_ini = store_from_settings(
+        {
+            "imageattach.store_path": str(tmp_path),
+            "imageattach.presets": '{"avatar": {"width": 96, "height": 96, "fit": "cover"}}',
+            "imageattach.presets_only": "true",
+        },
+        key=lambda name: f"imageattach.{name}",
+    )
+    assert from_code.presets == from_ini.presets
+    assert set(from_ini.presets) == {"avatar"}
+    assert from_ini.resizer.presets_only and not from_code.resizer.presets_only
