@@ -42,6 +42,7 @@ from .exceptions import ArgumentError
 
 __all__ = [
     "AUTO",
+    "AUTO_INFIX",
     "AUTO_SEGMENT",
     "MAX_TOKEN_LENGTH",
     "Variant",
@@ -255,7 +256,6 @@ _NEGOTIATED = ("image/avif", "image/webp")
 _MAX_ACCEPT = 2048
 
 
-@functools.lru_cache(maxsize=256)
 def _choose(accept: str) -> str | None:
     from werkzeug.http import parse_accept_header
 
@@ -289,12 +289,34 @@ def choose_format(accept: str | None) -> str | None:
 def negotiate(path: str, accept: str | None) -> str | None:
     """The concrete variant path for an ``auto`` URL path and the request's
     ``Accept``; ``None`` when ``path`` is not an ``auto`` path (the one
-    place this rule is written)."""
-    slash = path.rfind("/")
-    if not is_auto_name(path[slash + 1 :]):
+    place this rule is written).  On every hit of an ``auto`` URL: kept to
+    string splits and a cache of the choice per ``Accept`` value."""
+    head, found, extension = path.rpartition(AUTO_INFIX)
+    if (
+        not found
+        or not 0 < len(extension) <= 5
+        or not extension.isalpha()
+        or "." not in head[head.rfind("/") + 1 :]
+    ):
         return None
-    chosen = choose_format(accept)
-    return concrete_path(path, chosen or "")
+    chosen = None
+    if accept and len(accept) <= _MAX_ACCEPT:
+        chosen = _chosen.get(accept, _UNKNOWN)
+        if chosen is _UNKNOWN:
+            chosen = _choose(accept)
+            if len(_chosen) >= _CHOSEN_SIZE:
+                _chosen.clear()
+            _chosen[accept] = chosen
+    return f"{head}.{extension}" if chosen is None else head + _NEGOTIATED_EXTENSIONS[chosen]
+
+
+#: What every ``auto`` URL path has in its file name.
+AUTO_INFIX = AUTO_SEGMENT + "."
+_NEGOTIATED_EXTENSIONS = {"image/avif": ".avif", "image/webp": ".webp"}
+#: ``Accept`` value -> the format chosen (browsers send a handful of values).
+_chosen: dict[str, str | None] = {}
+_CHOSEN_SIZE = 256
+_UNKNOWN = "?"
 
 
 # -- from locate() options to a variant -------------------------------------------

@@ -395,12 +395,15 @@ def current_url(env: Env, thing_id: int, width: int) -> tuple[str, int] | None:
         thing = session.get(Thing, thing_id)
         if version is None or thing is None or not thing.cover:
             return None
-        # Plain thumbnails, and variants (cover crops, in WebP or with a
-        # quality) whose generation and cleanup must go the same ways.
+        # Plain thumbnails, and variants (cover crops in WebP, or "auto" with
+        # a quality: PNG here, the request has no Accept) whose generation
+        # and cleanup must go the same ways.
         if width % 3 == 1:
             url = thing.cover.locate(width=width, height=width, fit="cover", format="webp")
         elif width % 3 == 2:
-            url = thing.cover.locate(width=width, height=width // 2, fit="cover", quality=70)
+            url = thing.cover.locate(
+                width=width, height=width // 2, fit="cover", format="auto", quality=70
+            )
         else:
             url = thing.cover.locate(width=width)
         return url, version

@@ -28,6 +28,7 @@ from typing import Final, TypeAlias
 from werkzeug.datastructures import ETags
 from werkzeug.http import http_date, parse_date, parse_etags, parse_range_header, unquote_etag
 
+from ..variants import AUTO_INFIX, negotiate
 from .files import FORBIDDEN, MISSING, FileBody, OpenedFile, open_file
 from .mimetypes import CONTENT_TYPES, SVG
 from .miss import FileReady, MissResponse, MissResult, Redirect
@@ -56,6 +57,7 @@ REQUEST_HEADERS: Final = {
     "if-unmodified-since": "if_unmodified_since",
     "range": "range",
     "if-range": "if_range",
+    "accept": "accept",
     "origin": "origin",
     "access-control-request-method": "access_control_request_method",
 }
@@ -90,6 +92,8 @@ class Request:
     if_range: str | None = None
     origin: str | None = None
     access_control_request_method: str | None = None
+    #: Read for ``format="auto"`` variant URLs only (:func:`negotiate`).
+    accept: str | None = None
 
 
 class Response:
@@ -262,6 +266,12 @@ class StaticServer:
 
     def after_miss(self, request: Request, result: MissResult) -> Response | None:
         """The answer once the ``on_miss`` hook returned ``result``."""
+        answer = self._after_miss(request, result)
+        if answer is not None and AUTO_INFIX in request.path:
+            _vary_accept(answer)
+        return answer
+
+    def _after_miss(self, request: Request, result: MissResult) -> Response | None:
         if result is None:
             return self._unserved(request, 404)
         if isinstance(result, FileReady):
@@ -304,6 +314,21 @@ class StaticServer:
                 relative = relative_path(relative, request.raw_path)
             except PathRejected as rejected:
                 return self._unserved(request, rejected.status)
+        if AUTO_INFIX in relative:
+            # A format="auto" variant URL: the one place its file is chosen.
+            negotiated = negotiate(relative, request.accept)
+            if negotiated is not None:
+                chosen = self._decide(request, negotiated, allow_miss, by_path=False)
+                if chosen is not None and not isinstance(chosen, Miss):
+                    _vary_accept(chosen)
+                return chosen
+        return self._decide(request, relative, allow_miss, by_path)
+
+    def _decide(
+        self, request: Request, relative: str, allow_miss: bool, by_path: bool
+    ) -> Response | Miss | None:
+        """:meth:`decide` for the safe path ``relative`` below the root."""
+        path = request.path
         dot = relative.rfind(".")
         if dot > relative.rfind("/"):
             extension = relative[dot:]
@@ -577,6 +602,13 @@ class StaticServer:
 _ENTITY_TAG = re.compile(r'(?:W/)?"[\x21\x23-\x7e\x80-\xff]*"')
 # ``bytes=-0`` (any number of zeros, optional whitespace around the spec).
 _ZERO_SUFFIX = re.compile(r"[ \t]*-0+[ \t]*")
+
+
+def _vary_accept(response: Response) -> None:
+    """Mark a response under a ``format="auto"`` URL as chosen by ``Accept``
+    (its remembered headers no longer match: the front end encodes these)."""
+    response.headers.append(("Vary", "Accept"))
+    response.shared = None
 
 
 def _entity_tags(value: str) -> ETags:

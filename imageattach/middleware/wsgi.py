@@ -103,6 +103,7 @@ class StaticServerMiddleware:
             get("HTTP_IF_RANGE"),
             get("HTTP_ORIGIN"),
             get("HTTP_ACCESS_CONTROL_REQUEST_METHOD"),
+            get("HTTP_ACCEPT"),
         )
         decided = self.core.decide(request)
         if type(decided) is Response:

@@ -497,3 +497,32 @@ def test_malformed_variant_keys_are_not_found(
     query = "src=640x480.jpe&sig=AAAAAAAAAAAAAAAAAAAAAA"
     url = f"{BASE}__images__/media/user-picture/1234/{name}?{query}"
     assert [a.status for a in get(store, [url])] == [404]
+
+
+def test_auto_redirects_to_the_negotiated_variant(
+    make_store: Callable[..., S3Store], get: Get
+) -> None:
+    store = make_store()
+    original = add_original(store, jpeg(640, 480))
+    url = store.locate_resized(
+        original,  # type: ignore[arg-type]
+        150,
+        150,
+        variant=Variant("cover"),
+        format="auto",
+    )
+    assert "/media/user-picture/1234/150x150.cover.auto.jpe?" in url
+    wrapped = store.wsgi_middleware(app)
+    parts = urlsplit(url)
+    for accept, name in [
+        ("image/avif,image/webp,*/*", "150x150.cover.avif"),
+        ("image/webp,*/*", "150x150.cover.webp"),
+        ("*/*", "150x150.cover.jpe"),
+    ]:
+        response = Client(wrapped).get(
+            parts.path, query_string=parts.query, headers={"Accept": accept}
+        )
+        assert response.status_code == 302
+        assert f"/media/user-picture/1234/{name}?_ts=" in response.headers["Location"]
+        assert response.headers["Vary"] == "Accept"
+    assert len(store.list_files("user-picture", 1234)) == 4
