@@ -31,7 +31,13 @@ from pathlib import Path
 
 from imageattach.store import Store
 
-__all__ = ["Settings", "load_settings"]
+__all__ = ["PRESETS", "Settings", "load_settings"]
+
+#: Named locate() options of the store: a square avatar, cropped around the
+#: most detailed region, as AVIF or WebP where the browser takes them.
+PRESETS = {
+    "avatar": {"width": 96, "height": 96, "fit": "cover", "gravity": "entropy", "format": "auto"},
+}
 
 
 @dataclass(frozen=True)
@@ -90,4 +96,5 @@ def _s3_store(environ: Mapping[str, str], secret_key: str) -> Store | None:
         region=environ.get("IMAGEATTACH_S3_REGION") or None,
         public_base_url=environ.get("IMAGEATTACH_S3_PUBLIC_BASE_URL") or None,
         resize_secret_key=secret_key,
+        presets=PRESETS,
     )

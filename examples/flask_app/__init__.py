@@ -29,7 +29,7 @@ from imageattach.adapters.flask import ImageAttach
 
 from ..common import TEMPLATES, gallery
 from ..common.models import Base
-from ..common.settings import load_settings
+from ..common.settings import PRESETS, load_settings
 
 __all__ = ["create_app", "db", "imageattach"]
 
@@ -56,6 +56,7 @@ def create_app(instance_path: str | os.PathLike[str] | None = None) -> flask.Fla
     else:
         app.config["IMAGEATTACH_STORE_PATH"] = str(settings.images_path)
         app.config["IMAGEATTACH_SECRET_KEY"] = settings.secret_key
+        app.config["IMAGEATTACH_PRESETS"] = PRESETS
     db.init_app(app)
     imageattach.init_app(app)
 

@@ -31,7 +31,7 @@ import imageattach.adapters.pyramid
 
 from ..common import TEMPLATES
 from ..common.models import Base
-from ..common.settings import load_settings
+from ..common.settings import PRESETS, load_settings
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
@@ -52,6 +52,7 @@ def make_app(instance_path: str | os.PathLike[str] | None = None) -> WSGIApplica
     else:
         app_settings["imageattach.store_path"] = str(settings.images_path)
         app_settings["imageattach.secret_key"] = settings.secret_key
+        app_settings["imageattach.presets"] = PRESETS
 
     engine = create_engine(settings.database_url)
     Base.metadata.create_all(engine)
