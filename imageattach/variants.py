@@ -256,6 +256,7 @@ _NEGOTIATED = ("image/avif", "image/webp")
 _MAX_ACCEPT = 2048
 
 
+@functools.lru_cache(maxsize=256)
 def _choose(accept: str) -> str | None:
     from werkzeug.http import parse_accept_header
 
@@ -289,8 +290,22 @@ def choose_format(accept: str | None) -> str | None:
 def negotiate(path: str, accept: str | None) -> str | None:
     """The concrete variant path for an ``auto`` URL path and the request's
     ``Accept``; ``None`` when ``path`` is not an ``auto`` path (the one
-    place this rule is written).  On every hit of an ``auto`` URL: kept to
-    string splits and a cache of the choice per ``Accept`` value."""
+    place this rule is written).  Runs on every hit of an ``auto`` URL, so
+    its answers are kept (a bounded dictionary: a few ``Accept`` values by
+    the pages' images)."""
+    key = (path, accept)
+    found = _negotiated.get(key, _UNKNOWN)
+    if found is not _UNKNOWN:
+        return found
+    found = _negotiate(path, accept)
+    if len(path) <= _MAX_CACHED and (accept is None or len(accept) <= _MAX_CACHED):
+        if len(_negotiated) >= _NEGOTIATED_SIZE:
+            _negotiated.clear()
+        _negotiated[key] = found
+    return found
+
+
+def _negotiate(path: str, accept: str | None) -> str | None:
     head, found, extension = path.rpartition(AUTO_INFIX)
     if (
         not found
@@ -299,23 +314,19 @@ def negotiate(path: str, accept: str | None) -> str | None:
         or "." not in head[head.rfind("/") + 1 :]
     ):
         return None
-    chosen = None
-    if accept and len(accept) <= _MAX_ACCEPT:
-        chosen = _chosen.get(accept, _UNKNOWN)
-        if chosen is _UNKNOWN:
-            chosen = _choose(accept)
-            if len(_chosen) >= _CHOSEN_SIZE:
-                _chosen.clear()
-            _chosen[accept] = chosen
+    chosen = choose_format(accept)
     return f"{head}.{extension}" if chosen is None else head + _NEGOTIATED_EXTENSIONS[chosen]
 
 
 #: What every ``auto`` URL path has in its file name.
 AUTO_INFIX = AUTO_SEGMENT + "."
 _NEGOTIATED_EXTENSIONS = {"image/avif": ".avif", "image/webp": ".webp"}
-#: ``Accept`` value -> the format chosen (browsers send a handful of values).
-_chosen: dict[str, str | None] = {}
-_CHOSEN_SIZE = 256
+#: ``(path, Accept)`` -> :func:`negotiate`'s answer; cleared when full.
+_negotiated: dict[tuple[str, str | None], str | None] = {}
+_NEGOTIATED_SIZE = 4096
+#: Longer paths or ``Accept`` values are answered but not kept (at most a
+#: few MB in all).
+_MAX_CACHED = 512
 _UNKNOWN = "?"
 
 

@@ -196,6 +196,11 @@ def _identity(st: os.stat_result) -> _Identity:
     return st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
 
+#: What a by-path answer needs to know of a file answered before: its
+#: identity, its path and its header blocks.
+_Known: TypeAlias = tuple[_Identity, str, tuple["_Block", "_Block"]]
+_VARY_ACCEPT: Final = ("Vary", "Accept")
+
 #: The range of a ``Range`` header that no byte of the file satisfies.
 _UNSATISFIABLE: Final = (-1, -1)
 
@@ -240,32 +245,43 @@ class StaticServer:
 
         #: Request path → what a by-path answer needs to know of its file:
         #: see :meth:`_known_file`.
-        self._known: dict[str, tuple[_Identity, str, tuple[_Block, _Block]]] = {}
-        # extension → (unversioned block, versioned block)
+        self._known: dict[str, _Known] = {}
+        #: The same for ``format="auto"`` URLs, by the negotiated path.
+        self._known_auto: dict[str, _Known] = {}
+        # extension → (unversioned block, versioned block); the auto ones
+        # are the same with ``Vary: Accept``.
         self._types: dict[str, tuple[_Block, _Block]] = {}
+        self._auto_types: dict[str, tuple[_Block, _Block]] = {}
         for extension, content_type in CONTENT_TYPES.items():
-            by_version = []
-            for cache_control in (options.cache_control, options.versioned_cache_control):
-                short: list[tuple[str, str]] = [("Accept-Ranges", "bytes")]
-                if cache_control is not None:
-                    short.append(("Cache-Control", cache_control))
-                if content_type == SVG:
-                    short.append(("Content-Security-Policy", SVG_CSP))
-                short.extend(self._common)
-                by_version.append(_Block((("Content-Type", content_type), *short), tuple(short)))
-            self._types[extension] = (by_version[0], by_version[1])
+            for types, vary in ((self._types, ()), (self._auto_types, (_VARY_ACCEPT,))):
+                by_version = []
+                for cache_control in (options.cache_control, options.versioned_cache_control):
+                    short: list[tuple[str, str]] = [("Accept-Ranges", "bytes")]
+                    if cache_control is not None:
+                        short.append(("Cache-Control", cache_control))
+                    if content_type == SVG:
+                        short.append(("Content-Security-Policy", SVG_CSP))
+                    short.extend(self._common)
+                    short.extend(vary)
+                    full = (("Content-Type", content_type), *short)
+                    by_version.append(_Block(full, tuple(short)))
+                types[extension] = (by_version[0], by_version[1])
 
     def constant_headers(self) -> frozenset[tuple[str, str]]:
         """Every header that is the same on many responses, for front ends to
         pre-encode."""
         pairs = set(self._common)
-        for by_version in self._types.values():
+        for by_version in (*self._types.values(), *self._auto_types.values()):
             for block in by_version:
                 pairs.update(block.full, block.short)
         return frozenset(pairs)
 
     def after_miss(self, request: Request, result: MissResult) -> Response | None:
         """The answer once the ``on_miss`` hook returned ``result``."""
+        if isinstance(result, FileReady):
+            decided = self.decide(request, allow_miss=False)
+            assert not isinstance(decided, Miss)
+            return decided
         answer = self._after_miss(request, result)
         if answer is not None and AUTO_INFIX in request.path:
             _vary_accept(answer)
@@ -274,10 +290,6 @@ class StaticServer:
     def _after_miss(self, request: Request, result: MissResult) -> Response | None:
         if result is None:
             return self._unserved(request, 404)
-        if isinstance(result, FileReady):
-            decided = self.decide(request, allow_miss=False)
-            assert not isinstance(decided, Miss)
-            return decided
         if isinstance(result, MissResponse):
             return self._text(request, result.status, result.text, result.headers)
         if isinstance(result, Redirect):
@@ -300,10 +312,14 @@ class StaticServer:
             (``fd == -1``), which the front end must send by ``path``.
         """
         path = request.path
+        if AUTO_INFIX in path:
+            auto = negotiate(path, request.accept)
+            if auto is not None:
+                return self._decide_auto(request, auto, allow_miss, by_path)
         if by_path:
             known = self._known.get(path)
             if known is not None:
-                answer = self._known_file(request, known)
+                answer = self._known_file(request, known, self._known, path)
                 if answer is not None:
                     return answer
         if not path.startswith(self.prefix):
@@ -314,25 +330,70 @@ class StaticServer:
                 relative = relative_path(relative, request.raw_path)
             except PathRejected as rejected:
                 return self._unserved(request, rejected.status)
-        if AUTO_INFIX in relative:
-            # A format="auto" variant URL: the one place its file is chosen.
-            negotiated = negotiate(relative, request.accept)
-            if negotiated is not None:
-                chosen = self._decide(request, negotiated, allow_miss, by_path=False)
-                if chosen is not None and not isinstance(chosen, Miss):
-                    _vary_accept(chosen)
-                return chosen
-        return self._decide(request, relative, allow_miss, by_path)
+        return self._decide(request, relative, allow_miss, by_path, self._types, self._known, path)
+
+    def _decide_auto(
+        self, request: Request, auto: str, allow_miss: bool, by_path: bool
+    ) -> Response | Miss | None:
+        """:meth:`decide` for a ``format="auto"`` variant URL, whose file is
+        the variant ``auto`` negotiated from ``Accept`` (the one place this
+        is done; :func:`~imageattach.variants.negotiate`): every answer
+        carries ``Vary: Accept``, and a miss names the negotiated file."""
+        if by_path:
+            known = self._known_auto.get(auto)
+            if known is not None:
+                answer = self._known_file(request, known, self._known_auto, auto)
+                if answer is not None:
+                    return answer
+        path = request.path
+        if not path.startswith(self.prefix):
+            return None
+        relative = path[self._prefix_length :]
+        if request.raw_path is None and is_plain(relative):
+            # negotiate() changed only the file name's tail.
+            concrete = auto[self._prefix_length :]
+        else:
+            status = 404
+            try:
+                relative = relative_path(relative, request.raw_path)
+            except PathRejected as rejected:
+                status = rejected.status
+            negotiated = None if status != 404 else negotiate(relative, request.accept)
+            if negotiated is None:  # refused, or the safe path is no auto path
+                answer = self._unserved(request, status)
+                if answer is not None:
+                    _vary_accept(answer)
+                return answer
+            concrete = negotiated
+        chosen = self._decide(
+            request, concrete, allow_miss, by_path, self._auto_types, self._known_auto, auto
+        )
+        # Answers from the blocks (200, 206, 304, 416) vary already.
+        if (
+            type(chosen) is Response
+            and chosen.shared is None
+            and _VARY_ACCEPT not in chosen.headers
+        ):
+            _vary_accept(chosen)
+        return chosen
 
     def _decide(
-        self, request: Request, relative: str, allow_miss: bool, by_path: bool
+        self,
+        request: Request,
+        relative: str,
+        allow_miss: bool,
+        by_path: bool,
+        types: dict[str, tuple[_Block, _Block]],
+        known: dict[str, _Known],
+        key: str,
     ) -> Response | Miss | None:
-        """:meth:`decide` for the safe path ``relative`` below the root."""
-        path = request.path
+        """:meth:`decide` for the safe path ``relative`` below the root, with
+        the headers of ``types``, remembering a by-path file in ``known``
+        under ``key``."""
         dot = relative.rfind(".")
         if dot > relative.rfind("/"):
             extension = relative[dot:]
-            blocks = self._types.get(extension) or self._types.get(extension.lower())
+            blocks = types.get(extension) or types.get(extension.lower())
         else:
             blocks = None
         if blocks is None:
@@ -344,9 +405,9 @@ class StaticServer:
             file_path = self._directory + relative
             opened = open_file(file_path, self._confine_to)
             if by_path and not isinstance(opened, int) and opened.real_path == file_path:
-                if len(self._known) >= _MEMO_SIZE:
-                    self._known.clear()
-                self._known[path] = (_identity(opened.stat), file_path, blocks)
+                if len(known) >= _MEMO_SIZE:
+                    known.clear()
+                known[key] = (_identity(opened.stat), file_path, blocks)
         method = request.method
         if isinstance(opened, int):
             if opened == MISSING:
@@ -368,7 +429,7 @@ class StaticServer:
             raise
 
     def _known_file(
-        self, request: Request, known: tuple[_Identity, str, tuple[_Block, _Block]]
+        self, request: Request, known: _Known, memo: dict[str, _Known], key: str
     ) -> Response | None:
         """The 200 for a file answered before, checked with one ``stat`` and
         no ``open``; ``None`` to decide the usual way.
@@ -400,7 +461,7 @@ class StaticServer:
         except OSError:
             st = None
         if st is None or _identity(st) != identity:
-            self._known.pop(request.path, None)
+            memo.pop(key, None)
             return None
         size = st.st_size
         query = request.query_string
@@ -605,9 +666,9 @@ _ZERO_SUFFIX = re.compile(r"[ \t]*-0+[ \t]*")
 
 
 def _vary_accept(response: Response) -> None:
-    """Mark a response under a ``format="auto"`` URL as chosen by ``Accept``
-    (its remembered headers no longer match: the front end encodes these)."""
-    response.headers.append(("Vary", "Accept"))
+    """Mark an answer (not from the blocks) under a ``format="auto"`` URL
+    as chosen by ``Accept``."""
+    response.headers.append(_VARY_ACCEPT)
     response.shared = None
 
 

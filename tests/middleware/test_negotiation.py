@@ -209,3 +209,35 @@ def test_malformed_auto_names(store: HttpExposedFileSystemStore, get: Get, name:
     answer = get(store, url, {"Accept": CHROMIUM})
     assert answer.status in (400, 403, 404)
     assert store.resizer.generations == 0
+
+
+def test_by_path_answers_are_remembered_per_negotiated_file(tmp_path: Path) -> None:
+    """ASGI pathsend: the stat-only answer for a file seen before is kept
+    per negotiated file, never per auto URL, and varies too."""
+    from imageattach.middleware.core import Request, Response, StaticServer
+    from imageattach.middleware.files import FileBody
+    from imageattach.middleware.options import make_options
+
+    directory = tmp_path / "user-picture/234/1"
+    directory.mkdir(parents=True)
+    for name, data in (("avif", b"A" * 10), ("webp", b"W" * 20), ("jpe", b"J" * 30)):
+        (directory / f"1234.150x150.cover.{name}").write_bytes(data)
+    core = StaticServer("/__images__", tmp_path, make_options(None, {}))
+    path = "/__images__/user-picture/234/1/1234.150x150.cover.auto.jpe"
+    for _ in range(2):
+        for accept, name, size in (
+            (CHROMIUM, "avif", 10),
+            (SAFARI_15, "webp", 20),
+            (OLD, "jpe", 30),
+        ):
+            answer = core.decide(Request("GET", path, "_ts=1", accept=accept), by_path=True)
+            assert type(answer) is Response and answer.status == 200
+            body = answer.body
+            assert isinstance(body, FileBody) and body.size == size
+            assert body.path is not None and body.path.endswith(f".cover.{name}")
+            assert ("Vary", "Accept") in answer.headers
+            answer.close()
+    # The concrete file's own URL is remembered apart, without Vary.
+    plain = core.decide(Request("GET", path.replace(".auto.jpe", ".avif")), by_path=True)
+    assert type(plain) is Response and ("Vary", "Accept") not in plain.headers
+    plain.close()
