@@ -676,6 +676,9 @@ class BaseImageSet(Generic[_I]):
         original = self.require_original()
         concrete = _concrete(store)
         if preset is not None:
+            given = (width, height, ratio, fit, gravity, format, quality, upscale)
+            if given != (None, None, None, "contain", "center", None, None, False):
+                raise ArgumentTypeError("preset= goes alone: the preset gives every option")
             options = _preset_options(concrete, preset)
             width, height, ratio = options.get("width"), options.get("height"), None
             fit = options.get("fit", "contain")

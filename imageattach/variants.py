@@ -48,7 +48,6 @@ __all__ = [
     "Variant",
     "auto_path",
     "choose_format",
-    "concrete_path",
     "keyed_mimetype",
     "negotiate",
     "split_mimetype",
@@ -231,24 +230,6 @@ def auto_path(concrete: str) -> str:
     format: ``….cover.jpe`` → ``….cover.auto.jpe``."""
     stem, dot, extension = concrete.rpartition(".")
     return f"{stem}{AUTO_SEGMENT}{dot}{extension}"
-
-
-def concrete_path(auto: str, mimetype: str) -> str | None:
-    """The path of the ``mimetype`` variant an ``auto`` path stands for,
-    ``None`` if ``auto`` is not one."""
-    head, found, extension = auto.rpartition(AUTO_SEGMENT + ".")
-    if not found or "/" in extension or len(extension) > 5:
-        return None
-    if mimetype in _NEGOTIATED:
-        return f"{head}.{mimetype[6:]}"  # .avif, .webp
-    return f"{head}.{extension}"
-
-
-def is_auto_name(name: str) -> bool:
-    """Whether the last path segment ``name`` looks like an ``auto``
-    variant's (cheap; the resizer checks the concrete name strictly)."""
-    head, found, extension = name.rpartition(AUTO_SEGMENT + ".")
-    return bool(found) and "." in head and 0 < len(extension) <= 5 and extension.isalpha()
 
 
 #: The formats ``auto`` picks, best first, before the fallback.

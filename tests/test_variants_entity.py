@@ -220,6 +220,8 @@ def test_preset_is_its_options(
         assert thing.cover.locate(preset="wide") == thing.cover.locate(width=300)
         with pytest.raises(ArgumentError, match=r"no preset 'nope'.*avatar, card, wide"):
             thing.cover.locate(preset="nope")
+        with pytest.raises(TypeError, match="preset= goes alone"):
+            thing.cover.locate(preset="avatar", width=100)
     with_presets.resizer.shutdown()
 
 

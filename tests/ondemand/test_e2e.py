@@ -337,3 +337,51 @@ def test_bad_originals_refused(deployment: Deployment, kind: str, payload: objec
     # The server lives on.
     good = deployment.add(jpeg(64, 48), (64, 48))
     assert get(deployment.store(kind).locate_resized(good, 32, 24)).status == 200  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_auto_cover_variant_through_real_servers(deployment: Deployment, kind: str) -> None:
+    """A cover crop in format="auto" of a sideways camera JPEG (EXIF
+    orientation 6): each browser's Accept gets its format, exactly 120x80,
+    oriented before cropping, with Vary: Accept on 200, 206 and 304."""
+    from wand.image import Image as WandImage
+
+    from imageattach.variants import Variant
+
+    original = deployment.add(jpeg(480, 640, orientation=6), (640, 480))
+    store = deployment.store(kind)
+    url = store.locate_resized(original, 120, 80, variant=Variant("cover"), format="auto")  # type: ignore[arg-type]
+    assert ".120x80.cover.auto.jpe?" in url
+    chromium = "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8"
+    safari_15 = "image/webp,image/png,image/svg+xml,image/*;q=0.8,video/*;q=0.8,*/*;q=0.5"
+    for accept, content_type, magic in [
+        (chromium, "image/avif", b"ftypavif"),
+        (safari_15, "image/webp", b"WEBP"),
+        ("*/*", "image/jpeg", b"\xff\xd8\xff"),
+    ]:
+        first = get(url, {"Accept": accept})
+        assert first.status == 200, first.body
+        assert first.headers["content-type"] == content_type
+        assert "Accept" in first.headers["vary"]
+        assert magic in first.body[:16]
+        with WandImage(blob=first.body) as image:
+            assert (image.width, image.height) == (120, 80)
+            # The stored top-left quadrant (red) is the displayed top-right
+            # after a 90 degree turn: the crop's top right is red, its top
+            # left white.  (ImageMagick 6 here reads AVIF colours as YCbCr:
+            # the AVIF is checked for its size only.)
+            if content_type != "image/avif":
+                red, white = image[110, 5], image[10, 5]
+                assert red.red_int8 > 200 and red.green_int8 < 80
+                assert white.green_int8 > 200
+        partial = get(url, {"Accept": accept, "Range": "bytes=0-3"})
+        assert partial.status == 206 and "Accept" in partial.headers["vary"]
+        cached = get(url, {"Accept": accept, "If-None-Match": first.headers["etag"]})
+        assert cached.status == 304 and "Accept" in cached.headers["vary"]
+    stored = sorted(p.name for p in (deployment.root / "photo").rglob(f"{original.object_id}.*"))
+    assert stored == [
+        f"{original.object_id}.120x80.cover.avif",
+        f"{original.object_id}.120x80.cover.jpe",
+        f"{original.object_id}.120x80.cover.webp",
+        f"{original.object_id}.640x480.jpe",
+    ]
