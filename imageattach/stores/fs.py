@@ -524,6 +524,11 @@ class HttpExposedFileSystemStore(BaseFileSystemStore):
         thumbnail of the original ``image``, made by the middleware when it is
         first requested.  No I/O.
 
+        ``variant`` (fit, gravity, focal point, quality) and ``format`` (an
+        output mimetype, or ``"auto"``) make it a variant's URL, which
+        needs the key (:mod:`imageattach.variants`); ``preset`` names the
+        store's preset the URL is of (with ``presets_only``, unsigned).
+
         :raises SigningNotConfiguredError: the store has neither a
             ``secret_key`` nor a ``resize_allowlist`` covering the size.
         :raises ImageTooLargeError: the size is above ``max_resize_dimension``.

@@ -636,6 +636,11 @@ class S3Store(Store):
         thumbnail of the original ``image``, on the app's resize endpoint
         (``<base URL>/<resize_prefix>/<key>?...``).  No I/O.
 
+        ``variant`` (fit, gravity, focal point, quality) and ``format`` (an
+        output mimetype, or ``"auto"``) make it a variant's URL, which
+        needs the key (:mod:`imageattach.variants`); ``preset`` names the
+        store's preset the URL is of (with ``presets_only``, unsigned).
+
         :raises SigningNotConfiguredError: neither ``resize_secret_key`` nor
             a ``resize_allowlist`` covering the size.
         :raises ImageTooLargeError: above ``max_resize_dimension``.
