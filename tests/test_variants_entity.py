@@ -128,6 +128,11 @@ def test_focal_point_column(
         url = member.picture.locate(width=100, height=100, fit="cover", gravity="focal")
         assert "/3.100x100.cover-focal250x600.jpe?" in url
         _fetch(store, url)
+        # A value the column holds that is no point counts as none.
+        for stored in ("nan,nan", "1e999,0", "0.5", "x,y", "0.5,0.5," + "9" * 40, "-0.1,0.5"):
+            original.focal_point = stored
+            with pytest.raises(ArgumentError, match="set_focal_point"):
+                member.picture.locate(width=100, height=100, fit="cover", gravity="focal")
 
 
 def test_deleting_the_original_removes_every_variant(
