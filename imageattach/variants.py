@@ -39,6 +39,7 @@ import re
 from dataclasses import dataclass
 
 from .exceptions import ArgumentError
+from .filetypes import EXTENSIONS, OUTPUT_FORMATS, guess_extension, guess_mimetype
 
 __all__ = [
     "AUTO",
@@ -199,8 +200,6 @@ def suffix(keyed: str) -> str:
 
     :raises UnknownMimeTypeError: no extension for the mimetype.
     """
-    from .stores.fs import guess_extension
-
     mimetype, variant = split_mimetype(keyed)
     extension = guess_extension(mimetype)
     return extension if variant is None else f".{variant.token}{extension}"
@@ -209,8 +208,6 @@ def suffix(keyed: str) -> str:
 def split_suffix(text: str) -> str | None:
     """The keyed mimetype of a name's ``.<token><ext>`` or ``<ext>`` after
     its size, else ``None`` (for names this layout never makes)."""
-    from .stores.fs import EXTENSIONS, guess_mimetype
-
     if len(text) > MAX_TOKEN_LENGTH + 8 or not text.startswith("."):
         return None
     if text.count(".") == 1:
@@ -313,13 +310,8 @@ _UNKNOWN = "?"
 
 # -- from locate() options to a variant -------------------------------------------
 
-#: Output format name -> mimetype (:data:`imageattach.imaging.render.FORMATS`).
-FORMATS: dict[str, str] = {
-    "jpeg": "image/jpeg",
-    "png": "image/png",
-    "webp": "image/webp",
-    "avif": "image/avif",
-}
+#: Output format name -> mimetype.
+FORMATS = OUTPUT_FORMATS
 
 
 @dataclass(frozen=True, slots=True)

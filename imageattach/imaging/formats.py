@@ -1,7 +1,7 @@
 """The image formats imageattach accepts.
 
 The table is fixed (its mimetypes are keys of
-:data:`imageattach.stores.fs.EXTENSIONS`).  A raster format or PDF is
+:data:`imageattach.filetypes.EXTENSIONS`).  A raster format or PDF is
 *accepted* when the ImageMagick here has its coder and the policy in force
 lets it read; SVG when librsvg is here (it never reaches ImageMagick).
 """

@@ -12,7 +12,7 @@ __all__ = ["ImageInfo"]
 class ImageInfo:
     """What :func:`probe` learnt from an image's header."""
 
-    #: Normalised mimetype, a key of :data:`imageattach.stores.fs.EXTENSIONS`.
+    #: Normalised mimetype, a key of :data:`imageattach.filetypes.EXTENSIONS`.
     mimetype: str
     #: Size as displayed, i.e. after applying the EXIF orientation.
     width: int

@@ -13,6 +13,7 @@ import math
 from typing import Any
 
 from ..exceptions import ArgumentError, ArgumentTypeError
+from ..filetypes import OUTPUT_FORMATS
 from ..sizing import FITS, check_dimension, render_size, thumbnail_mimetype
 
 __all__ = [
@@ -44,12 +45,7 @@ GRAVITIES: tuple[str, ...] = (
 )
 
 #: Output format name -> mimetype.
-FORMATS: dict[str, str] = {
-    "jpeg": "image/jpeg",
-    "png": "image/png",
-    "webp": "image/webp",
-    "avif": "image/avif",
-}
+FORMATS = OUTPUT_FORMATS
 
 #: Quality of each output when none is given, on the encoder's own scale
 #: (``python -m bench render --quality-table`` measures them).  JPEG 85, as

@@ -2,7 +2,7 @@
 
 Fixed rather than asked of :mod:`mimetypes`, whose answers depend on the
 platform and on ``/etc/mime.types``.  It is the store's own table
-(:data:`imageattach.stores.fs.EXTENSIONS`, which writes ``.jpe`` for JPEG) plus
+(:data:`imageattach.filetypes.EXTENSIONS`, which writes ``.jpe`` for JPEG) plus
 the other common spellings of the same types.  Files with any other
 extension are not served.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from ..stores.fs import EXTENSIONS
+from ..filetypes import EXTENSIONS
 
 __all__ = ["CONTENT_TYPES", "SVG"]
 

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import parse_qsl, urlencode
 
+from ..filetypes import OUTPUT_FORMATS, guess_extension, guess_mimetype
 from ..middleware.paths import MAX_PATH_LENGTH
 from ..sizing import thumbnail_mimetype
-from ..stores.fs import guess_extension, guess_mimetype
 from ..variants import Variant, auto_path, keyed_mimetype, split_mimetype
 
 __all__ = [
@@ -43,8 +43,8 @@ SOURCE = "src"
 TAG = "_ts"
 SIGNATURE = "sig"
 
-#: The formats variants are rendered in (:data:`imageattach.imaging.render.FORMATS`).
-_RENDERED = frozenset({"image/jpeg", "image/png", "image/webp", "image/avif"})
+#: The formats variants are rendered in.
+_RENDERED = frozenset(OUTPUT_FORMATS.values())
 
 _SOURCE = re.compile(
     r"(?P<w>[1-9][0-9]{0,8})x(?P<h>[1-9][0-9]{0,8})(?P<ext>\.[a-z]{1,5})", re.ASCII

@@ -44,8 +44,8 @@ from ..exceptions import (
     StoreAccessDeniedError,
     StoreError,
     StoreUnavailableError,
-    UnknownMimeTypeError,
 )
+from ..filetypes import EXTENSIONS, guess_extension, guess_mimetype
 from ..hosturl import require_host_url
 from ..limits import ImageLimits, check_limits
 from ..middleware.options import ServeOptions, make_options
@@ -66,49 +66,6 @@ __all__ = [
     "guess_extension",
     "guess_mimetype",
 ]
-
-#: Filename extension of each accepted mimetype.  Fixed here rather than asked
-#: of :func:`mimetypes.guess_extension`, whose answer depends on the platform
-#: and Python version; ``.jpe`` for JPEG is what the seed wrote.
-EXTENSIONS: dict[str, str] = {
-    "image/jpeg": ".jpe",
-    "image/png": ".png",
-    "image/gif": ".gif",
-    "image/webp": ".webp",
-    "image/avif": ".avif",
-    "image/svg+xml": ".svg",
-    "application/pdf": ".pdf",
-    "image/vnd.microsoft.icon": ".ico",
-    "image/x-icon": ".ico",
-    "image/bmp": ".bmp",
-    "image/tiff": ".tiff",
-    "image/heic": ".heic",
-    "image/jxl": ".jxl",
-}
-
-_MIMETYPES: dict[str, str] = {}
-for _mimetype, _extension in EXTENSIONS.items():
-    _MIMETYPES.setdefault(_extension, _mimetype)
-
-
-def guess_extension(mimetype: str) -> str:
-    """The filename extension (e.g. ``'.png'``) for ``mimetype``.
-
-    :raises UnknownMimeTypeError: for a mimetype outside :data:`EXTENSIONS`
-        (the seed would have written ``None`` into the filename).
-    """
-    try:
-        return EXTENSIONS[mimetype]
-    except KeyError:
-        raise UnknownMimeTypeError(
-            f"no filename extension is known for mimetype {mimetype!r}; "
-            f"accepted: {', '.join(sorted(EXTENSIONS))}"
-        ) from None
-
-
-def guess_mimetype(extension: str) -> str | None:
-    """The mimetype stored under ``extension`` (``'.jpe'`` → ``'image/jpeg'``)."""
-    return _MIMETYPES.get(extension.lower())
 
 
 def _errnos(*names: str) -> frozenset[int]:

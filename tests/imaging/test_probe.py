@@ -20,6 +20,7 @@ from images import (
 from wand.image import Image
 
 from imageattach.exceptions import CorruptImageError, ImageTooLargeError, UnsupportedImageError
+from imageattach.filetypes import EXTENSIONS
 from imageattach.imaging import (
     ACCEPTED_MIMETYPES,
     DEFAULT_MAX_PIXELS,
@@ -27,7 +28,6 @@ from imageattach.imaging import (
     make_thumbnail,
     probe,
 )
-from imageattach.stores.fs import EXTENSIONS
 
 from .helpers import run_json
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from imageattach.filetypes import EXTENSIONS, guess_mimetype
 from imageattach.middleware.mimetypes import CONTENT_TYPES
-from imageattach.stores.fs import EXTENSIONS, guess_mimetype
 
 
 def test_every_extension_the_store_writes_is_served_as_its_type() -> None:
