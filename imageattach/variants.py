@@ -64,8 +64,10 @@ AUTO_SEGMENT = ".auto"
 MAX_TOKEN_LENGTH = 40
 _PARAMETER = "; variant="
 
-#: :data:`imageattach.imaging.render.GRAVITIES`, repeated here so that
-#: naming a file imports no imaging code (a test checks they agree).
+#: Where a ``cover`` crop is taken from: the centre, a compass point (the
+#: side or corner kept), ``entropy`` (the most detailed window, by Shannon
+#: entropy of a small greyscale copy) or ``focal`` (centred on the focal
+#: point, moved inside the image where it would overflow).
 GRAVITIES: tuple[str, ...] = (
     "center",
     "north",

@@ -15,6 +15,7 @@ from typing import Any
 from ..exceptions import ArgumentError, ArgumentTypeError
 from ..filetypes import OUTPUT_FORMATS
 from ..sizing import FITS, check_dimension, render_size, thumbnail_mimetype
+from ..variants import GRAVITIES
 
 __all__ = [
     "DEFAULT_QUALITY",
@@ -25,24 +26,6 @@ __all__ = [
     "RenderResult",
     "RenderSpec",
 ]
-
-#: Where a ``cover`` crop is taken from: the centre, a compass point (the
-#: side or corner kept), ``entropy`` (the most detailed window, by Shannon
-#: entropy of a small greyscale copy) or ``focal`` (centred on
-#: :attr:`RenderSpec.focal`, moved inside the image where it would overflow).
-GRAVITIES: tuple[str, ...] = (
-    "center",
-    "north",
-    "northeast",
-    "east",
-    "southeast",
-    "south",
-    "southwest",
-    "west",
-    "northwest",
-    "entropy",
-    "focal",
-)
 
 #: Output format name -> mimetype.
 FORMATS = OUTPUT_FORMATS

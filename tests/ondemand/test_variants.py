@@ -9,14 +9,10 @@ import pytest
 from images import jpeg, png
 from storefiles import image_files
 
-from imageattach.imaging.render import GRAVITIES
 from imageattach.middleware.miss import FILE_READY, MissResponse
 from imageattach.ondemand.resizer import Resizer
 from imageattach.stores.fs import FileSystemStore
 from imageattach.tracking import _purge_derived
-from imageattach.variants import (
-    GRAVITIES as NAMED_GRAVITIES,
-)
 from imageattach.variants import (
     Variant,
     choose_format,
@@ -30,10 +26,6 @@ from .conftest import AddOriginal, CountingStore, decode_size, split
 
 MakeResizer = Callable[..., Resizer]
 COVER = Variant("cover")
-
-
-def test_gravities_agree_with_render() -> None:
-    assert NAMED_GRAVITIES == GRAVITIES
 
 
 @pytest.mark.parametrize(
