@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 import jinja2
 import pytest
+from chameleon import PageTemplate  # type: ignore[import-untyped]
 from images import jpeg, png
 from mako.template import Template as MakoTemplate  # type: ignore[import-untyped]
 from markupsafe import Markup
@@ -416,6 +417,13 @@ def test_img_in_mako(album: Album) -> None:
     for filters in (["h"], ["str"]):
         template = MakoTemplate("${album.cover.img(150, alt='<Cover>')}", default_filters=filters)
         assert template.render(album=album) == expected
+
+
+def test_img_in_chameleon(album: Album) -> None:
+    expected = str(album.cover.img(150, alt="<Cover>"))
+    # Chameleon escapes ${...} unless the value has __html__.
+    template = PageTemplate("<p>${album.cover.img(150, alt=alt)} ${text}</p>")
+    assert template(album=album, alt="<Cover>", text="<b>") == f"<p>{expected} &lt;b&gt;</p>"
 
 
 # -- with the options of locate(): fit, format, upscale ---------------------------------------
