@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from imageattach.variants import auto_path
+
 HOST = "127.0.0.1"
 
 
@@ -21,6 +23,12 @@ class Contender:
     command: Callable[[int], list[str]]
     #: The URL path the files are under (ours: the store's prefix).
     url_prefix: str
+    #: Requests the file by its ``format="auto"`` URL path (``….auto.jpe``).
+    auto: bool = False
+
+    def url_path(self, path: str) -> str:
+        """The URL path this contender serves the stored file ``path`` at."""
+        return self.url_prefix + (auto_path(path) if self.auto else path)
 
     @property
     def key(self) -> str:
@@ -33,6 +41,7 @@ class Contender:
 
 OURS = "ours"
 OURS_COPY = "ours (A/A copy)"
+OURS_AUTO = "ours, auto URL"
 
 
 def gunicorn(worker: str) -> Callable[[str], Callable[[int], list[str]]]:
@@ -120,11 +129,14 @@ def build(
     nginx_dir: Path,
     root: Path,
     ours_copy: bool = False,
+    ours_auto: bool = False,
 ) -> list[Contender]:
     """The contenders of the ``selected`` groups, ours first in each group.
     Ours is left out where its middleware is not built yet.  With
     ``ours_copy``, a second server running ours joins each group as a peer:
-    an A/A comparison whose ratio shows the measurement's own noise."""
+    an A/A comparison whose ratio shows the measurement's own noise.  With
+    ``ours_auto``, another server running ours joins each group, requesting
+    each file by its ``format="auto"`` URL path."""
     contenders = []
     for key in selected:
         if key == NGINX:
@@ -142,6 +154,9 @@ def build(
             contenders.append(Contender(label, OURS, command(target), f"/{prefix}/"))
             if ours_copy:
                 contenders.append(Contender(label, OURS_COPY, command(target), f"/{prefix}/"))
+            if ours_auto:
+                auto = Contender(label, OURS_AUTO, command(target), f"/{prefix}/", auto=True)
+                contenders.append(auto)
         for name, target in peers:
             contenders.append(Contender(label, name, command(target), "/"))
     return contenders

@@ -6,10 +6,12 @@ from __future__ import annotations
 import io
 import random
 from dataclasses import dataclass
+from pathlib import Path
 
 from wand.image import Image
 
 from imageattach.stores.fs import HttpExposedFileSystemStore
+from imageattach.variants import auto_path, negotiate
 
 OBJECT_TYPE = "bench"
 
@@ -80,3 +82,17 @@ def write_files(store: HttpExposedFileSystemStore, specs: tuple[Spec, ...] = SPE
         store.put_file(io.BytesIO(data), *key, reproducible=False)
         files.append(File(spec.label, "/".join(store.get_path(*key)), data))
     return files
+
+
+def write_negotiated_copies(root: Path, files: list[File], accept: str) -> list[str]:
+    """Store each file's bytes also under the name that its ``format="auto"``
+    URL path negotiates to for ``accept`` (``….avif`` for a browser's), so
+    that the auto URL serves the very same bytes; the copies' paths."""
+    written = []
+    for file in files:
+        concrete = negotiate(auto_path(file.path), accept)
+        assert concrete is not None, file.path
+        if concrete != file.path:
+            (root / concrete).write_bytes(file.data)
+        written.append(concrete)
+    return written

@@ -7,7 +7,12 @@ a short ``wrk`` slice, in an order that changes every round, so slow drifts
 of this noisy machine hit everyone alike.  Ratios are taken per round and
 their median reported, with the range over the rounds.
 
-    python -m bench static [--duration 1] [--rounds 20] [--quick] [--nice -10] [--profile]
+With ``--auto``, another server running ours joins each group and requests
+each file by its ``format="auto"`` URL path, which negotiates (from a
+browser's ``Accept``, sent on every request) to a copy of the same bytes:
+its ratio to ours shows what negotiation costs a hit.
+
+    python -m bench static [--duration 1] [--rounds 20] [--quick] [--nice -10] [--profile] [--auto]
 """
 
 from __future__ import annotations
@@ -31,11 +36,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from imageattach.stores.fs import HttpExposedFileSystemStore
+from imageattach.variants import choose_format
 
 from . import profile, wrk
 from .apps.common import PREFIX_VARIABLE, ROOT_VARIABLE, not_found_asgi, not_found_wsgi
 from .contenders import GROUPS, HOST, NGINX, OURS_COPY, Contender, build
-from .fixtures import File, write_files
+from .fixtures import File, write_files, write_negotiated_copies
 from .procs import Server, cpu_busy_seconds, free_port, machine_lock, running
 from .report import TIE, Ratio, Series, table
 
@@ -45,7 +51,16 @@ PREFIX = "__images__"
 #: The CPUs that servers and wrk are pinned to.
 SERVER_CPU, WRK_CPU = 0, 1
 #: Response headers compared across contenders in the verification step.
-COMPARED_HEADERS = ("content-type", "content-length", "etag", "last-modified", "cache-control")
+COMPARED_HEADERS = (
+    "content-type",
+    "content-length",
+    "etag",
+    "last-modified",
+    "cache-control",
+    "vary",
+)
+#: Chromium's ``Accept`` for images, sent to every contender with ``--auto``.
+ACCEPT = "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8"
 
 
 def log(message: str) -> None:
@@ -70,6 +85,12 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         action="store_true",
         help="also run a second copy of ours under each server as a peer (an A/A test: "
         "its ratio shows the noise floor)",
+    )
+    parser.add_argument(
+        "--auto",
+        action="store_true",
+        help="also run ours requested by format=auto URL paths, each negotiating to the same "
+        "bytes, and send a browser's Accept header to every contender",
     )
     parser.add_argument("--no-pin", action="store_true", help="do not pin servers and wrk to CPUs")
     parser.add_argument(
@@ -114,10 +135,12 @@ def ours_available(root: Path) -> tuple[bool, bool, str]:
     return found[0], found[1], "\n".join(reasons)
 
 
-def fetch(port: int, path: str) -> tuple[int, dict[str, str], bytes]:
+def fetch(
+    port: int, path: str, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], bytes]:
     connection = http.client.HTTPConnection(HOST, port, timeout=10)
     try:
-        connection.request("GET", path)
+        connection.request("GET", path, headers=headers or {})
         response = connection.getresponse()
         headers = {name.lower(): value for name, value in response.getheaders()}
         return response.status, headers, response.read()
@@ -125,17 +148,46 @@ def fetch(port: int, path: str) -> tuple[int, dict[str, str], bytes]:
         connection.close()
 
 
-def verify(contender: Contender, port: int, file: File) -> tuple[str | None, dict[str, str]]:
+def verify(
+    contender: Contender, port: int, file: File, accept: str | None = None
+) -> tuple[str | None, dict[str, str]]:
     """``(problem or None, headers)``: the contender must answer 200 with the
-    exact bytes and an image/jpeg type, or its numbers mean nothing."""
-    status, headers, body = fetch(port, contender.url_prefix + file.path)
+    exact bytes and an image/jpeg type (an auto URL: the negotiated type and
+    ``Vary: Accept``), or its numbers mean nothing."""
+    sent = {"Accept": accept} if accept else {}
+    status, headers, body = fetch(port, contender.url_path(file.path), sent)
     if status != 200:
         return f"status {status}", headers
     if body != file.data:
         return f"{len(body)} bytes that are not the file's {len(file.data)}", headers
-    if not headers.get("content-type", "").startswith("image/jpeg"):
+    expected = (choose_format(accept) or "image/jpeg") if contender.auto else "image/jpeg"
+    if not headers.get("content-type", "").startswith(expected):
         return f"Content-Type {headers.get('content-type')!r}", headers
+    if contender.auto and "accept" not in headers.get("vary", "").lower():
+        return f"Vary {headers.get('vary')!r}, not Accept", headers
     return None, headers
+
+
+def run_wrk(
+    url: str, arguments: argparse.Namespace, duration: float, prefix: tuple[str, ...]
+) -> wrk.Result:
+    """:func:`wrk.run`, sending :data:`ACCEPT` with ``--auto``."""
+    if not arguments.auto:
+        return wrk.run(
+            url,
+            duration=duration,
+            threads=arguments.threads,
+            connections=arguments.connections,
+            prefix=prefix,
+        )
+    command = [*prefix, "wrk", f"-t{arguments.threads}", f"-c{arguments.connections}"]
+    command += [f"-d{max(1, round(duration))}s", "--timeout", "5s", "-H", f"Accept: {ACCEPT}"]
+    completed = subprocess.run(
+        [*command, url], capture_output=True, text=True, timeout=duration + 30, check=False
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed: {completed.stderr.strip()}")
+    return wrk.parse(completed.stdout)
 
 
 def versions() -> str:
@@ -222,15 +274,9 @@ def measure(
 
     def slice_(contender: Contender, file: File, duration: float) -> Sample:
         server = servers[contender.key]
-        url = f"http://{HOST}:{server.port}{contender.url_prefix}{file.path}"
+        url = f"http://{HOST}:{server.port}{contender.url_path(file.path)}"
         cpu_before, busy_before = server.cpu_seconds(), cpu_busy_seconds(SERVER_CPU)
-        result = wrk.run(
-            url,
-            duration=duration,
-            threads=arguments.threads,
-            connections=arguments.connections,
-            prefix=wrk_prefix,
-        )
+        result = run_wrk(url, arguments, duration, wrk_prefix)
         cpu = server.cpu_seconds() - cpu_before
         foreign = cpu_busy_seconds(SERVER_CPU) - busy_before - cpu if pinned else 0.0
         return Sample(result, cpu, max(1, round(duration)), max(0.0, foreign))
@@ -272,7 +318,7 @@ def render(contenders: list[Contender], files: list[File], samples: Samples) -> 
     rows = []
     for server in servers:
         ours = next((c for c in contenders if c.server == server and c.ours), None)
-        peers = [c for c in contenders if c.server == server and not c.ours]
+        peers = [c for c in contenders if c.server == server and not (c.ours or c.auto)]
         for file in files:
             comparisons = [(peer.name, [peer]) for peer in peers]
             real_peers = [peer for peer in peers if peer.name != OURS_COPY]
@@ -304,11 +350,25 @@ def render(contenders: list[Contender], files: list[File], samples: Samples) -> 
                 nginx_rows.append([contender.key, file.label, *cells])
         header = ["Contender", "File", "req/s", "server CPU", "to nginx", "to nginx per CPU-s"]
         output.append(table(header, nginx_rows))
+    auto_rows = []
+    for auto in (c for c in contenders if c.auto):
+        plain = next((c for c in contenders if c.server == auto.server and c.ours), None)
+        for file in files:
+            if plain is None:
+                continue
+            mine, reference = (auto.key, file.label), (plain.key, file.label)
+            ratio = Ratio.of(rates[mine], [rates[reference]])
+            per_cpu = Ratio.of(efficiency[mine], [efficiency[reference]])
+            cells = [str(rates[mine]), str(rates[reference]), str(ratio), str(per_cpu)]
+            auto_rows.append([auto.server, file.label, *cells, ratio.verdict])
+    if auto_rows:
+        header = ["Server", "File", "auto req/s", "plain req/s", "auto/plain"]
+        output.append(table([*header, "auto/plain per CPU-s", "verdict"], auto_rows))
     return "\n\n".join(output)
 
 
 def verify_all(
-    contenders: list[Contender], ports: dict[str, int], files: list[File]
+    contenders: list[Contender], ports: dict[str, int], files: list[File], accept: str | None
 ) -> tuple[list[Contender], list[str], dict[str, dict[str, str]]]:
     """The contenders that serve every file right, the others' problems, and
     each contender's response headers for the first file."""
@@ -318,7 +378,7 @@ def verify_all(
     for contender in contenders:
         problems = []
         for file in files:
-            problem, headers = verify(contender, ports[contender.key], file)
+            problem, headers = verify(contender, ports[contender.key], file, accept)
             headers_seen.setdefault(contender.key, headers)
             if problem:
                 problems.append(f"{file.label}: {problem}")
@@ -350,7 +410,7 @@ def profile_ours(
             raw = directory / f"profile-{slug}.raw"
             result = profile.record(
                 server.process.pid,
-                f"http://{HOST}:{server.port}{contender.url_prefix}{file.path}",
+                f"http://{HOST}:{server.port}{contender.url_path(file.path)}",
                 raw,
                 duration=seconds,
                 threads=arguments.threads,
@@ -398,7 +458,13 @@ def describe(
         f"{arguments.rounds} rounds x {arguments.duration:g} s per contender and file, "
         + ("servers pinned to CPU 0 and wrk to CPU 1" if pinned else "no CPU pinning")
         + (f", both at niceness {arguments.nice}." if arguments.nice else ".")
-        + f" Files: {sizes}.",
+        + f" Files: {sizes}."
+        + (
+            f" Every request sends `Accept: {ACCEPT}`; the auto URL paths negotiate to "
+            "copies of the files' bytes, served as image/avif."
+            if arguments.auto
+            else ""
+        ),
         "req/s: median ±half the range over the rounds; ratios: median of the per-round "
         "ratios and its distribution-free 95 % confidence interval (the whole range with "
         f"fewer than 6 rounds); a tie is within ±{TIE:.0%}. Per CPU-s: requests per CPU-second "
@@ -442,6 +508,8 @@ def run(arguments: argparse.Namespace, argv: Sequence[str] | None) -> int:
         nginx_dir.mkdir()
         log("making the JPEG files")
         files = write_files(HttpExposedFileSystemStore(root, PREFIX))
+        if arguments.auto:
+            write_negotiated_copies(root, files, ACCEPT)
         # nginx's worker drops root privileges: let it read the tree.
         for directory, _, _ in os.walk(temp):
             os.chmod(directory, 0o755)
@@ -457,6 +525,7 @@ def run(arguments: argparse.Namespace, argv: Sequence[str] | None) -> int:
             nginx_dir=nginx_dir,
             root=root,
             ours_copy=arguments.aa,
+            ours_auto=arguments.auto,
         )
         env = dict(os.environ)
         env.update({ROOT_VARIABLE: str(root), PREFIX_VARIABLE: PREFIX})
@@ -473,10 +542,11 @@ def run(arguments: argparse.Namespace, argv: Sequence[str] | None) -> int:
             )
             for index, c in enumerate(contenders)
         }
-        ready = {c.key: c.url_prefix + files[0].path for c in contenders}
+        ready = {c.key: c.url_path(files[0].path) for c in contenders}
         log(f"starting {len(servers)} servers")
         with running(list(servers.values()), ready):
-            measured, failures, headers_seen = verify_all(contenders, ports, files)
+            accept = ACCEPT if arguments.auto else None
+            measured, failures, headers_seen = verify_all(contenders, ports, files, accept)
             estimate = len(measured) * len(files) * (arguments.rounds * arguments.duration + 1)
             log(f"measuring {len(measured)} contenders, about {estimate / 60:.0f} min")
             samples = measure(measured, servers, files, arguments, wrk_prefix, pinned=pinned)

@@ -1,10 +1,15 @@
 """The static benchmark's cheap parts: its apps serve the exact file, and
-its wrk report parser and ratios read what they should.  The benchmark
-itself (``python -m bench static``) is not run here."""
+its wrk report parser and ratios read what they should; and one short
+round of ``python -m bench static --auto`` on one server runs (its numbers
+are not checked)."""
 
 from __future__ import annotations
 
 import asyncio
+import re
+import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,8 +20,10 @@ from werkzeug.test import Client
 
 from bench import wrk
 from bench.apps import ours, servestatic_peer, starlette_peer, whitenoise_peer
-from bench.fixtures import SPECS, File, Spec, make_jpeg, write_files
+from bench.contenders import OURS_AUTO, build
+from bench.fixtures import SPECS, File, Spec, make_jpeg, write_files, write_negotiated_copies
 from bench.report import Ratio, Series, median_interval
+from bench.static import ACCEPT
 from imageattach.stores.fs import HttpExposedFileSystemStore
 
 PREFIX = "__images__"
@@ -88,6 +95,51 @@ def test_ours_serves_the_exact_file_under_the_prefix(
     status, content_type, body = get(app, f"/{PREFIX}/{file.path}")
     assert (status, content_type.split(";")[0], body) == (200, "image/jpeg", file.data)
     assert get(app, "/elsewhere")[0] == 404
+
+
+def test_auto_url_serves_the_same_bytes_with_vary_accept(
+    stored: tuple[Path, File], tmp_path: Path
+) -> None:
+    root, file = stored
+    (copy,) = write_negotiated_copies(root, [file], ACCEPT)
+    assert copy.endswith(".avif") and (root / copy).read_bytes() == file.data
+    (auto,) = [
+        c
+        for c in build(
+            ["granian-wsgi"],
+            ours_wsgi=True,
+            ours_asgi=True,
+            prefix=PREFIX,
+            nginx_dir=tmp_path,
+            root=root,
+            ours_auto=True,
+        )
+        if c.name == OURS_AUTO
+    ]
+    path = auto.url_path(file.path)
+    assert path.endswith(".auto.jpe")
+    response = Client(ours.build_wsgi(str(root), PREFIX)).get(path, headers={"Accept": ACCEPT})
+    assert (response.status_code, response.get_data()) == (200, file.data)
+    assert response.headers["Content-Type"].startswith("image/avif")
+    assert "Accept" in response.headers["Vary"]
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
+def test_bench_static_auto_runs_one_round(tmp_path: Path) -> None:
+    output = tmp_path / "static.md"
+    argv = ["--rounds", "1", "--auto", "--servers", "granian-wsgi", "--output", str(output)]
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", "static", *argv],
+        cwd=Path(__file__).resolve().parent.parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "left out" not in result.stderr
+    assert re.search(r"\| granian, WSGI \| 20 KB \| [\d,]+ .*\| [\d.]+ \(", result.stdout)
+    assert "| auto/plain |" in result.stdout
+    assert "| granian, WSGI / ours, auto URL | image/avif |" in result.stdout
 
 
 WRK_OUTPUT = """\
