@@ -172,22 +172,14 @@ def run_wrk(
     url: str, arguments: argparse.Namespace, duration: float, prefix: tuple[str, ...]
 ) -> wrk.Result:
     """:func:`wrk.run`, sending :data:`ACCEPT` with ``--auto``."""
-    if not arguments.auto:
-        return wrk.run(
-            url,
-            duration=duration,
-            threads=arguments.threads,
-            connections=arguments.connections,
-            prefix=prefix,
-        )
-    command = [*prefix, "wrk", f"-t{arguments.threads}", f"-c{arguments.connections}"]
-    command += [f"-d{max(1, round(duration))}s", "--timeout", "5s", "-H", f"Accept: {ACCEPT}"]
-    completed = subprocess.run(
-        [*command, url], capture_output=True, text=True, timeout=duration + 30, check=False
+    return wrk.run(
+        url,
+        duration=duration,
+        threads=arguments.threads,
+        connections=arguments.connections,
+        prefix=prefix,
+        headers=(f"Accept: {ACCEPT}",) if arguments.auto else (),
     )
-    if completed.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed: {completed.stderr.strip()}")
-    return wrk.parse(completed.stdout)
 
 
 def versions() -> str:

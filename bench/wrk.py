@@ -54,8 +54,10 @@ def run(
     threads: int,
     connections: int,
     prefix: tuple[str, ...] = (),
+    headers: tuple[str, ...] = (),
 ) -> Result:
-    """Load ``url`` for ``duration`` seconds; ``prefix`` is e.g. a ``taskset`` command."""
+    """Load ``url`` for ``duration`` seconds; ``prefix`` is e.g. a ``taskset``
+    command, ``headers`` are ``Name: value`` lines sent with each request."""
     command = [
         *prefix,
         "wrk",
@@ -64,8 +66,10 @@ def run(
         f"-d{max(1, round(duration))}s",
         "--timeout",
         "5s",
-        url,
     ]
+    for header in headers:
+        command += ["-H", header]
+    command.append(url)
     completed = subprocess.run(
         command, capture_output=True, text=True, timeout=duration + 30, check=False
     )
