@@ -18,8 +18,8 @@ from typing import Any
 import images
 import pytest
 from example_servers import Server, StartServer
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import WebDriverWait
 
 pytestmark = pytest.mark.e2e
@@ -130,7 +130,21 @@ def click_to_next_page(browser: Any, element: Any) -> None:
     """Click ``element`` and wait until the browser has left the page."""
     old_page = browser.find_element(By.TAG_NAME, "html")
     element.click()
-    WebDriverWait(browser, 30).until(staleness_of(old_page))
+
+    def left(driver: Any) -> bool:
+        try:
+            old_page.is_enabled()
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as error:
+            # What Chromium sometimes answers instead of "stale" for a node
+            # of a document it has just replaced.
+            if "does not belong to the document" in str(error):
+                return True
+            raise
+        return False
+
+    WebDriverWait(browser, 30).until(left)
 
 
 def click(browser: Any, selector: str) -> None:
