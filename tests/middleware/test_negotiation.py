@@ -3,10 +3,9 @@ filesystem store: the file chosen by Accept, Vary: Accept on every answer."""
 
 from __future__ import annotations
 
-import datetime
 import io
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -15,12 +14,12 @@ import anyio
 import httpx
 import pytest
 from images import jpeg
+from originals import KEY, Original
 from werkzeug.test import Client
 
 from imageattach.stores.fs import HttpExposedFileSystemStore
 from imageattach.variants import Variant
 
-KEY = "test-secret-key-0123456789abcdef"
 CHROMIUM = "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8"
 FIREFOX = "image/avif,image/webp,image/png,image/svg+xml,image/*;q=0.8,*/*;q=0.5"
 SAFARI = (
@@ -29,19 +28,6 @@ SAFARI = (
 )
 SAFARI_15 = "image/webp,image/png,image/svg+xml,image/*;q=0.8,video/*;q=0.8,*/*;q=0.5"
 OLD = "image/png,image/svg+xml,image/*;q=0.8,*/*;q=0.5"
-
-
-@dataclass
-class Original:
-    object_type: str
-    object_id: int
-    width: int
-    height: int
-    mimetype: str
-    created_at: datetime.datetime | None = field(
-        default_factory=lambda: datetime.datetime(2024, 1, 2, 3, 4, 5, 6)
-    )
-    original: bool = True
 
 
 @dataclass

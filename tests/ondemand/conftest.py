@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import datetime
 import io
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -14,29 +12,14 @@ import pytest
 import imageattach.imaging  # noqa: F401  (the policy must be in force before wand loads)
 
 # isort: split
+from originals import KEY, Original
 from wand.image import Image as WandImage
 
 from imageattach.imaging import probe
 from imageattach.ondemand.resizer import Resizer
 from imageattach.stores.fs import HttpExposedFileSystemStore
 
-KEY = "test-secret-key-0123456789abcdef"
 HOST = "http://testserver/"
-
-
-@dataclass
-class Original:
-    """The columns of an original image row that resize URLs need."""
-
-    object_type: str
-    object_id: int
-    width: int
-    height: int
-    mimetype: str
-    created_at: datetime.datetime | None = field(
-        default_factory=lambda: datetime.datetime(2024, 1, 2, 3, 4, 5, 6)
-    )
-    original: bool = True
 
 
 class CountingStore(HttpExposedFileSystemStore):

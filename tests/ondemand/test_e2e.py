@@ -24,13 +24,14 @@ import pytest
 from entity_models import User, sessions
 from images import corrupt_jpeg, huge_png_header, jpeg, large_jpeg, mvg_payload, png
 from middleware.clients import ASGIClient, WSGIClient, asgi_app, wsgi_app
+from originals import KEY, Original
 from sqlalchemy import Engine
 
 from imageattach.context import store_context
 from imageattach.filelocks import FileLocks
 from imageattach.stores.fs import HttpExposedFileSystemStore
 
-from .conftest import KEY, Original, decode_size
+from .conftest import decode_size
 from .servers import running
 
 pytestmark = pytest.mark.e2e

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 from images import corrupt_jpeg, jpeg, mvg_payload, not_an_image, png, svg, text_payload
+from originals import KEY, Original
 from storefiles import image_files, temporary_files
 
 from imageattach.exceptions import ImageError, ImageTooLargeError, SigningNotConfiguredError
@@ -25,7 +26,7 @@ from imageattach.ondemand.url import build_query, parse
 from imageattach.sizing import thumbnail_size
 
 from . import workers
-from .conftest import KEY, AddOriginal, CountingStore, Original, decode_size, split
+from .conftest import AddOriginal, CountingStore, decode_size, split
 
 MakeResizer = Callable[..., Resizer]
 

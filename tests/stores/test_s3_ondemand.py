@@ -3,13 +3,12 @@ the moto server (behind a recording proxy, to count what reaches S3)."""
 
 from __future__ import annotations
 
-import datetime
 import io
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,6 +24,7 @@ from werkzeug.test import Client
 import imageattach.imaging  # noqa: F401  (the policy must be in force before wand loads)
 
 # isort: split
+from originals import KEY, Original
 from wand.image import Image as WandImage
 
 from imageattach.context import store_context
@@ -34,23 +34,7 @@ from imageattach.middleware.options import IMMUTABLE
 from imageattach.stores.s3 import S3Store
 from imageattach.variants import Variant, keyed_mimetype
 
-KEY = "test-secret-key-0123456789abcdef"
 BASE = "http://testserver/"
-
-
-@dataclass
-class Original:
-    """The columns of an original image row that resize URLs need."""
-
-    object_type: str
-    object_id: int
-    width: int
-    height: int
-    mimetype: str
-    created_at: datetime.datetime | None = field(
-        default_factory=lambda: datetime.datetime(2024, 1, 2, 3, 4, 5, 6)
-    )
-    original: bool = True
 
 
 @dataclass
