@@ -317,11 +317,9 @@ class StaticServer:
             if auto is not None:
                 return self._decide_auto(request, auto, allow_miss, by_path)
         if by_path:
-            known = self._known.get(path)
-            if known is not None:
-                answer = self._known_file(request, known, self._known, path)
-                if answer is not None:
-                    return answer
+            answer = self._known_file(request, self._known, path)
+            if answer is not None:
+                return answer
         if not path.startswith(self.prefix):
             return None
         relative = path[self._prefix_length :]
@@ -340,11 +338,9 @@ class StaticServer:
         is done; :func:`~imageattach.variants.negotiate`): every answer
         carries ``Vary: Accept``, and a miss names the negotiated file."""
         if by_path:
-            known = self._known_auto.get(auto)
-            if known is not None:
-                answer = self._known_file(request, known, self._known_auto, auto)
-                if answer is not None:
-                    return answer
+            answer = self._known_file(request, self._known_auto, auto)
+            if answer is not None:
+                return answer
         path = request.path
         if not path.startswith(self.prefix):
             return None
@@ -428,11 +424,10 @@ class StaticServer:
             os.close(opened.fd)
             raise
 
-    def _known_file(
-        self, request: Request, known: _Known, memo: dict[str, _Known], key: str
-    ) -> Response | None:
-        """The 200 for a file answered before, checked with one ``stat`` and
-        no ``open``; ``None`` to decide the usual way.
+    def _known_file(self, request: Request, memo: dict[str, _Known], key: str) -> Response | None:
+        """The 200 for the file answered before under ``key`` in ``memo``,
+        checked with one ``stat`` and no ``open``; ``None`` to decide the
+        usual way.
 
         Only for a request that every rule answers with a plain 200 (GET or
         HEAD, no conditional or ``Range`` header, no origin list to echo, no
@@ -443,9 +438,11 @@ class StaticServer:
         file.  The path was opened then without a symlink on the way (its
         real path was itself); a symlink planted since leads to another inode.
         """
+        known = memo.get(key)
         method = request.method
         if (
-            (method != "GET" and method != "HEAD")
+            known is None
+            or (method != "GET" and method != "HEAD")
             or request.raw_path is not None
             or request.if_match is not None
             or request.if_none_match is not None
