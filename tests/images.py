@@ -213,12 +213,20 @@ def large_jpeg(width: int = 4000, height: int = 3000) -> bytes:
     """A photo-sized JPEG (12 MP by default, about 6 MB) with grainy blotches
     of colour, about as costly to decode as a camera photo.  Cached on disk:
     making it takes seconds."""
+    return _blotches(f"large-{width}x{height}-v2.jpg", width, height, truecolor=False)
+
+
+def _blotches(name: str, width: int, height: int, *, truecolor: bool) -> bytes:
+    """Four colour blotches with grain as a JPEG, cached on disk as ``name``
+    (greyscale-typed unless ``truecolor``, as ImageMagick picks the type)."""
     directory = Path(tempfile.gettempdir()) / "imageattach-test-images"
-    cache = directory / f"large-{width}x{height}-v2.jpg"
+    cache = directory / name
     if cache.exists():
         return cache.read_bytes()
     small_width, small_height = max(1, width // 4), max(1, height // 4)
     with Image(width=small_width, height=small_height, background=Color("gray")) as image:
+        if truecolor:
+            image.type = "truecolor"
         image.sparse_color(
             "bilinear",
             {
@@ -230,9 +238,9 @@ def large_jpeg(width: int = 4000, height: int = 3000) -> bytes:
         )
         image.noise("gaussian", attenuate=1.0)
         image.resize(width, height)
-        image.noise("gaussian", attenuate=0.15)
+        image.noise("gaussian", attenuate=0.03 if truecolor else 0.15)
         image.format = "jpeg"
-        image.compression_quality = 90
+        image.compression_quality = 88 if truecolor else 90
         data: bytes = image.make_blob()
     directory.mkdir(parents=True, exist_ok=True)
     temporary = cache.with_suffix(f".{os.getpid()}.tmp")
@@ -286,30 +294,4 @@ def large_colour_jpeg(width: int = 4000, height: int = 3000) -> bytes:
     """A photo-sized colour JPEG (12 MP by default, about 6 MB): blotches of
     four colours with grain, three channels to decode and encode as in a
     camera photo (:func:`large_jpeg` is greyscale).  Cached on disk."""
-    directory = Path(tempfile.gettempdir()) / "imageattach-test-images"
-    cache = directory / f"large-colour-{width}x{height}-v2.jpg"
-    if cache.exists():
-        return cache.read_bytes()
-    small_width, small_height = max(1, width // 4), max(1, height // 4)
-    with Image(width=small_width, height=small_height, background=Color("gray")) as image:
-        image.type = "truecolor"
-        image.sparse_color(
-            "bilinear",
-            {
-                Color("#c04020"): (0, 0),
-                Color("#2060c0"): (small_width - 1, 0),
-                Color("#20a040"): (0, small_height - 1),
-                Color("#e0d060"): (small_width - 1, small_height - 1),
-            },
-        )
-        image.noise("gaussian", attenuate=1.0)
-        image.resize(width, height)
-        image.noise("gaussian", attenuate=0.03)
-        image.format = "jpeg"
-        image.compression_quality = 88
-        data: bytes = image.make_blob()
-    directory.mkdir(parents=True, exist_ok=True)
-    temporary = cache.with_suffix(f".{os.getpid()}.tmp")
-    temporary.write_bytes(data)
-    os.replace(temporary, cache)
-    return data
+    return _blotches(f"large-colour-{width}x{height}-v2.jpg", width, height, truecolor=True)
