@@ -12,10 +12,25 @@ import os
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from typing import Protocol
 
 from .exceptions import StoreUnavailableError
 
-__all__ = ["OBJECT_LOCK_TIMEOUT", "FileLocks", "LocalLocks", "object_lock"]
+__all__ = ["OBJECT_LOCK_TIMEOUT", "FileLocks", "LocalLocks", "NamedLocks", "object_lock"]
+
+
+class NamedLocks(Protocol):
+    """Exclusive locks by name: what the on-demand resizer and the stores'
+    object locks take (:class:`FileLocks`, :class:`LocalLocks`, or leases
+    shared by several servers)."""
+
+    def hold(self, name: str, *, timeout: float) -> AbstractContextManager[None]:
+        """Hold the lock of ``name`` inside the ``with`` block.
+
+        :raises TimeoutError: if another holder kept it for ``timeout`` seconds.
+        """
+        ...
 
 
 class FileLocks:
@@ -103,7 +118,7 @@ OBJECT_LOCK_TIMEOUT = 60.0
 
 
 @contextlib.contextmanager
-def object_lock(locks: FileLocks | LocalLocks, name: str, where: str) -> Iterator[None]:
+def object_lock(locks: NamedLocks, name: str, where: str) -> Iterator[None]:
     """Hold the lock of object ``name`` of the store at ``where``.
 
     :raises StoreUnavailableError: another process or thread held it for

@@ -15,8 +15,9 @@ from sqlalchemy import Engine, create_engine
 
 from imageattach.stores.fs import FileSystemStore
 
-# ``moto_server``: a real S3 HTTP endpoint on loopback, started once per session.
-pytest_plugins = ["stores.s3server"]
+# ``moto_server``: a real S3 HTTP endpoint on loopback, started once per session;
+# ``redis_url``, ``amqp_url``, ``service_namespace``: Redis and RabbitMQ.
+pytest_plugins = ["stores.s3server", "services"]
 
 
 def _database_urls() -> list[pytest.param]:

@@ -40,9 +40,10 @@ from ..exceptions import (
     ImageTooLargeError,
     ImagingUnavailableError,
     SigningNotConfiguredError,
+    StoreUnavailableError,
     UnsupportedImageError,
 )
-from ..filelocks import FileLocks
+from ..filelocks import FileLocks, NamedLocks
 from ..limits import DEFAULT_LIMITS, ImageLimits, check_limits
 from ..middleware.miss import FILE_READY, FileReady, MissResponse, Redirect
 from ..middleware.options import ServeOptions, make_options
@@ -144,7 +145,9 @@ class Resizer:
     :class:`~imageattach.stores.fs.HttpExposedFileSystemStore`; see
     docs/ondemand.md.  ``lock_dir`` holds the cross-process lock files
     (default: ``.imageattach-locks`` in a filesystem store's root; no
-    cross-process lock for other stores unless given).  ``key_option`` is the
+    cross-process lock for other stores unless given); ``locks`` replaces it
+    with other :class:`~imageattach.filelocks.NamedLocks` (e.g. leases shared
+    by several servers).  ``key_option`` is the
     store option named in configuration errors.
     """
 
@@ -160,6 +163,7 @@ class Resizer:
         resize_workers: int | None = None,
         resize_queue: int = 32,
         lock_dir: str | None = None,
+        locks: NamedLocks | None = None,
         wait_timeout: float = 30.0,
         key_option: str = "secret_key",
         presets: Mapping[str, Mapping[str, Any]] | None = None,
@@ -198,9 +202,15 @@ class Resizer:
             workers=(os.cpu_count() or 1) if resize_workers is None else resize_workers,
             queue=resize_queue,
         )
+        if locks is not None and lock_dir is not None:
+            raise ConfigurationError("give lock_dir or locks, not both")
         if lock_dir is None and isinstance(store, BaseFileSystemStore):
             lock_dir = os.path.join(store.path, LOCK_DIRECTORY)
-        self.locks = None if lock_dir is None else FileLocks(lock_dir)
+        #: What serialises generations of one key across processes (or
+        #: servers); ``None``: only this process's single flight.
+        self.locks: NamedLocks | None = (
+            locks if locks is not None else None if lock_dir is None else FileLocks(lock_dir)
+        )
         self.key_option = key_option
         self._flights: SingleFlight[Outcome] = SingleFlight()
         self._pid = os.getpid()
@@ -239,18 +249,7 @@ class Resizer:
             raise ImageTooLargeError(
                 f"{width}x{height} is above max_resize_dimension={self.max_resize_dimension}"
             )
-        request = make_request(
-            self.store,
-            object_type=image.object_type,
-            object_id=check_object_id(image),
-            width=width,
-            height=height,
-            source_width=image.width,
-            source_height=image.height,
-            source_mimetype=image.mimetype,
-            tag=created_tag(image.created_at),
-            mimetype=_keyed(image.mimetype, variant, format),
-        )
+        request = self.request_for(image, width, height, variant=variant, format=format)
         if self.presets_only and preset is None:
             raise SigningNotConfiguredError(
                 "the store has presets_only=True: locate(preset=...) with one of "
@@ -270,6 +269,32 @@ class Resizer:
         else:
             raise SigningNotConfiguredError(self._not_configured(width, height))
         return f"{url}?{build_query(request, signature)}"
+
+    def request_for(
+        self,
+        image: Image,
+        width: int,
+        height: int,
+        *,
+        variant: Variant | None = None,
+        format: str | None = None,
+    ) -> ResizeRequest:
+        """The request for the ``width`` x ``height`` thumbnail (or variant)
+        of the original ``image``, as its URL names it (``format="auto"``:
+        the fallback format; the URL's other two formats are
+        ``request.format`` replaced).  No I/O, no authorisation."""
+        return make_request(
+            self.store,
+            object_type=image.object_type,
+            object_id=check_object_id(image),
+            width=width,
+            height=height,
+            source_width=image.width,
+            source_height=image.height,
+            source_mimetype=image.mimetype,
+            tag=created_tag(image.created_at),
+            mimetype=_keyed(image.mimetype, variant, format),
+        )
 
     def _url(self, request: ResizeRequest) -> str:
         """The URL of ``request`` without its query: the thumbnail's own URL,
@@ -422,6 +447,15 @@ class Resizer:
             self._pid = os.getpid()
         return self._flights.join(request.path, lambda: self.pool.submit(self._run, request))
 
+    def generate(self, request: ResizeRequest) -> Outcome:
+        """Make and store ``request``'s thumbnail now, in this thread, unless
+        it is stored already: what a background job calls (see
+        :mod:`imageattach.tasks`).  The same lock, limits and sandboxed
+        workers as on-demand; no authorisation (the caller is the app).
+        Failures are answers, as for a request: ``FILE_READY`` (or a
+        redirect) once it is stored."""
+        return self._run(request)
+
     # -- in the pool -----------------------------------------------------------
 
     def _run(self, request: ResizeRequest) -> Outcome:
@@ -434,7 +468,7 @@ class Resizer:
             # Too big, too slow, or undecodable: the original is bad.  The
             # messages are written for end users (the detail is logged).
             return MissResponse(422, f"Unprocessable: {error}")
-        except (TimeoutError, ImagingUnavailableError, _Superseded):
+        except (TimeoutError, ImagingUnavailableError, StoreUnavailableError, _Superseded):
             return _BUSY
         except Exception:
             logger.exception("on-demand thumbnail %s failed", request.path)
@@ -528,7 +562,7 @@ class Resizer:
         return result.data
 
     def _lock(self, request: ResizeRequest) -> AbstractContextManager[None]:
-        """The cross-process lock of ``request``'s key, if there is a lock directory."""
+        """The cross-process lock of ``request``'s key, if there are locks."""
         if self.locks is None:
             return nullcontext()
         return self.locks.hold(request.path, timeout=self.wait_timeout)
