@@ -53,6 +53,7 @@ from sqlalchemy.sql.elements import ColumnElement
 # Imported eagerly, as the seed imported Wand: imageattach's ImageMagick policy
 # must be in force before anything else in the process starts ImageMagick.
 from . import imaging, responsive, tracking
+from . import pregenerate as _pregenerate
 from .context import current_store, resolve_store
 from .exceptions import (
     ArgumentError,
@@ -1028,6 +1029,8 @@ class _ImageAttachment(Relationship[Any]):
     ``Mapped[...]`` annotation makes of it."""
 
     inherit_cache = True
+    #: The ``pregenerate=`` sizes (:mod:`imageattach.pregenerate`).
+    pregenerate_sizes: tuple[Mapping[str, Any], ...] = ()
 
     def declarative_scan(self, *args: Any, **kwargs: Any) -> None:
         super().declarative_scan(*args, **kwargs)
@@ -1036,19 +1039,39 @@ class _ImageAttachment(Relationship[Any]):
         self.lazy = "dynamic"
         self.strategy_key = (("lazy", "dynamic"),)
 
+    def do_init(self) -> None:
+        super().do_init()
+        if self.pregenerate_sizes:
+            _pregenerate.declare(self.mapper.class_, self.pregenerate_sizes)
 
-def image_attachment(*args: Any, uselist: bool = False, **kwargs: Any) -> Any:
+
+def image_attachment(
+    *args: Any,
+    uselist: bool = False,
+    pregenerate: Sequence[Mapping[str, Any]] | None = None,
+    **kwargs: Any,
+) -> Any:
     """A :func:`~sqlalchemy.orm.relationship` to an :class:`Image` entity,
     whose value is a :class:`SingleImageSet` (or, with ``uselist=True``, a
     :class:`MultipleImageSet`).  Takes relationship()'s arguments.
 
+    ``pregenerate`` lists sizes (``locate()`` options, e.g. ``[{"width":
+    100}, {"preset": "avatar"}]``) made in the background after each new
+    original is committed, besides the store's presets (docs/pregeneration.md).
+
     Annotate it as ``Mapped[SingleImageSet[UserPicture]]`` (or
     ``Mapped[MultipleImageSet[PostPhoto]]``) in ``DeclarativeBase`` classes.
+
+    :raises imageattach.exceptions.ConfigurationError: a ``pregenerate`` size
+        with an unknown option or a bad value, naming it.
     """
+    sizes = _pregenerate.check_sizes(pregenerate)
     kwargs.setdefault("query_class", MultipleImageSet if uselist else SingleImageSet)
     kwargs.setdefault("cascade", "all, delete-orphan")
     kwargs["lazy"] = "dynamic"
-    return _ImageAttachment(*args, uselist=True, **kwargs)
+    attachment = _ImageAttachment(*args, uselist=True, **kwargs)
+    attachment.pregenerate_sizes = sizes
+    return attachment
 
 
 tracking.install(Image)

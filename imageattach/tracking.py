@@ -21,6 +21,10 @@ the outer transaction's files.
 
 Storage errors after the database has committed (or rolled back) are logged
 to the ``imageattach`` logger, never raised out of ``commit()``.
+
+A :class:`CommitHook` (:func:`set_commit_hook`; :mod:`imageattach.tasks`
+sets one) hears of the originals stored by each outermost commit, never of
+those of a transaction or savepoint that rolled back.
 """
 
 from __future__ import annotations
@@ -48,7 +52,15 @@ if TYPE_CHECKING:
 
     from .entity import Image
 
-__all__ = ["PendingFile", "attach_file", "install", "pending_file", "remember_store"]
+__all__ = [
+    "CommitHook",
+    "PendingFile",
+    "attach_file",
+    "install",
+    "pending_file",
+    "remember_store",
+    "set_commit_hook",
+]
 
 logger = logging.getLogger("imageattach")
 
@@ -151,6 +163,68 @@ def spool(source: IO[bytes]) -> IO[bytes]:
     return copy
 
 
+# -- hearing of committed originals -------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CommitHook:
+    """What to do with the originals an outermost commit stored.
+
+    ``snapshot(image)`` is called when an original's row is flushed (its
+    attributes are loaded then, and expired after the commit, when no SQL
+    may run); ``committed(pairs)`` after the commit's cleanup, with a
+    ``(store, snapshot)`` pair per original still in the store.  Errors of
+    either are logged, never raised out of ``flush()`` or ``commit()``.
+    """
+
+    snapshot: Callable[[Image], object]
+    committed: Callable[[list[tuple[Store, object]]], None]
+
+
+_commit_hook: CommitHook | None = None
+
+
+def set_commit_hook(hook: CommitHook | None) -> CommitHook | None:
+    """Install ``hook`` (``None``: none) for every session; return the previous one."""
+    global _commit_hook
+    previous, _commit_hook = _commit_hook, hook
+    return previous
+
+
+def _snapshot(image: Image) -> object:
+    hook = _commit_hook
+    if hook is None or not image.original:
+        return None
+    try:
+        return hook.snapshot(image)
+    except Exception:
+        logger.exception("imageattach: could not note the committed original %r", image)
+        return None
+
+
+def _committed_originals(entries: list[_Entry]) -> list[tuple[Store, object]]:
+    """The snapshots of the originals ``entries`` wrote and did not delete after."""
+    kept: dict[tuple[int, Key], tuple[Store, object]] = {}
+    for entry in entries:
+        address = (id(entry.store), entry.key)
+        if isinstance(entry, _Delete):
+            kept.pop(address, None)
+        elif entry.snapshot is not None:
+            kept[address] = (entry.store, entry.snapshot)
+    return list(kept.values())
+
+
+def _notify(entries: list[_Entry]) -> None:
+    hook = _commit_hook
+    originals = _committed_originals(entries) if hook is not None else []
+    if hook is None or not originals:
+        return
+    try:
+        hook.committed(originals)
+    except Exception:
+        logger.exception("imageattach: the commit hook failed for %d originals", len(originals))
+
+
 # -- the per-session log ------------------------------------------------------
 
 
@@ -163,6 +237,8 @@ class _Write:
     backup: IO[bytes] | None
     image: Image
     pending: PendingFile
+    #: The commit hook's snapshot of an original (:class:`CommitHook`).
+    snapshot: object = None
 
 
 @dataclasses.dataclass(eq=False, slots=True)
@@ -258,6 +334,7 @@ def _store_file(image: Image, *, replaces_row: bool) -> None:
     store, key = pending.store, image_key(image)
     reproducible = not image.original
     replacing = replaces_row or bool(files.deleted[id(store), key])
+    snapshot = _snapshot(image)
 
     def write() -> IO[bytes] | None:
         with store.lock_object(*key[:2]):
@@ -281,7 +358,7 @@ def _store_file(image: Image, *, replaces_row: bool) -> None:
     except BaseException:
         setattr(image, _PENDING_ATTR, pending)
         raise
-    files.add_write(session, _Write(store, key, reproducible, backup, image, pending))
+    files.add_write(session, _Write(store, key, reproducible, backup, image, pending, snapshot))
 
 
 def _backup(store: Store, key: Key) -> tuple[IO[bytes] | None, str | None]:
@@ -358,6 +435,8 @@ def _after_commit(session: Session) -> None:
     entries = files.take(transaction)
     if entries:
         run_blocking(lambda: _finalize(entries))
+        if _commit_hook is not None:
+            run_blocking(lambda: _notify(entries))
 
 
 def _after_transaction_end(session: Session, transaction: SessionTransaction) -> None:
