@@ -1,0 +1,62 @@
+"""The app every server of ``python -m bench scale`` runs: an
+:class:`~imageattach.stores.s3.S3Store`'s resize endpoint (signed URLs,
+generate on a miss, redirect to the bucket), set up from the environment
+that :mod:`bench.scale` gives each server (:data:`VARIABLES`).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import imageattach.imaging  # noqa: F401  (the policy must be in force before wand loads)
+from imageattach.stores.s3 import S3Store
+
+from .common import not_found_asgi, not_found_wsgi
+
+#: What each variable holds.
+VARIABLES = {
+    "BENCH_SCALE_BUCKET": "the bucket",
+    "BENCH_SCALE_ENDPOINT": "the S3 API endpoint (the counting proxy)",
+    "BENCH_SCALE_PUBLIC": "the bucket's public base URL, where redirects point",
+    "BENCH_SCALE_SECRET": "the resize URLs' signing key",
+    "BENCH_SCALE_LOCK": "resize_lock (a redis:// URL), or empty for a lock directory",
+    "BENCH_SCALE_LOCK_PREFIX": "the Redis key prefix of the run (its namespace)",
+    "BENCH_SCALE_LOCK_DIR": "this server's own resize_lock_dir",
+    "BENCH_SCALE_QUEUE": "resize_queue",
+}
+
+
+def _setting(name: str) -> str:
+    try:
+        return os.environ[name]
+    except KeyError:
+        raise RuntimeError(f"{name} must be set: {VARIABLES[name]}") from None
+
+
+def store() -> S3Store:
+    """The store of this server."""
+    options: dict[str, Any] = {}
+    if lock := os.environ.get("BENCH_SCALE_LOCK"):
+        options["resize_lock"] = lock
+        if prefix := os.environ.get("BENCH_SCALE_LOCK_PREFIX"):
+            options["resize_lock_prefix"] = prefix
+    else:
+        options["resize_lock_dir"] = _setting("BENCH_SCALE_LOCK_DIR")
+    return S3Store(
+        _setting("BENCH_SCALE_BUCKET"),
+        endpoint_url=_setting("BENCH_SCALE_ENDPOINT"),
+        public_base_url=_setting("BENCH_SCALE_PUBLIC"),
+        region="us-east-1",
+        resize_secret_key=_setting("BENCH_SCALE_SECRET"),
+        resize_queue=int(_setting("BENCH_SCALE_QUEUE")),
+        **options,
+    )
+
+
+def wsgi() -> Any:
+    return store().wsgi_middleware(not_found_wsgi)
+
+
+def asgi() -> Any:
+    return store().asgi_middleware(not_found_asgi)
