@@ -45,13 +45,20 @@ from ..exceptions import (
     StoreError,
     StoreUnavailableError,
 )
+from ..filelocks import FileLocks
 from ..filetypes import EXTENSIONS, guess_extension, guess_mimetype
 from ..hosturl import require_host_url
 from ..limits import ImageLimits, check_limits
 from ..middleware.options import ServeOptions, make_options
 from ..store import Store
 from ..variants import split_suffix, suffix
-from .bookkeeping import STALE_TEMPORARY_AGE, TEMPORARY_DIRECTORY, Bookkeeping, version_of
+from .bookkeeping import (
+    LOCK_DIRECTORY,
+    STALE_TEMPORARY_AGE,
+    TEMPORARY_DIRECTORY,
+    Bookkeeping,
+    version_of,
+)
 
 if TYPE_CHECKING:
     from ..entity import Image
@@ -400,6 +407,17 @@ class HttpExposedFileSystemStore(BaseFileSystemStore):
         ``locate(preset="avatar")`` (docs/ondemand.md).
     :param presets_only: serve preset URLs without a signature, and refuse
         every other resize URL (403).
+    :param resize_lock: ``"redis://host:6379/0"`` or a ``redis.Redis``
+        client: servers sharing the directory (a shared volume) make each
+        thumbnail once, under a lease in Redis (:mod:`imageattach.leases`,
+        docs/scaling.md).  Default: lock files in the directory.
+    :param resize_lock_ttl: seconds a lease outlives a crashed holder (30).
+    :param resize_lock_prefix: the start of the lease keys (default
+        ``imageattach:fs:<absolute path>``; set it when the servers mount
+        the volume at different paths).
+    :param resize_lock_fallback: while Redis is down, ``"local"`` (the
+        default: the lock files, with a logged warning) or ``"refuse"``
+        (503).
     :param serve_options: further serving options, by name: any field of
         :class:`~imageattach.middleware.options.ServeOptions` (``missing``,
         ``cache_control``, ``versioned_cache_control``, ``follow_symlinks``,
@@ -422,11 +440,33 @@ class HttpExposedFileSystemStore(BaseFileSystemStore):
         resize_queue: int = 32,
         presets: Mapping[str, Mapping[str, Any]] | None = None,
         presets_only: bool = False,
+        resize_lock: str | Any | None = None,
+        resize_lock_ttl: float | None = None,
+        resize_lock_prefix: str | None = None,
+        resize_lock_fallback: str | None = None,
         **serve_options: Any,
     ) -> None:
+        from ..leases import RedisLeases, resize_leases
         from ..ondemand.resizer import Resizer
 
         super().__init__(path)
+        leases = resize_leases(
+            resize_lock,
+            where=f"fs:{os.path.abspath(self.path)}",
+            ttl=resize_lock_ttl,
+            prefix=resize_lock_prefix,
+            fallback=resize_lock_fallback,
+        )
+        #: The leases on-demand generations take (``None``: lock files).
+        #: Object locks stay lock files on the volume itself, which every
+        #: process writing to it takes, configured with Redis or not.
+        self.resize_lock: RedisLeases | None = (
+            None
+            if leases is None
+            else leases.namespace(
+                "resize", local=FileLocks(os.path.join(self.path, LOCK_DIRECTORY))
+            )
+        )
         if host_url_getter is not None and not callable(host_url_getter):
             raise ConfigurationError("host_url_getter must be callable")
         if not isinstance(prefix, str):
@@ -449,6 +489,7 @@ class HttpExposedFileSystemStore(BaseFileSystemStore):
             resize_queue=resize_queue,
             presets=presets,
             presets_only=presets_only,
+            locks=self.resize_lock,
         )
         #: The limits uploads and on-demand thumbnails are decoded under.
         self.image_limits = self.resizer.limits

@@ -19,6 +19,7 @@ subclass; the botocore exception is chained as ``__cause__``.
 from __future__ import annotations
 
 import io
+import logging
 import os
 import re
 import threading
@@ -30,10 +31,12 @@ from typing import IO, TYPE_CHECKING, Any
 import boto3
 import boto3.s3.transfer
 import botocore.config
+import botocore.exceptions
 
 from ...exceptions import ConfigurationError, FileNotFoundInStoreError
-from ...filelocks import FileLocks, LocalLocks, object_lock
+from ...filelocks import FileLocks, LocalLocks, NamedLocks, object_lock
 from ...hosturl import require_host_url
+from ...leases import RedisLeases, resize_leases
 from ...limits import ImageLimits
 from ...middleware.options import make_options
 from ...store import Store, check_image, check_object_id
@@ -62,6 +65,8 @@ __all__ = ["DEFAULT_MAX_AGE", "S3Store"]
 #: Default ``max-age`` of the ``Cache-Control`` header written with each file
 #: (one year: a changed image gets a new ``_ts`` query, so URLs never go stale).
 DEFAULT_MAX_AGE = 60 * 60 * 24 * 365
+logger = logging.getLogger("imageattach.stores.s3")
+
 #: ``<w>x<h>`` and the rest: ``<ext>`` (the seed's keys) or ``.<token><ext>``
 #: (variants, :mod:`imageattach.variants`).
 _SIZE_NAME = re.compile(r"(?P<w>[0-9]{1,9})x(?P<h>[0-9]{1,9})(?P<rest>\..{1,60})", re.ASCII)
@@ -141,6 +146,22 @@ class S3Store(Store):
     :param resize_lock_dir: a directory for cross-process lock files, so that
         processes sharing it make each thumbnail once (default: once per
         process; a race between processes only makes the same bytes twice).
+    :param resize_lock: ``"redis://host:6379/0"`` or a ``redis.Redis``
+        client: servers sharing the bucket make each thumbnail once, under
+        a lease in Redis, and take the objects' locks there too
+        (:mod:`imageattach.leases`, docs/scaling.md); not with
+        ``resize_lock_dir``.
+    :param resize_lock_ttl: seconds a lease outlives a crashed holder (30).
+    :param resize_lock_prefix: the start of the lease keys (default
+        ``imageattach:s3:<bucket>/<prefix>``).
+    :param resize_lock_fallback: while Redis is down, ``"local"`` (the
+        default: this process's locks, with a logged warning) or
+        ``"refuse"`` (503).
+    :param conditional_writes: publish on-demand thumbnails with
+        ``If-None-Match: *``, so that a thumbnail another server has just
+        published is not written again (default ``True``; a service that
+        answers it with 501 Not Implemented gets plain writes, after one
+        warning).
     :param resize_serve_options: further options of the middlewares, by name
         (``cors``, ``cache_control``, ``versioned_cache_control``,
         ``trusted_proxy_headers``...; see docs/serving.md).
@@ -184,6 +205,11 @@ class S3Store(Store):
         resize_prefix: str = "__images__",
         resize_url_base: str | Callable[[], str] | None = None,
         resize_lock_dir: str | os.PathLike[str] | None = None,
+        resize_lock: str | Any | None = None,
+        resize_lock_ttl: float | None = None,
+        resize_lock_prefix: str | None = None,
+        resize_lock_fallback: str | None = None,
+        conditional_writes: bool = True,
         resize_serve_options: Mapping[str, Any] | None = None,
         max_resize_dimension: int = 4096,
         max_source_pixels: int | None = None,
@@ -274,17 +300,41 @@ class S3Store(Store):
             multipart_chunksize=max(_MULTIPART_CHUNK, self.multipart_threshold),
             max_concurrency=4,
         )
-        #: Object locks (see lock_object): shared through resize_lock_dir.
-        self._object_locks: FileLocks | LocalLocks = (
+        if not isinstance(conditional_writes, bool):
+            raise ConfigurationError(
+                f"conditional_writes must be True or False, not {conditional_writes!r}"
+            )
+        #: Whether thumbnails are published with ``If-None-Match: *`` (turned
+        #: off when the service answers it with 501).
+        self.conditional_writes = conditional_writes
+        leases = resize_leases(
+            resize_lock,
+            where=f"s3:{bucket}/{self.prefix}",
+            ttl=resize_lock_ttl,
+            prefix=resize_lock_prefix,
+            fallback=resize_lock_fallback,
+        )
+        if leases is not None and resize_lock_dir is not None:
+            raise ConfigurationError("give resize_lock or resize_lock_dir, not both")
+        #: Object locks (see lock_object): shared through resize_lock or
+        #: resize_lock_dir.
+        self._object_locks: NamedLocks = (
             LocalLocks()
             if resize_lock_dir is None
             else FileLocks(os.path.join(os.fspath(resize_lock_dir), "objects"))
         )
+        #: The leases on-demand generations take (``None``: resize_lock_dir's
+        #: lock files, or this process's single flight).
+        self.resize_lock: RedisLeases | None = None
+        if leases is not None:
+            self.resize_lock = leases.namespace("resize")
+            self._object_locks = leases.namespace("object", local=self._object_locks)
         self._init_resizer(
             resize_prefix,
             resize_url_base,
             resize_lock_dir,
             resize_serve_options,
+            locks=self.resize_lock,
             secret_key=resize_secret_key,
             resize_allowlist=resize_allowlist,
             max_resize_dimension=max_resize_dimension,
@@ -443,6 +493,17 @@ class S3Store(Store):
     def _upload(
         self, file: IO[bytes], key: str, mimetype: str, reproducible: bool, metadata: dict[str, str]
     ) -> None:
+        extra = self._upload_arguments(mimetype, reproducible, metadata)
+        try:
+            self.client.upload_fileobj(
+                file, self.bucket, key, ExtraArgs=extra, Config=self._transfer_config
+            )
+        except _BOTO_ERRORS as error:
+            raise _store_error(error, "upload to", self._where(key)) from error
+
+    def _upload_arguments(
+        self, mimetype: str, reproducible: bool, metadata: dict[str, str]
+    ) -> dict[str, Any]:
         extra: dict[str, Any] = {
             "ContentType": split_mimetype(mimetype)[0],  # a variant's is keyed
             "CacheControl": f"max-age={self.max_age}",
@@ -452,12 +513,7 @@ class S3Store(Store):
             extra["ACL"] = self.acl
         if metadata:
             extra["Metadata"] = metadata
-        try:
-            self.client.upload_fileobj(
-                file, self.bucket, key, ExtraArgs=extra, Config=self._transfer_config
-            )
-        except _BOTO_ERRORS as error:
-            raise _store_error(error, "upload to", self._where(key)) from error
+        return extra
 
     def get_file(
         self, object_type: str, object_id: int, width: int, height: int, mimetype: str
@@ -565,8 +621,9 @@ class S3Store(Store):
     # which a later put_file() of the key drops.
 
     def lock_object(self, object_type: str, object_id: int) -> AbstractContextManager[None]:
-        """A lock file in ``resize_lock_dir`` when it is given (shared by the
-        processes that share it), else a lock of this process only."""
+        """A lease in Redis with ``resize_lock`` (shared by the servers), a
+        lock file in ``resize_lock_dir`` (shared by the processes that share
+        it), else a lock of this process only."""
         return object_lock(self._object_locks, f"{object_type}/{object_id}", self._where(""))
 
     def file_version(
@@ -593,8 +650,65 @@ class S3Store(Store):
         mimetype: str,
         source_version: str,
     ) -> None:
+        """Upload an on-demand thumbnail (under the object's lock).
+
+        With :attr:`conditional_writes`, it is sent with ``If-None-Match:
+        *``: if another server published the key meanwhile (its lease was
+        taken over), the answer is 412 and the thumbnail there, made of the
+        same original, is kept as it is.  A thumbnail there of another
+        original (stale: the replacing transaction's cleanup has yet to
+        delete it) is overwritten, as without the condition.
+        """
         key = self.get_key(object_type, object_id, width, height, mimetype)
-        self._upload(file, key, mimetype, True, {_SOURCE_METADATA: source_version})
+        metadata = {_SOURCE_METADATA: source_version}
+        if self.conditional_writes:
+            # Thumbnails are in memory already (the resizer made them there);
+            # PutObject is what takes a condition (the transfer manager's
+            # multipart uploads do not).
+            data = file.read()
+            small = len(data) <= self.multipart_threshold
+            if small and self._put_if_absent(data, key, mimetype, metadata, source_version):
+                return
+            file = io.BytesIO(data)
+        self._upload(file, key, mimetype, True, metadata)
+
+    def _put_if_absent(
+        self, data: bytes, key: str, mimetype: str, metadata: dict[str, str], source: str
+    ) -> bool:
+        """``PutObject`` with ``If-None-Match: *``; whether the key now holds
+        a thumbnail of ``source`` (``False``: write it unconditionally)."""
+        arguments = self._upload_arguments(mimetype, True, metadata)
+        try:
+            self.client.put_object(
+                Bucket=self.bucket, Key=key, Body=data, IfNoneMatch="*", **arguments
+            )
+        except botocore.exceptions.ClientError as error:
+            status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            code = str(error.response.get("Error", {}).get("Code", ""))
+            if status == 412 or code == "PreconditionFailed":
+                existing = self._head_response(key)
+                found = None if existing is None else existing.get("Metadata", {})
+                published = found is not None and found.get(_SOURCE_METADATA) == source
+                if published:
+                    logger.info(
+                        "%s was published meanwhile (412): kept",
+                        self._where(key),
+                        extra={"image_key": key},
+                    )
+                return published
+            if status == 501 or code == "NotImplemented":
+                self.conditional_writes = False
+                logger.warning(
+                    "%s does not support conditional writes (If-None-Match); "
+                    "thumbnails are written without them from now on",
+                    self.endpoint_url or "S3",
+                    extra={"image_key": key},
+                )
+                return False
+            raise _store_error(error, "upload to", self._where(key)) from error
+        except _BOTO_ERRORS as error:
+            raise _store_error(error, "upload to", self._where(key)) from error
+        return True
 
     def derived_files(self, object_type: str, object_id: int) -> dict[tuple[int, int, str], str]:
         """One ``LIST`` of the object's keys and a ``HEAD`` of each (only
