@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -40,7 +41,7 @@ from .validation import check_int
 if TYPE_CHECKING:
     from celery import Celery, Task
 
-__all__ = ["TASK_NAME", "GenerationBusy", "register", "unregister"]
+__all__ = ["TASK_NAME", "GenerationBusy", "enqueue", "register", "unregister"]
 
 logger = logging.getLogger("imageattach.tasks")
 
@@ -141,14 +142,32 @@ def register(
         "retry_backoff_max": retry_backoff_max,
         "retry_jitter": True,
         "ignore_result": True,
+        "shared": False,  # this app's task, not added to every Celery app
     }
-    if queue is not None:
-        options["queue"] = queue
     task: Task = app.task(**options)(run)
+    _queues[app] = queue
     tracking.set_commit_hook(
-        tracking.CommitHook(snapshot=_snapshot, committed=lambda pairs: _enqueue(task, pairs))
+        tracking.CommitHook(snapshot=_snapshot, committed=lambda pairs: _enqueue(app, pairs))
     )
     return task
+
+
+#: The queue of each app's task (``None``: the app's default).
+_queues: weakref.WeakKeyDictionary[Celery, str | None] = weakref.WeakKeyDictionary()
+
+
+def enqueue(app: Celery, original: Original) -> None:
+    """Send ``original``'s pre-generation to ``app``'s worker (as after a
+    commit; the command line's ``--enqueue``).
+
+    :raises ConfigurationError: :func:`register` was not called for ``app``.
+    """
+    if app not in _queues or TASK_NAME not in app.tasks:
+        raise ConfigurationError(
+            f"{app!r} has no pre-generation task: call imageattach.tasks.register(app, "
+            "store=...) where the app is made"
+        )
+    app.tasks[TASK_NAME].apply_async(args=(original.to_message(),), queue=_queues[app])
 
 
 def unregister() -> None:
@@ -160,7 +179,7 @@ def _snapshot(image: Any) -> Original:
     return Original.of(image)
 
 
-def _enqueue(task: Task, pairs: list[tuple[Store, object]]) -> None:
+def _enqueue(app: Celery, pairs: list[tuple[Store, object]]) -> None:
     """Send a message per committed original that has something to make."""
     for store, original in pairs:
         assert isinstance(original, Original)
@@ -168,7 +187,7 @@ def _enqueue(task: Task, pairs: list[tuple[Store, object]]) -> None:
         try:
             if not requests_for(store, original):
                 continue
-            task.apply_async(args=(original.to_message(),))
+            enqueue(app, original)
         except Exception:
             # Broker down, or a size naming an unknown preset: the files are
             # made on demand (or by `imageattach pregenerate`) instead.

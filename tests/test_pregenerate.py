@@ -1,0 +1,274 @@
+"""imageattach.pregenerate: what an original should have ahead of time, made
+by the store's resizer, in this process (the Celery task and the command
+line are tested in test_tasks.py and test_cli_pregenerate.py)."""
+
+from __future__ import annotations
+
+import logging
+import urllib.parse
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from celeryapp import PRESETS, CountingStore
+from images import corrupt_jpeg, jpeg
+from pregen_models import Base, User, UserPicture
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session
+
+from imageattach import tracking
+from imageattach.context import store_context
+from imageattach.entity import image_attachment
+from imageattach.exceptions import ArgumentError, ConfigurationError
+from imageattach.pregenerate import (
+    Original,
+    check_sizes,
+    pregenerate,
+    requests_for,
+    sizes_of,
+)
+from imageattach.stores.fs import FileSystemStore
+from imageattach.variants import negotiate
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> CountingStore:
+    return CountingStore(tmp_path / "images")
+
+
+@pytest.fixture
+def session(tmp_path: Path) -> Iterator[Session]:
+    engine = create_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    Base.metadata.create_all(engine)
+    with Session(engine) as session:
+        yield session
+    engine.dispose()
+
+
+def add_user(session: Session, store: CountingStore, user_id: int, data: bytes) -> UserPicture:
+    with store_context(store):
+        user = User(id=user_id)
+        session.add(user)
+        user.picture.from_blob(data)
+        session.commit()
+        original = user.picture.original
+        assert original is not None
+        return original
+
+
+def stored(store: CountingStore) -> set[str]:
+    root = Path(store.path)
+    return {
+        str(path.relative_to(root))
+        for path in root.rglob("*")
+        if path.is_file() and not path.relative_to(root).parts[0].startswith(".")
+    }
+
+
+def test_the_files_are_those_the_urls_name(session: Session, store: CountingStore) -> None:
+    picture = add_user(session, store, 1, jpeg(80, 60))
+    original = Original.of(picture)
+    made = pregenerate(store, original)
+    assert made.failed == made.busy == [] and not made.gone
+    # Every preset's URL (and, for format="auto", each negotiated format)
+    # and the attachment's own size name a file made ahead of time.
+    with store_context(store):
+        user = session.get(User, 1)
+        assert user is not None
+        urls = [user.picture.locate(preset=name) for name in PRESETS]
+        urls.append(user.picture.locate(width=24, format="webp"))
+    prefix = "/__images__/"
+    paths = set()
+    for url in urls:
+        path = urllib.parse.urlsplit(url).path.removeprefix(prefix)
+        for accept in ("image/avif", "image/webp", "image/jpeg"):
+            paths.add(negotiate(path, accept) or path)
+    assert paths == set(made.generated)
+    assert len(paths) == 5  # thumb, square in AVIF, WebP and JPEG, the attachment's WebP
+    assert paths <= stored(store)
+
+
+def test_what_exists_is_skipped(session: Session, store: CountingStore) -> None:
+    original = Original.of(add_user(session, store, 1, jpeg(80, 60)))
+    first = pregenerate(store, original)
+    generations = store.resizer.generations
+    again = pregenerate(store, original)
+    assert again.generated == [] and sorted(again.existing) == sorted(first.generated)
+    assert store.resizer.generations == generations
+
+
+def test_dry_run_writes_nothing(session: Session, store: CountingStore) -> None:
+    original = Original.of(add_user(session, store, 1, jpeg(80, 60)))
+    before = stored(store)
+    planned = pregenerate(store, original, dry_run=True)
+    assert len(planned.generated) == 5
+    assert stored(store) == before
+    assert pregenerate(store, original).generated == planned.generated
+
+
+def test_a_store_without_a_resizer_has_nothing_to_make(session: Session, tmp_path: Path) -> None:
+    plain = FileSystemStore(tmp_path / "plain", "http://static.example.com/")
+    with store_context(plain):
+        user = User(id=1)
+        session.add(user)
+        user.picture.from_blob(jpeg(80, 60))
+        session.commit()
+        original = Original.of(user.picture.require_original())
+    assert requests_for(plain, original) == []
+    assert pregenerate(plain, original).generated == []
+
+
+def test_a_bad_original_is_reported_and_logged_with_its_key(
+    session: Session, store: CountingStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    picture = add_user(session, store, 1, jpeg(80, 60))
+    original = Original.of(picture)
+    # The stored original is overwritten by bytes that do not decode.
+    Path(store.path, store.key_path(*tracking.image_key(picture))).write_bytes(corrupt_jpeg())
+    with caplog.at_level(logging.ERROR, "imageattach.pregenerate"):
+        report = pregenerate(store, original)
+    assert report.generated == [] and report.busy == []
+    assert len(report.failed) == 5
+    assert all("Unprocessable" in reason for _, reason in report.failed)
+    keys = {getattr(record, "image_key", None) for record in caplog.records}
+    assert keys == {path for path, _ in report.failed}
+    assert stored(store) == {store.key_path(*tracking.image_key(picture))}  # nothing partial
+
+
+def test_an_original_gone_since_is_skipped(session: Session, store: CountingStore) -> None:
+    original = Original.of(add_user(session, store, 1, jpeg(80, 60)))
+    with store_context(store):
+        user = session.get(User, 1)
+        assert user is not None
+        session.delete(user)
+        session.commit()
+    report = pregenerate(store, original)
+    assert report.gone and report.generated == [] and report.failed == []
+    assert stored(store) == set()
+
+
+def test_a_focal_preset_needs_a_focal_point(session: Session, tmp_path: Path) -> None:
+    store = CountingStore(tmp_path / "images")
+    store.presets["face"] = {"width": 20, "height": 20, "fit": "cover", "gravity": "focal"}
+    picture = add_user(session, store, 1, jpeg(80, 60))
+    without = [name for name, _ in requests_for(store, Original.of(picture))]
+    assert "preset face" not in without
+    with store_context(store):
+        picture.set_focal_point(0.25, 0.5)
+        session.commit()
+        expected = urllib.parse.urlsplit(picture.user.picture.locate(preset="face")).path
+    made = pregenerate(store, Original.of(picture))
+    assert expected.removeprefix("/__images__/") in made.generated
+
+
+def test_an_unknown_preset_is_named(store: CountingStore) -> None:
+    original = Original("thing", 1, 80, 60, "image/jpeg", sizes=({"preset": "avatar"},))
+    with pytest.raises(ConfigurationError, match="'avatar'.*declared: square, thumb"):
+        requests_for(store, original)
+
+
+def test_the_message_is_small_json_and_round_trips(session: Session, store: CountingStore) -> None:
+    picture = add_user(session, store, 1, jpeg(80, 60))
+    with store_context(store):
+        picture.set_focal_point(0.25, 0.75)
+        session.commit()
+    original = Original.of(picture)
+    message = original.to_message()
+    import json
+
+    assert Original.from_message(json.loads(json.dumps(message))) == original
+    assert message["sizes"] == [{"width": 24, "format": "webp"}]
+    assert message["focal"] == [0.25, 0.75]
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        None,
+        [],
+        {"object_type": "x"},
+        {"object_type": "x", "object_id": "1", "width": 1, "height": 1, "mimetype": "image/png"},
+        {"object_type": "x", "object_id": 1, "width": 1, "height": 1, "mimetype": "image/png",
+         "sizes": [{"size": 3}]},  # fmt: skip
+    ],
+)
+def test_a_malformed_message_is_refused(message: object) -> None:
+    with pytest.raises((ArgumentError, ConfigurationError)):
+        Original.from_message(message)
+
+
+@pytest.mark.parametrize(
+    ("sizes", "error"),
+    [
+        ({"width": 10}, "a list of locate"),
+        ("width=10", "a list of locate"),
+        ([{}], r"pregenerate\[0\] must be a non-empty mapping"),
+        ([{"width": 10}, {"widht": 10}], r"pregenerate\[1\]: unknown option 'widht'.*'width'"),
+        ([{"preset": "a", "width": 3}], "preset goes alone"),
+        ([{"fit": "cover"}], "needs a width, a height or a ratio"),
+        ([{"width": 10, "format": "gif"}], r"pregenerate\[0\]: format must be"),
+        ([{"width": 10, "quality": 0}], r"pregenerate\[0\]: quality must be 1\.\.100"),
+        ([{"width": 10, "height": 10}], "takes one of width, height and ratio"),
+    ],
+)
+def test_sizes_are_checked_when_the_attachment_is_declared(sizes: object, error: str) -> None:
+    with pytest.raises(ConfigurationError, match=error):
+        image_attachment("UserPicture", pregenerate=sizes)
+
+
+def test_sizes_belong_to_the_attachments_image_class() -> None:
+    assert check_sizes([{"preset": "a"}, {"ratio": 0.5}]) == ({"preset": "a"}, {"ratio": 0.5})
+    Base.registry.configure()
+    assert sizes_of(UserPicture) == ({"width": 24, "format": "webp"},)
+    assert sizes_of(User) == ()
+
+
+def test_the_commit_hook_hears_only_committed_originals(
+    session: Session, store: CountingStore
+) -> None:
+    heard: list[tuple[int, int]] = []
+    hook = tracking.CommitHook(
+        snapshot=Original.of,
+        committed=lambda pairs: heard.extend(
+            (original.object_id, original.width)  # type: ignore[attr-defined]
+            for _, original in pairs
+        ),
+    )
+    previous = tracking.set_commit_hook(hook)
+    try:
+        with store_context(store):
+            user = User(id=1)
+            session.add(user)
+            user.picture.from_blob(jpeg(80, 60))
+            session.flush()
+            session.rollback()
+            assert heard == []
+
+            user = User(id=2)
+            session.add(user)
+            session.commit()
+            savepoint = session.begin_nested()
+            user.picture.from_blob(jpeg(80, 60))
+            session.flush()
+            savepoint.rollback()
+            session.commit()
+            assert heard == []
+
+            with session.begin_nested():  # released: the outer commit counts
+                user.picture.from_blob(jpeg(40, 30))
+            assert heard == []
+            session.commit()
+            assert heard == [(2, 40)]
+
+            user.picture.from_blob(jpeg(60, 45))  # a replacement
+            user.picture.generate_thumbnail(width=10)  # not an original
+            session.commit()
+            assert heard == [(2, 40), (2, 60)]
+
+            user.picture.from_blob(jpeg(70, 50))
+            session.flush()
+            session.delete(user)  # stored, then deleted in the same transaction
+            session.commit()
+            assert heard == [(2, 40), (2, 60)]
+    finally:
+        tracking.set_commit_hook(previous)

@@ -1,0 +1,322 @@
+"""imageattach.tasks: pre-generation after commit by a real Celery worker
+process on the real RabbitMQ broker (tests/celeryapp.py is its app; each
+test has its own queue).  docs/pregeneration.md describes what is tested here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from celeryapp import CountingStore, make_app
+from images import corrupt_jpeg, jpeg
+from pregen_models import Base, User
+from processes import stop_group
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session
+
+from imageattach import tasks, tracking
+from imageattach.context import store_context
+from imageattach.exceptions import ConfigurationError
+from imageattach.pregenerate import Original, requests_for
+
+TESTS = Path(__file__).resolve().parent
+CELERY = Path(sys.executable).parent / "celery"
+#: A hang guard, far above what any wait here takes.
+PATIENCE = 60.0
+
+
+@dataclass
+class Setup:
+    """One test's broker queue, store, database and files."""
+
+    broker: str
+    queue: str
+    root: Path
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            "PREGEN_BROKER": self.broker,
+            "PREGEN_QUEUE": self.queue,
+            "PREGEN_STORE": str(self.root / "images"),
+            "PREGEN_LOG": str(self.root / "generations.log"),
+            "PREGEN_HOLD": str(self.root / "hold"),
+        }
+
+    def store(self) -> CountingStore:
+        return CountingStore(self.root / "images")
+
+    def generations(self) -> list[str]:
+        log = self.root / "generations.log"
+        return log.read_text().split("\n")[:-1] if log.exists() else []
+
+
+@pytest.fixture
+def setup(amqp_url: str, service_namespace: str, tmp_path: Path) -> Iterator[Setup]:
+    found = Setup(amqp_url, service_namespace, tmp_path)
+    yield found
+    with contextlib.suppress(Exception):
+        with _connection(found) as connection:
+            connection.default_channel.queue_delete(found.queue)
+
+
+@pytest.fixture
+def app(setup: Setup, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The test's Celery app, registered: commits enqueue to its queue."""
+    for name, value in setup.env.items():
+        monkeypatch.setenv(name, value)
+    previous = tracking.set_commit_hook(None)
+    celery = make_app(setup.broker, setup.queue, name="pregen-test-client")
+    try:
+        yield celery
+    finally:
+        tracking.set_commit_hook(previous)
+        celery.close()
+
+
+@contextlib.contextmanager
+def _connection(setup: Setup) -> Iterator[Any]:
+    from kombu import Connection
+
+    with Connection(setup.broker) as connection:
+        yield connection
+
+
+def declare(app: Any, setup: Setup) -> None:
+    with app.connection_for_write() as connection:
+        app.amqp.queues[setup.queue].bind(connection.default_channel).declare()
+
+
+def waiting(setup: Setup) -> int:
+    """How many messages wait in the test's queue (no consumer)."""
+    with _connection(setup) as connection:
+        declared = connection.default_channel.queue_declare(setup.queue, passive=True)
+        count: int = declared.message_count
+        return count
+
+
+def wait_for(condition: Callable[[], object], what: str) -> None:
+    deadline = time.monotonic() + PATIENCE
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still waiting for {what}")
+        time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def worker(setup: Setup, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A Celery worker process (prefork, one child) on the test's queue."""
+    command = [
+        str(CELERY), "-A", "celeryapp", "worker", "--pool=prefork", "--concurrency=1",
+        "-Q", setup.queue, "--without-gossip", "--without-mingle", "--without-heartbeat",
+        "-l", "info", "-n", f"{setup.queue}@%h",
+    ]  # fmt: skip
+    env = os.environ | setup.env | {"PYTHONPATH": str(TESTS)}
+    with open(log, "ab") as output:
+        process = subprocess.Popen(
+            command, cwd=TESTS, env=env, stdout=output, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+    try:
+        wait_for(lambda: b" ready." in log.read_bytes() or process.poll() is not None, "worker")
+        assert process.poll() is None, log.read_text()
+        yield process
+    finally:
+        stop_group(process)
+
+
+@pytest.fixture
+def session(setup: Setup) -> Iterator[Session]:
+    engine = create_engine(f"sqlite:///{setup.root / 'db.sqlite'}")
+    Base.metadata.create_all(engine)
+    with Session(engine) as session:
+        yield session
+    engine.dispose()
+
+
+def upload(session: Session, store: CountingStore, user_id: int, data: bytes) -> Original:
+    with store_context(store):
+        user = session.get(User, user_id) or User(id=user_id)
+        session.add(user)
+        user.picture.from_blob(data)
+        session.commit()
+        return Original.of(user.picture.require_original())
+
+
+def expected_paths(store: CountingStore, original: Original) -> set[str]:
+    return {request.path for _, request in requests_for(store, original)}
+
+
+def present(store: CountingStore, paths: set[str]) -> bool:
+    return all(Path(store.path, path).exists() for path in paths)
+
+
+# -- enqueueing -------------------------------------------------------------------
+
+
+def test_rollbacks_enqueue_nothing_commits_enqueue_once(
+    app: Any, setup: Setup, session: Session
+) -> None:
+    declare(app, setup)
+    store = setup.store()
+    with store_context(store):
+        user = User(id=1)
+        session.add(user)
+        user.picture.from_blob(jpeg(80, 60))
+        session.flush()
+        session.rollback()
+
+        user = User(id=2)
+        session.add(user)
+        session.commit()
+        savepoint = session.begin_nested()
+        user.picture.from_blob(jpeg(80, 60))
+        session.flush()
+        savepoint.rollback()
+        session.commit()
+    assert setup.generations() == []
+    committed = upload(session, store, 3, jpeg(80, 60))
+    # The broker sees messages in the order they were sent: once the
+    # commit's message is counted, any sent before it would be too.
+    wait_for(lambda: waiting(setup) >= 1, "the commit's message")
+    assert waiting(setup) == 1
+    with _connection(setup) as connection:
+        message = connection.default_channel.basic_get(setup.queue, no_ack=True)
+    args, _, _ = json.loads(message.body)
+    assert args == [committed.to_message()]
+    assert message.headers["task"] == tasks.TASK_NAME
+
+
+def test_without_register_nothing_is_enqueued(app: Any, setup: Setup, session: Session) -> None:
+    declare(app, setup)
+    tasks.unregister()
+    upload(session, setup.store(), 1, jpeg(80, 60))
+    time.sleep(0.5)  # a message sent would be counted by now
+    assert waiting(setup) == 0
+
+
+def test_the_broker_down_is_logged_not_raised(
+    setup: Setup, session: Session, caplog: pytest.LogCaptureFixture
+) -> None:
+    from celery import Celery
+
+    down = Celery("down", broker="amqp://guest:guest@127.0.0.1:1//")
+    down.conf.broker_connection_timeout = 1
+    previous = tracking.set_commit_hook(None)
+    try:
+        tasks.register(down, store=setup.store)
+        down.conf.task_publish_retry = False
+        store = setup.store()
+        original = upload(session, store, 1, jpeg(80, 60))  # commit() does not raise
+    finally:
+        tracking.set_commit_hook(previous)
+    records = [r for r in caplog.records if r.name == "imageattach.tasks"]
+    assert records and records[0].image_key == store.key_path(  # type: ignore[attr-defined]
+        original.object_type, original.object_id, 80, 60, "image/jpeg"
+    )
+    assert session.get(User, 1) is not None
+
+
+@pytest.mark.parametrize(
+    ("options", "error"),
+    [
+        ({"store": 3}, "store must be a Store"),
+        ({"store": "nowhere"}, None),
+        ({"store": CountingStore, "queue": ""}, "queue must be"),
+        ({"store": CountingStore, "max_retries": -1}, "max_retries must be"),
+        ({"store": CountingStore, "retry_backoff": 0.5}, "retry_backoff must be"),
+    ],
+)
+def test_register_checks_its_options(options: dict[str, Any], error: str | None) -> None:
+    from celery import Celery
+
+    previous = tracking.set_commit_hook(None)
+    try:
+        if error is None:  # a spec is parsed in the worker, on first use
+            task = tasks.register(Celery("lazy"), **options)
+            with pytest.raises(ConfigurationError, match="cannot understand store"):
+                task.run({})
+        else:
+            with pytest.raises(ConfigurationError, match=error):
+                tasks.register(Celery("bad"), **options)
+        with pytest.raises(ConfigurationError, match="celery.Celery"):
+            tasks.register(object(), store=CountingStore)  # type: ignore[arg-type]
+    finally:
+        tracking.set_commit_hook(previous)
+
+
+# -- a real worker ------------------------------------------------------------------
+
+
+@pytest.mark.e2e
+def test_presets_appear_after_commit_without_a_request(
+    app: Any, setup: Setup, session: Session
+) -> None:
+    store = setup.store()
+    with worker(setup, setup.root / "worker.log"):
+        original = upload(session, store, 1, jpeg(80, 60))
+        paths = expected_paths(store, original)
+        assert len(paths) == 5
+        wait_for(lambda: present(store, paths), "the pre-generated files")
+        # A replacement's files follow it.
+        replaced = upload(session, store, 1, jpeg(60, 80))
+        new_paths = expected_paths(store, replaced)
+        wait_for(lambda: present(store, new_paths), "the replacement's files")
+    # Each file once per original (the 16x16 crops have the same names for both).
+    made = sorted(line.split()[1] for line in setup.generations())
+    assert made == sorted([*paths, *new_paths])
+    assert not any(Path(store.path, path).exists() for path in paths - new_paths)
+
+
+@pytest.mark.e2e
+def test_a_worker_killed_mid_task_is_redelivered_and_generates_once(
+    app: Any, setup: Setup, session: Session
+) -> None:
+    store = setup.store()
+    hold = Path(setup.env["PREGEN_HOLD"])
+    hold.touch()
+    log = setup.root / "worker.log"
+    with worker(setup, log):
+        original = upload(session, store, 1, jpeg(80, 60))
+        pid_file = Path(f"{hold}.pid")
+        wait_for(pid_file.exists, "the task to start")
+        os.kill(int(pid_file.read_text()), signal.SIGKILL)  # the pool child, mid-task
+        hold.unlink()
+        paths = expected_paths(store, original)
+        wait_for(lambda: present(store, paths), "the redelivered task's files")
+        wait_for(lambda: b"succeeded" in log.read_bytes(), "the task to finish")
+    text = log.read_text()
+    assert "WorkerLostError" in text or "exited with 'signal 9" in text, text
+    assert text.count("] received") == 2, text  # redelivered once
+    made = [line.split()[1] for line in setup.generations()]
+    assert sorted(made) == sorted(paths)  # each file once
+
+
+@pytest.mark.e2e
+def test_a_bad_original_is_logged_and_not_retried(
+    app: Any, setup: Setup, session: Session
+) -> None:
+    store = setup.store()
+    original = upload(session, store, 1, jpeg(80, 60))
+    key = (original.object_type, original.object_id, 80, 60, "image/jpeg")
+    Path(store.path, store.key_path(*key)).write_bytes(corrupt_jpeg())  # before any worker
+    log = setup.root / "worker.log"
+    with worker(setup, log):
+        wait_for(lambda: b"succeeded" in log.read_bytes(), "the task to finish")
+        time.sleep(1.5)  # a retry (countdown up to 1 s) would be received by now
+    text = log.read_text()
+    assert text.count("cannot pre-generate") == 5, text
+    assert "Unprocessable" in text
+    assert text.count("] received") == 1 and "retry" not in text.lower(), text
+    assert setup.generations() == []
