@@ -28,133 +28,25 @@ Loopback only; every process stops with the run, also on Ctrl-C or an error.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import datetime
-import io
+import itertools
+import json
 import os
 import sys
 import tempfile
-import uuid
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import imageattach.imaging  # noqa: F401  (imageattach's ImageMagick policy before wand)
-
-# isort: split
-from imageattach.imaging import probe
-from imageattach.sizing import thumbnail_size
 from imageattach.stores.s3 import S3Store
 
 from . import loadclient, procs, s3count
 from .photos import photo, size_of
-from .report import table
-from .rss import PeakRss
+from .scale_report import Outcome, ServerUse, check, report
+from .scale_setup import KINDS, LockSettings, Thumbnail, World, forget, thumbnails
+from .trees import PeakRss
 
-ROOT = Path(__file__).resolve().parent.parent
-HOST = "127.0.0.1"
-SECRET = "bench-scale-secret-0123456789abcdef"
-REGION = "us-east-1"
-OBJECT_TYPE = "photo"
-#: Credentials for moto, and no way to real AWS (the servers' environment).
-FAKE_AWS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": REGION,
-    "AWS_CONFIG_FILE": os.devnull,
-    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-    "AWS_EC2_METADATA_DISABLED": "true",
-}
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
-_APP = "bench.apps.scale_app"
-
-
-def _command(kind: str, port: int) -> list[str]:
-    python = (sys.executable, "-m")
-    if kind == "gunicorn":
-        # Threads enough to hold the requests that wait for a generation.
-        return [
-            *(*python, "gunicorn", "--workers", "1", "--worker-class", "gthread"),
-            *("--threads", "64", "--bind", f"{HOST}:{port}", "--log-level", "warning"),
-            f"{_APP}:wsgi()",
-        ]
-    if kind == "uvicorn":
-        return [
-            *(*python, "uvicorn", "--host", HOST, "--port", str(port), "--lifespan", "off"),
-            *("--no-access-log", "--log-level", "warning", "--factory", f"{_APP}:asgi"),
-        ]
-    if kind == "granian":
-        return [
-            *(*python, "granian", "--interface", "asgi", "--workers", "1", "--host", HOST),
-            *("--port", str(port), "--no-ws", "--log-level", "warning"),
-            *("--factory", f"{_APP}:asgi"),
-        ]
-    raise ValueError(kind)
-
-
-KINDS = ("gunicorn", "uvicorn", "granian")
-
-
-@dataclass(frozen=True)
-class Thumbnail:
-    """A cold resize URL: the original's number and the thumbnail's size."""
-
-    original: int
-    width: int
-    height: int
-
-
-@dataclass
-class Original:
-    """The columns of an original row a resize URL needs (no database)."""
-
-    object_type: str
-    object_id: int
-    width: int
-    height: int
-    mimetype: str = "image/jpeg"
-    created_at: datetime.datetime = datetime.datetime(2024, 1, 2, 3, 4, 5)
-    original: bool = True
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """One setup's run."""
-
-    title: str
-    servers: list[str]
-    run: loadclient.Run
-    #: The thumbnail's key path of each URL (``None``: no redirect seen).
-    keys: list[str | None]
-    #: PUTs per URL, whatever their status.
-    puts: list[int]
-    peak_rss: dict[str, int]
-    idle_rss: dict[str, int]
-    problems: list[str]
-
-    @property
-    def latencies(self) -> list[float]:
-        return sorted(answer.seconds for answer in self.run.answers if answer.status)
-
-    def percentile(self, fraction: float) -> float:
-        latencies = self.latencies
-        if not latencies:
-            return float("nan")
-        return latencies[min(len(latencies) - 1, round(fraction * (len(latencies) - 1)))]
-
-    @property
-    def generations_per_second(self) -> float:
-        return len(self.keys) / self.run.seconds
-
-    @property
-    def requests_per_second(self) -> float:
-        return len(self.run.answers) / self.run.seconds
-
-    @property
-    def failed(self) -> int:
-        return sum(1 for answer in self.run.answers if answer.status != 302)
 
 
 def _loopback_url(value: str) -> str:
@@ -172,8 +64,7 @@ def _positive(value: str) -> int:
 
 def _kinds(value: str) -> list[str]:
     kinds = [kind.strip() for kind in value.split(",") if kind.strip()]
-    unknown = [kind for kind in kinds if kind not in KINDS]
-    if unknown or not kinds:
+    if not kinds or any(kind not in KINDS for kind in kinds):
         raise argparse.ArgumentTypeError(f"servers are among {', '.join(KINDS)}, not {value!r}")
     return kinds
 
@@ -202,6 +93,7 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
         help="the servers sharing S3 and Redis, comma-separated (default gunicorn,uvicorn,granian)",
     )
     add("--single", choices=KINDS, help="the single server compared (default: the first)")
+    add("--no-single", action="store_true", help="run the servers only, no comparison")
     add("--originals", type=_positive, default=4, help="originals the URLs are of (default 4)")
     add(
         "--megapixels",
@@ -213,13 +105,18 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
         "--lock",
         choices=("redis", "dir"),
         default="redis",
-        help="redis: shared leases (default); dir: a lock directory per server",
+        help="redis: leases shared by the servers (default); dir: a lock directory each",
     )
     add(
         "--redis",
         type=_loopback_url,
         default="redis://127.0.0.1:6379/0",
-        help="the Redis server (loopback; default redis://127.0.0.1:6379/0)",
+        help="the Redis server, on loopback (default redis://127.0.0.1:6379/0)",
+    )
+    add(
+        "--redis-prefix",
+        default="imageattach-bench-scale",
+        help="the start of the run's Redis keys (each setup adds its bucket's name)",
     )
     add(
         "--time-limit",
@@ -227,9 +124,10 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
         default=300,
         help="seconds each setup's requests may take in all (default 300)",
     )
+    add("--json", type=Path, help="also write the results to this file, as JSON")
     options = parser.parse_args(argv)
     if options.lock == "redis" and "resize_lock" not in S3Store.__init__.__code__.co_varnames:
-        parser.error("this imageattach's S3Store has no resize_lock: use --lock dir")
+        parser.error("this imageattach's S3Store has no resize_lock option: use --lock dir")
     options.single = options.single or options.servers[0]
     return options
 
@@ -245,297 +143,110 @@ def _labels(kinds: Sequence[str]) -> list[str]:
     return labels
 
 
-class Infrastructure:
-    """moto behind the counting proxy; the originals' bytes."""
-
-    def __init__(self, directory: Path, photos: list[bytes]) -> None:
-        self.directory = directory
-        self.photos = photos
-        self.moto = procs.Server(
-            "moto",
-            [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(port := procs.free_port())],
-            port,
-            log_path=directory / "moto.log",
-            env={**os.environ, **FAKE_AWS},
-        )
-        self.moto_url = f"http://{HOST}:{port}"
-        self.proxy = procs.Server(
-            "s3count",
-            [sys.executable, "-m", "bench.s3count", "--port", str(proxy := procs.free_port())],
-            proxy,
-            log_path=directory / "s3count.log",
-            cwd=ROOT,
-        )
-        self.proxy.command += ["--upstream", self.moto_url]
-        self.proxy_url = f"http://{HOST}:{proxy}"
-
-    @contextlib.contextmanager
-    def running(self) -> Iterator[None]:
-        with procs.running([self.moto, self.proxy], {"moto": "/", "s3count": s3count.COUNTS_PATH}):
-            yield
-
-    def bucket(self) -> tuple[str, S3Store]:
-        """A fresh bucket holding the originals, and a store of it that
-        talks to moto directly (nothing it does is counted)."""
-        name = f"bench-scale-{uuid.uuid4().hex[:16]}"
-        store = S3Store(
-            name,
-            endpoint_url=self.moto_url,
-            region=REGION,
-            aws_access_key_id=FAKE_AWS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=FAKE_AWS["AWS_SECRET_ACCESS_KEY"],
-            resize_secret_key=SECRET,
-            resize_url_base=f"http://{HOST}/",
-        )
-        store.client.create_bucket(Bucket=name)
-        for number, data in enumerate(self.photos, start=1):
-            info = probe(data)
-            key = (OBJECT_TYPE, number, info.width, info.height, "image/jpeg")
-            store.put_file(io.BytesIO(data), *key, False)
-        return name, store
-
-
-def thumbnails(photos: Sequence[bytes], count: int) -> list[Thumbnail]:
-    """``count`` distinct thumbnails: of each original in turn, each time a
-    width 32 px larger."""
-    sizes = [(probe(data).width, probe(data).height) for data in photos]
-    made = []
-    for index in range(count):
-        number = index % len(photos)
-        width = 160 + 32 * (index // len(photos))
-        source = sizes[number]
-        made.append(Thumbnail(number + 1, *thumbnail_size(*source, width=min(width, source[0]))))
-    return made
-
-
-def _url_path(store: S3Store, photos: Sequence[bytes], thumbnail: Thumbnail) -> str:
-    info = probe(photos[thumbnail.original - 1])
-    original = Original(OBJECT_TYPE, thumbnail.original, info.width, info.height)
-    url = store.locate_resized(original, thumbnail.width, thumbnail.height)  # type: ignore[arg-type]
-    parts = urlsplit(url)
-    return f"{parts.path}?{parts.query}"
-
-
 def run_setup(
     title: str,
     kinds: Sequence[str],
-    infrastructure: Infrastructure,
+    world: World,
     wanted: Sequence[Thumbnail],
     options: argparse.Namespace,
 ) -> Outcome:
-    """Start ``kinds`` on a fresh bucket, request every URL ``--repeat``
-    times, check the answers and the bucket, and stop the servers."""
-    bucket, store = infrastructure.bucket()
-    namespace = f"imageattach-bench-scale-{uuid.uuid4().hex[:12]}"
+    """Start ``kinds`` on a fresh bucket, warm each up with a thumbnail of
+    its own, request every URL ``--repeat`` times, stop the servers and
+    check the answers and the bucket."""
+    store = world.bucket()
     labels = _labels(kinds)
-    directory = infrastructure.directory / bucket
-    servers = []
-    for kind, label in zip(kinds, labels, strict=True):
-        (directory / label).mkdir(parents=True)
-        env = {
-            **os.environ,
-            **FAKE_AWS,
-            "BENCH_SCALE_BUCKET": bucket,
-            "BENCH_SCALE_ENDPOINT": infrastructure.proxy_url,
-            "BENCH_SCALE_PUBLIC": f"{infrastructure.moto_url}/{bucket}",
-            "BENCH_SCALE_SECRET": SECRET,
-            "BENCH_SCALE_LOCK": options.redis if options.lock == "redis" else "",
-            "BENCH_SCALE_LOCK_PREFIX": namespace,
-            "BENCH_SCALE_LOCK_DIR": str(directory / label / "locks"),
-            "BENCH_SCALE_QUEUE": str(options.concurrency),
-            "TMPDIR": str(directory / label),
-        }
-        port = procs.free_port()
-        servers.append(
-            procs.Server(
-                label,
-                _command(kind, port),
-                port,
-                log_path=directory / f"{label}.log",
-                env=env,
-                cwd=ROOT,
-            )
-        )
-    paths = [_url_path(store, infrastructure.photos, thumbnail) for thumbnail in wanted]
+    lock = LockSettings(
+        options.redis if options.lock == "redis" else None,
+        f"{options.redis_prefix}:{store.bucket}",
+        queue=options.concurrency,
+    )
+    servers = world.servers(kinds, labels, store, lock)
+    # Enough for every decoding worker of each server; narrower than the
+    # measured thumbnails, so that no measured URL is warm.
+    per_server = os.cpu_count() or 1
+    warm = thumbnails(world.sizes[:1], len(servers) * per_server, first_width=96, step=-1)
+    warm_paths = [world.url_path(store, thumbnail) for thumbnail in warm]
+    paths = [world.url_path(store, thumbnail) for thumbnail in wanted]
     # A URL's requests go out one after the other, each to the next server,
-    # so that they are in flight together (the race single flight must win).
+    # so that they are in flight together: the race single flight must win.
     requests = [
         loadclient.Request(index, server.name, server.port, path)
         for index, path in enumerate(paths)
         for server in (servers[(index + n) % len(servers)] for n in range(options.repeat))
     ]
     try:
-        with procs.running(servers, {label: "/" for label in labels}):
-            groups = {s.name: s.process.pid for s in servers if s.process is not None}
-            with PeakRss(groups) as memory:
-                idle = memory.sample()
+        with procs.running(servers, dict.fromkeys(labels, "/")):
+            roots = {s.name: s.process.pid for s in servers if s.process is not None}
+            with PeakRss(roots) as memory:
+                at_start = memory.sample()
+                problems = _warm_up(servers, warm_paths)
+                before = memory.sample()
                 run = loadclient.run(
                     requests, concurrency=options.concurrency, time_limit=options.time_limit
                 )
-        counted = s3count.counts(int(urlsplit(infrastructure.proxy_url).port or 0))
-        return _check(title, labels, run, wanted, store, counted, memory.peak, idle)
+                after = memory.sample()
     finally:
-        if options.lock == "redis":
-            _forget(options.redis, namespace)
+        if lock.redis_url:
+            forget(lock.redis_url, lock.prefix)
+    answered = Counter(answer.request.server for answer in run.answers)
+    use = {
+        label: ServerUse(
+            answered[label],
+            after[label].cpu_seconds - before[label].cpu_seconds,
+            at_start[label].rss,
+            memory.peak[label],
+        )
+        for label in labels
+    }
+    outcome = check(title, run, wanted, store, s3count.counts(world.proxy_port), use)
+    outcome.problems[:0] = problems
+    return outcome
 
 
-def _check(
-    title: str,
-    labels: list[str],
-    run: loadclient.Run,
-    wanted: Sequence[Thumbnail],
-    store: S3Store,
-    counted: list[tuple[str, str, int, int]],
-    peak: dict[str, int],
-    idle: dict[str, int],
-) -> Outcome:
-    """The outcome, with every way the run went wrong in ``problems``."""
-    problems: list[str] = []
-    by_url: dict[int, list[loadclient.Answer]] = {}
-    for answer in run.answers:
-        by_url.setdefault(answer.request.url, []).append(answer)
-    failures = Counter(
-        f"{answer.status or answer.error} from {answer.request.server}"
+def _warm_up(servers: Sequence[procs.Server], paths: Sequence[str]) -> list[str]:
+    """Each server makes thumbnails of its own, as many at once as it has
+    decoding workers, so that its imports, S3 client and workers are ready
+    before the clock starts; what went wrong."""
+    requests = [
+        loadclient.Request(-1, server.name, server.port, path)
+        for server, path in zip(itertools.cycle(servers), paths)
+    ]
+    run = loadclient.run(requests, concurrency=len(paths), time_limit=120)
+    return [
+        f"warm-up of {answer.request.server} answered {answer.status or answer.error}"
         for answer in run.answers
         if answer.status != 302
-    )
-    problems += [f"{count} requests answered {what}" for what, count in failures.items()]
-    puts: Counter[str] = Counter()
-    for method, path, _status, count in counted:
-        if method == "PUT":
-            puts[path] += count
-    keys: list[str | None] = []
-    put_counts = []
-    for index, thumbnail in enumerate(wanted):
-        locations = {a.location for a in by_url.get(index, []) if a.status == 302}
-        if len(locations) != 1:
-            problems.append(f"URL {index}: {len(locations)} distinct redirects")
-        location = min(locations, key=str) if locations else None
-        key = urlsplit(location).path if location else None
-        keys.append(key)
-        put_counts.append(puts[key] if key else 0)
-        if key and puts[key] != 1:
-            problems.append(f"URL {index}: {key} was PUT {puts[key]} times, not once")
-        if key:
-            problems += _check_object(store, key, thumbnail)
-    return Outcome(title, labels, run, keys, put_counts, peak, idle, problems)
-
-
-def _check_object(store: S3Store, key_path: str, thumbnail: Thumbnail) -> list[str]:
-    """The stored thumbnail at ``/<bucket>/<key>`` decodes to the size asked."""
-    key = key_path.removeprefix(f"/{store.bucket}/")
-    try:
-        data = store.client.get_object(Bucket=store.bucket, Key=key)["Body"].read()
-        info = probe(data)
-    except Exception as error:
-        return [f"{key}: cannot be read back ({type(error).__name__}: {error})"]
-    if (info.width, info.height) != (thumbnail.width, thumbnail.height):
-        return [f"{key}: {info.width}x{info.height}, not {thumbnail.width}x{thumbnail.height}"]
-    return []
-
-
-def _forget(url: str, namespace: str) -> None:
-    """Delete the run's Redis keys (leases left by a server that was stopped)."""
-    import redis
-
-    with contextlib.suppress(redis.RedisError):
-        client = redis.Redis.from_url(url, socket_timeout=5)
-        try:
-            for key in client.scan_iter(match=f"{namespace}*", count=1000):
-                client.delete(key)
-        finally:
-            client.close()
-
-
-def _mib(size: int) -> str:
-    return f"{size / 2**20:,.0f} MiB"
-
-
-def _ms(seconds: float) -> str:
-    return f"{seconds * 1000:,.0f} ms"
-
-
-def report(outcomes: Sequence[Outcome], options: argparse.Namespace) -> str:
-    """The results as Markdown tables, then the ratios and the problems."""
-    header = ["setup", "requests", "wall", "generations/s", "requests/s", "p50", "p99"]
-    header += ["PUTs per URL", "failed"]
-    rows = []
-    for outcome in outcomes:
-        spread = sorted(set(outcome.puts))
-        puts = "1" if spread == [1] else f"{min(spread)}-{max(spread)} (!)"
-        rows.append(
-            [
-                outcome.title,
-                f"{len(outcome.run.answers):,}",
-                f"{outcome.run.seconds:.1f} s",
-                f"{outcome.generations_per_second:.1f}",
-                f"{outcome.requests_per_second:.1f}",
-                _ms(outcome.percentile(0.5)),
-                _ms(outcome.percentile(0.99)),
-                puts,
-                str(outcome.failed),
-            ]
-        )
-    lines = [
-        f"{options.urls} cold URLs x {options.repeat} requests, concurrency {options.concurrency},"
-        f" lock {options.lock}, {os.cpu_count()} CPUs",
-        "",
-        table(header, rows),
-        "",
     ]
-    memory = []
-    for outcome in outcomes:
-        for label in outcome.servers:
-            memory.append(
-                [
-                    outcome.title,
-                    label,
-                    _mib(outcome.idle_rss.get(label, 0)),
-                    _mib(outcome.peak_rss.get(label, 0)),
-                ]
-            )
-    lines += [table(["setup", "server", "RSS idle", "RSS peak"], memory), ""]
-    if len(outcomes) == 2:
-        many, one = outcomes
-        memory_ratio = sum(many.peak_rss.values()) / sum(one.peak_rss.values())
-        lines.append(f"{many.title} / {one.title}:")
-        lines.append(
-            f"  generations/s {many.generations_per_second / one.generations_per_second:.2f},"
-            f" p50 {many.percentile(0.5) / one.percentile(0.5):.2f},"
-            f" p99 {many.percentile(0.99) / one.percentile(0.99):.2f},"
-            f" peak RSS (all servers) {memory_ratio:.2f}"
-        )
-    for outcome in outcomes:
-        if outcome.problems:
-            lines.append(f"\n!!! {outcome.title}: {len(outcome.problems)} PROBLEMS:")
-            lines += [f"!!!   {problem}" for problem in outcome.problems[:50]]
-    return "\n".join(lines)
 
 
 def main(argv: list[str]) -> int:
     options = parse(argv)
+    photos = [
+        photo(*size_of(options.megapixels[n % len(options.megapixels)]))
+        for n in range(min(options.originals, options.urls))
+    ]
+    setups = [(f"{len(options.servers)} servers", options.servers)]
+    if not options.no_single:
+        setups.append((f"1 server ({options.single})", [options.single]))
+    heading = (
+        f"{options.urls} cold URLs x {options.repeat} requests, concurrency"
+        f" {options.concurrency}, lock {options.lock}, originals"
+        f" {'/'.join(f'{mp:g}' for mp in options.megapixels)} MP, {os.cpu_count()} CPUs"
+    )
+    outcomes: list[Outcome] = []
     with (
         procs.machine_lock(),
         tempfile.TemporaryDirectory(prefix="imageattach-bench-scale-") as tmp,
     ):
-        photos = [
-            photo(*size_of(options.megapixels[n % len(options.megapixels)]))
-            for n in range(min(options.originals, options.urls))
-        ]
-        wanted = thumbnails(photos, options.urls)
-        infrastructure = Infrastructure(Path(tmp), photos)
-        setups: list[tuple[str, list[str]]] = [
-            (f"{len(options.servers)} servers", options.servers),
-            (f"1 server ({options.single})", [options.single]),
-        ]
-        if options.servers == [options.single]:
-            setups = setups[1:]
-        outcomes: list[Outcome] = []
-        with infrastructure.running():
+        world = World(Path(tmp), photos)
+        wanted = thumbnails(world.sizes, options.urls, first_width=160, step=32)
+        with world.running():
             for title, kinds in setups:
-                outcomes.append(run_setup(title, kinds, infrastructure, wanted, options))
-        text = report(outcomes, options)
-    print(text)
+                outcomes.append(run_setup(title, kinds, world, wanted, options))
+    print(report(outcomes, heading))
+    if options.json:
+        results = {"heading": heading, "setups": [outcome.as_json() for outcome in outcomes]}
+        options.json.write_text(json.dumps(results, indent=2))
     if any(outcome.problems for outcome in outcomes):
         print("\n!!! the run FAILED its checks (see above)", file=sys.stderr)
         return 1
