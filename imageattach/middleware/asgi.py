@@ -24,12 +24,14 @@ try:
 except ImportError as error:  # pragma: no cover - depends on the environment
     raise ImportError("the ASGI middleware needs anyio: pip install 'imageattach[asgi]'") from error
 
+from .. import observe
 from ..exceptions import ConfigurationError
 from ..hosturl import host_url_context
 from ..validation import check_int
 from .baseurl import scope_url_getter
 from .core import REQUEST_HEADERS, Miss, Request, Response, StaticServer
 from .files import FileBody, read_at
+from .hookfailure import hook_failed
 from .miss import MissResult
 from .options import ServeOptions, make_options
 
@@ -105,6 +107,11 @@ class StaticFilesMiddleware:
             if isinstance(decided, Miss):
                 decided = self.core.after_miss(request, await self._call_hook(decided, request))
             if decided is not None:
+                recorder = observe.recorder
+                if recorder is not None:
+                    body = decided.body
+                    sent = len(body) if isinstance(body, bytes) else body.length
+                    recorder.responded(decided.status, request.method, sent)
                 await self._send(decided, by_path, receive, send)
                 return
         await self._call_app(scope, receive, send)
@@ -130,13 +137,18 @@ class StaticFilesMiddleware:
     async def _call_hook(self, miss: Miss, request: Request) -> MissResult:
         hook = self.options.on_miss
         assert hook is not None
-        if self.options.async_on_miss:
-            return await cast(Callable[[str, str], Awaitable[MissResult]], hook)(
-                miss.relative_path, request.query_string
+        try:
+            if self.options.async_on_miss:
+                return await cast(Callable[[str, str], Awaitable[MissResult]], hook)(
+                    miss.relative_path, request.query_string
+                )
+            return await anyio.to_thread.run_sync(
+                cast(Callable[[str, str], MissResult], hook),
+                miss.relative_path,
+                request.query_string,
             )
-        return await anyio.to_thread.run_sync(
-            cast(Callable[[str, str], MissResult], hook), miss.relative_path, request.query_string
-        )
+        except Exception:
+            return hook_failed(miss.relative_path)
 
     async def _send(self, response: Response, by_path: bool, receive: Receive, send: Send) -> None:
         """Send ``response``; a whole file by its path when ``by_path`` (the

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from http import HTTPStatus
 from typing import Any, TypeAlias, cast
 
+from .. import observe
 from ..exceptions import ConfigurationError
 from ..hosturl import host_url_context
 from ..validation import check_int
@@ -24,6 +25,7 @@ from .baseurl import environ_url_getter
 from .contextbody import in_context
 from .core import Miss, Request, Response, StaticServer
 from .files import FileBody, read_at
+from .hookfailure import hook_failed
 from .miss import MissResult
 from .options import ServeOptions, make_options
 
@@ -116,14 +118,21 @@ class StaticServerMiddleware:
 
     def _after_miss(self, request: Request, miss: Miss) -> Response | None:
         assert self._on_miss is not None
-        # A coroutine function was refused at construction: this one blocks.
-        result = cast(MissResult, self._on_miss(miss.relative_path, request.query_string))
+        try:
+            # A coroutine function was refused at construction: this one blocks.
+            result = cast(MissResult, self._on_miss(miss.relative_path, request.query_string))
+        except Exception:
+            result = hook_failed(miss.relative_path)
         return self.core.after_miss(request, result)
 
     def _send(
         self, response: Response, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
         body = response.body
+        recorder = observe.recorder
+        if recorder is not None:
+            sent = len(body) if isinstance(body, bytes) else body.length
+            recorder.responded(response.status, environ["REQUEST_METHOD"], sent)
         if isinstance(body, bytes):
             start_response(_STATUS_LINES[response.status], response.headers)
             return [body] if body else []

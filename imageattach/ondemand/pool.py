@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
 
+from .. import observe
 from ..validation import check_int
 
 __all__ = ["BoundedPool"]
@@ -28,7 +30,9 @@ class BoundedPool:
 
     The threads start on first use and again in a forked child (e.g. a
     gunicorn worker forked from a master that built the store), which
-    inherits no threads from its parent.
+    inherits no threads from its parent.  With metrics on, the jobs in the
+    pool and its slots are counted (``imageattach_resize_queue_depth`` and
+    ``_capacity``).
     """
 
     def __init__(self, *, workers: int, queue: int, name: str = "imageattach-resize") -> None:
@@ -39,6 +43,8 @@ class BoundedPool:
         self._slots = threading.BoundedSemaphore(workers + queue)
         self._pid = os.getpid()
         self._lock = threading.Lock()
+        #: The metrics recorder this pool's slots were counted in.
+        self._counted_in: observe.Recorder | None = None
 
     def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T] | None:
         """Run ``fn(*args, **kwargs)`` in the pool; ``None`` if the pool is full."""
@@ -46,6 +52,15 @@ class BoundedPool:
         if not self._slots.acquire(blocking=False):
             return None
         slots = self._slots
+        recorder = observe.recorder
+        if recorder is not None:
+            self._count_slots(recorder)
+            recorder.queued(1)
+
+        def release() -> None:
+            slots.release()
+            if recorder is not None:
+                recorder.queued(-1)
 
         def job() -> T:
             # Freed before the result is set, so whoever sees the result can
@@ -53,15 +68,25 @@ class BoundedPool:
             try:
                 return fn(*args, **kwargs)
             finally:
-                slots.release()
+                release()
 
         try:
             future = executor.submit(job)
         except BaseException:
-            slots.release()
+            release()
             raise
-        future.add_done_callback(_release_if_cancelled(slots))
+        future.add_done_callback(_release_if_cancelled(release))
         return future
+
+    def _count_slots(self, recorder: observe.Recorder) -> None:
+        """Count this pool's slots in ``recorder`` once (until the pool is gone)."""
+        with self._lock:
+            if self._counted_in is recorder:
+                return
+            self._counted_in = recorder
+        slots = self.workers + self.queue
+        recorder.capacity(slots)
+        weakref.finalize(self, recorder.capacity, -slots)
 
     def _ensure_executor(self) -> ThreadPoolExecutor:
         if self._pid != os.getpid():
@@ -69,6 +94,7 @@ class BoundedPool:
             self._lock = threading.Lock()
             self._slots = threading.BoundedSemaphore(self.workers + self.queue)
             self._executor = None
+            self._counted_in = None
             self._pid = os.getpid()
         with self._lock:
             if self._executor is None:
@@ -83,9 +109,9 @@ class BoundedPool:
             executor.shutdown(wait=True)
 
 
-def _release_if_cancelled(slots: threading.BoundedSemaphore) -> Callable[[Future[T]], None]:
+def _release_if_cancelled(release: Callable[[], None]) -> Callable[[Future[T]], None]:
     def callback(future: Future[T]) -> None:
         if future.cancelled():  # it never ran, so job() did not free its slot
-            slots.release()
+            release()
 
     return callback

@@ -24,6 +24,8 @@ In order:
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import io
 import logging
 import os
@@ -31,9 +33,10 @@ import threading
 import time
 from collections.abc import Iterable, Mapping
 from concurrent.futures import Future
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
+from .. import observe
 from ..exceptions import (
     ConfigurationError,
     ImageError,
@@ -365,9 +368,9 @@ class Resizer:
         if not isinstance(started, Future):
             return started
         try:
-            return started.result(timeout=self.wait_timeout)
+            return _answered(started.result(timeout=self.wait_timeout))
         except TimeoutError:  # concurrent.futures.TimeoutError since 3.11
-            return _BUSY
+            return _busy("wait_timeout", relative_path)
 
     async def handle_async(self, relative_path: str, query_string: str) -> Outcome | None:
         """:meth:`handle` for an event loop: the work runs in the pool and the
@@ -376,9 +379,9 @@ class Resizer:
         if not isinstance(started, Future):
             return started
         try:
-            return await _wait(started, self.wait_timeout)
+            return _answered(await _wait(started, self.wait_timeout))
         except TimeoutError:
-            return _BUSY
+            return _busy("wait_timeout", relative_path)
 
     def _begin(self, relative_path: str, query_string: str) -> Outcome | Future[Outcome] | None:
         """Authorise the URL and answer at once if possible, or start (or
@@ -390,7 +393,7 @@ class Resizer:
         if known is not None:
             return known
         future = self._start(decision)
-        return _BUSY if future is None else future
+        return _busy("queue_full", decision.path) if future is None else future
 
     def _authorise(
         self, relative_path: str, query_string: str
@@ -445,7 +448,11 @@ class Resizer:
             # A forked child must not wait on its parent's flights.
             self._flights = SingleFlight()
             self._pid = os.getpid()
-        return self._flights.join(request.path, lambda: self.pool.submit(self._run, request))
+        # The job runs in this context (e.g. under the request's trace span).
+        context = contextvars.copy_context()
+        return self._flights.join(
+            request.path, lambda: self.pool.submit(context.run, self._run, request)
+        )
 
     def generate(self, request: ResizeRequest) -> Outcome:
         """Make and store ``request``'s thumbnail now, in this thread, unless
@@ -460,41 +467,44 @@ class Resizer:
 
     def _run(self, request: ResizeRequest) -> Outcome:
         """Generate, turning every failure into a short answer."""
-        try:
-            self._generate(request)
-        except FileNotFoundError:
-            return MissResponse(404, "Not Found: the original image is not in the store")
-        except ImageError as error:
-            # Too big, too slow, or undecodable: the original is bad.  The
-            # messages are written for end users (the detail is logged).
-            return MissResponse(422, f"Unprocessable: {error}")
-        except (TimeoutError, ImagingUnavailableError, StoreUnavailableError, _Superseded):
-            return _BUSY
-        except Exception:
-            logger.exception("on-demand thumbnail %s failed", request.path)
-            return MissResponse(500, "Internal Server Error: the thumbnail could not be made")
+        with observe.Job(request.path, request.width, request.height, request.mimetype) as job:
+            try:
+                made = self._generate(request, job)
+            except Exception as error:
+                reason, answer = _failure(request, error)
+                job.end(reason, error)
+                return answer
+            job.end("succeeded" if made else "already_stored")
         return self._stored(request)
 
-    def _generate(self, request: ResizeRequest) -> None:
-        store = self.store
+    def _generate(self, request: ResizeRequest, job: observe.Job) -> bool:
+        """Make and store the thumbnail; ``False`` if it was stored already."""
         key = (request.object_type, request.object_id, request.width, request.height)
-        with self._lock(request):
+        with contextlib.ExitStack() as locked:
+            if self.locks is not None:
+                with job.lock_wait():
+                    locked.enter_context(self.locks.hold(request.path, timeout=self.wait_timeout))
             # Another thread or process may have stored it while we waited.
-            if _exists(store, *key, request.mimetype):
-                return
+            with job.span("store.exists"):
+                if _exists(self.store, *key, request.mimetype):
+                    return False
             started = time.perf_counter()
             for _ in range(_ATTEMPTS):
-                if self._make_and_publish(request):
+                if self._make_and_publish(request, job):
                     break
             else:
                 raise _Superseded(request.path)
             with self._count_lock:
                 self.generations += 1
-            logger.info(
-                "generated %s in %.1f ms", request.path, (time.perf_counter() - started) * 1000
-            )
+        logger.info(
+            "generated %s in %.1f ms",
+            request.path,
+            (time.perf_counter() - started) * 1000,
+            extra={"image_key": request.path},
+        )
+        return True
 
-    def _make_and_publish(self, request: ResizeRequest) -> bool:
+    def _make_and_publish(self, request: ResizeRequest, job: observe.Job) -> bool:
         """Make the thumbnail and store it, unless its original was replaced
         meanwhile (then ``False``: make it again, of the new one).
 
@@ -513,22 +523,26 @@ class Resizer:
             request.source_mimetype,
         )
         key = (request.object_type, request.object_id, request.width, request.height)
-        file, version = store.open_version(*source)
-        with file:
+        with job.span("store.open_version"):
+            file, version = store.open_version(*source)
+        with file, job.span("render"):
             # A file of the filesystem store goes to the worker as a
             # descriptor; anything else is copied into memory first.
             data = self._make(file, request)
         mimetype = request.mimetype
         with store.lock_object(request.object_type, request.object_id):
             if version is None:  # a store that does not track versions
-                store.put_file(io.BytesIO(data), *key, mimetype, True)
+                with job.span("store.put_file"):
+                    store.put_file(io.BytesIO(data), *key, mimetype, True)
                 return True
-            current = store.file_version(*source)
+            with job.span("store.file_version"):
+                current = store.file_version(*source)
             if current is None:
                 raise FileNotFoundError(f"the original of {request.path} was deleted")
             if current != version:
                 return False
-            store.put_derived(io.BytesIO(data), *key, mimetype, version)
+            with job.span("store.put_derived"):
+                store.put_derived(io.BytesIO(data), *key, mimetype, version)
         return True
 
     def _make(self, file: IO[bytes], request: ResizeRequest) -> bytes:
@@ -561,18 +575,62 @@ class Resizer:
             )
         return result.data
 
-    def _lock(self, request: ResizeRequest) -> AbstractContextManager[None]:
-        """The cross-process lock of ``request``'s key, if there are locks."""
-        if self.locks is None:
-            return nullcontext()
-        return self.locks.hold(request.path, timeout=self.wait_timeout)
-
     def shutdown(self) -> None:
         """Wait for running generations and stop the pool's threads."""
         self.pool.shutdown()
 
     def __repr__(self) -> str:
         return f"<{type(self).__qualname__} for {self.store!r}>"
+
+
+def _failure(request: ResizeRequest, error: Exception) -> tuple[str, MissResponse]:
+    """Why a generation failed (a ``reason`` of
+    ``imageattach_generations_failed_total``) and the answer, logged with the
+    image key."""
+    extra = {"image_key": request.path}
+    if isinstance(error, FileNotFoundError):
+        logger.warning("on-demand thumbnail %s: no original: %s", request.path, error, extra=extra)
+        return "not_found", MissResponse(404, "Not Found: the original image is not in the store")
+    if isinstance(error, ImageError):
+        # Too big, too slow, or undecodable: the original is bad.  The
+        # messages are written for end users (the detail is logged).
+        logger.warning("on-demand thumbnail %s: %s", request.path, error, extra=extra)
+        return "unprocessable", MissResponse(422, f"Unprocessable: {error}")
+    for kind, reason in _BUSY_FAILURES:
+        if isinstance(error, kind):
+            logger.warning(
+                "on-demand thumbnail %s not made (%s): %s", request.path, reason, error, extra=extra
+            )
+            return reason, _BUSY
+    logger.error("on-demand thumbnail %s failed", request.path, exc_info=error, extra=extra)
+    return "error", MissResponse(500, "Internal Server Error: the thumbnail could not be made")
+
+
+#: Failures answered 503 (retry later), by reason.
+_BUSY_FAILURES: tuple[tuple[type[Exception], str], ...] = (
+    (StoreUnavailableError, "store_unavailable"),
+    (_Superseded, "superseded"),
+    (TimeoutError, "busy"),
+    (ImagingUnavailableError, "busy"),
+)
+
+
+def _busy(reason: str, key: str) -> MissResponse:
+    """The 503 of a request refused for ``reason`` (counted and logged)."""
+    recorder = observe.recorder
+    if recorder is not None:
+        recorder.busy(reason)
+    logger.warning("on-demand thumbnail %s: 503 (%s)", key, reason, extra={"image_key": key})
+    return _BUSY
+
+
+def _answered(outcome: Outcome) -> Outcome:
+    """A generation's answer to one of its waiters (its 503s counted)."""
+    if outcome is _BUSY:
+        recorder = observe.recorder
+        if recorder is not None:
+            recorder.busy("generation_failed")
+    return outcome
 
 
 def _keyed(source_mimetype: str, variant: Variant | None, format: str | None) -> str:
