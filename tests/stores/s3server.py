@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import boto3
@@ -137,12 +137,18 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         proxy = self.server.proxy
+        proxy.record_headers(self.command, self.path, self.headers.items())
         delay = proxy.delay_for(self.command)
         if delay:
             time.sleep(delay)
         status = proxy.take_failure(self.command, self.path)
         if status is not None:
-            code = {403: "AccessDenied", 500: "InternalError"}.get(status, "ServiceUnavailable")
+            code = {
+                403: "AccessDenied",
+                412: "PreconditionFailed",
+                500: "InternalError",
+                501: "NotImplemented",
+            }.get(status, "ServiceUnavailable")
             payload = f"<Error><Code>{code}</Code><Message>injected</Message></Error>".encode()
             self.send_response(status)
             self.send_header("Connection", "close")
@@ -182,7 +188,8 @@ class FaultProxy:
     """A loopback HTTP proxy in front of ``upstream_url`` that answers the
     next ``fail(n, ...)`` matching requests with an error status itself.
 
-    ``requests`` records ``(method, path, status or None)`` of every request.
+    ``requests`` records ``(method, path, status or None)`` of every request,
+    ``headers`` ``(method, path, {lower-case name: value})``.
 
     ``delay`` injects latency: every request waits that many seconds (a
     number), or, given a mapping of HTTP methods to seconds, the seconds of
@@ -193,6 +200,7 @@ class FaultProxy:
     def __init__(self, upstream_url: str, delay: float | Mapping[str, float] | None = None) -> None:
         self.upstream_port = int(upstream_url.rsplit(":", 1)[1])
         self.requests: list[tuple[str, str, int | None]] = []
+        self.headers: list[tuple[str, str, dict[str, str]]] = []
         self._failures = 0
         self._status = 503
         self._method: str | None = None
@@ -238,6 +246,10 @@ class FaultProxy:
                 status = self._status
             self.requests.append((method, path, status))
             return status
+
+    def record_headers(self, method: str, path: str, headers: Iterable[tuple[str, str]]) -> None:
+        with self._lock:
+            self.headers.append((method, path, {k.lower(): v for k, v in headers}))
 
     def count(self, method: str) -> int:
         return sum(1 for m, _, _ in self.requests if m == method)
