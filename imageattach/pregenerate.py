@@ -200,7 +200,9 @@ class Original:
                 sizes=check_sizes(message.get("sizes") or ()),
             )
         except (KeyError, TypeError, ValueError, IndexError) as error:
-            raise ArgumentError(f"not a pre-generation message ({error}): {message!r:.200}")
+            raise ArgumentError(
+                f"not a pre-generation message ({error}): {message!r:.200}"
+            ) from None
         return original
 
     def __str__(self) -> str:
@@ -209,8 +211,13 @@ class Original:
 
 def image_key(store: Store, original: Original) -> str:
     """The original's key as a store path (as log records' ``image_key``)."""
-    key = (original.object_type, original.object_id, original.width, original.height,
-           original.mimetype)  # fmt: skip
+    key = (
+        original.object_type,
+        original.object_id,
+        original.width,
+        original.height,
+        original.mimetype,
+    )
     key_path = getattr(store, "key_path", None)
     if key_path is None:
         return "/".join(map(str, key))
@@ -260,8 +267,9 @@ def requests_for(store: Store, original: Original) -> list[tuple[str, ResizeRequ
         if values.get("gravity") == "focal" and original.focal is None:
             continue
         focal = original.focal if values.get("gravity") == "focal" else None
-        resolved = resolve(original.width, original.height, original.mimetype, focal=focal,
-                           **values)  # fmt: skip
+        resolved = resolve(
+            original.width, original.height, original.mimetype, focal=focal, **values
+        )
         formats = _AUTO_FORMATS if resolved.format == AUTO else (resolved.format,)
         for output in formats:
             request = resizer.request_for(
@@ -318,19 +326,24 @@ def pregenerate(store: Store, original: Original, *, dry_run: bool = False) -> R
             report.busy.append(path)
         elif outcome.status == 404:
             report.gone = True
-            logger.info("not pre-generating %s: the original is gone", path,
-                        extra={"image_key": path})  # fmt: skip
+            logger.info(
+                "not pre-generating %s: the original is gone", path, extra={"image_key": path}
+            )
             break
         else:
             report.failed.append((path, outcome.text))
-            logger.error("cannot pre-generate %s (%s): %s", path, name, outcome.text,
-                         extra={"image_key": path})  # fmt: skip
+            logger.error(
+                "cannot pre-generate %s (%s): %s",
+                path,
+                name,
+                outcome.text,
+                extra={"image_key": path},
+            )
     return report
 
 
 def _exists(store: Store, request: ResizeRequest) -> bool:
-    key = (request.object_type, request.object_id, request.width, request.height,
-           request.mimetype)  # fmt: skip
+    key = (request.object_type, request.object_id, request.width, request.height, request.mimetype)
     found = store.exists(*key)
     if found is not None:
         return found

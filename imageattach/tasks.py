@@ -41,7 +41,7 @@ from .validation import check_int
 if TYPE_CHECKING:
     from celery import Celery, Task
 
-__all__ = ["TASK_NAME", "GenerationBusy", "enqueue", "register", "unregister"]
+__all__ = ["TASK_NAME", "GenerationBusy", "check_registered", "enqueue", "register", "unregister"]
 
 logger = logging.getLogger("imageattach.tasks")
 
@@ -156,17 +156,26 @@ def register(
 _queues: weakref.WeakKeyDictionary[Celery, str | None] = weakref.WeakKeyDictionary()
 
 
+def check_registered(app: object) -> None:
+    """:raises ConfigurationError: :func:`register` was not called for ``app``."""
+    try:
+        found = app in _queues
+    except TypeError:  # not weakly referenceable: not a Celery app
+        found = False
+    if not found:
+        raise ConfigurationError(
+            f"{app!r} has no pre-generation task: call imageattach.tasks.register(app, "
+            "store=...) where the app is made"
+        )
+
+
 def enqueue(app: Celery, original: Original) -> None:
     """Send ``original``'s pre-generation to ``app``'s worker (as after a
     commit; the command line's ``--enqueue``).
 
     :raises ConfigurationError: :func:`register` was not called for ``app``.
     """
-    if app not in _queues or TASK_NAME not in app.tasks:
-        raise ConfigurationError(
-            f"{app!r} has no pre-generation task: call imageattach.tasks.register(app, "
-            "store=...) where the app is made"
-        )
+    check_registered(app)
     app.tasks[TASK_NAME].apply_async(args=(original.to_message(),), queue=_queues[app])
 
 
@@ -191,8 +200,9 @@ def _enqueue(app: Celery, pairs: list[tuple[Store, object]]) -> None:
         except Exception:
             # Broker down, or a size naming an unknown preset: the files are
             # made on demand (or by `imageattach pregenerate`) instead.
-            logger.exception("could not enqueue the pre-generation of %s", key,
-                             extra={"image_key": key})  # fmt: skip
+            logger.exception(
+                "could not enqueue the pre-generation of %s", key, extra={"image_key": key}
+            )
 
 
 def _run(task: Task, store: Store, message: object) -> dict[str, int]:
@@ -212,9 +222,13 @@ def _run(task: Task, store: Store, message: object) -> dict[str, int]:
     }
     if report.busy:
         if task.request.retries >= (task.max_retries or 0):
-            logger.error("gave up pre-generating %s after %d retries: %s", key,
-                         task.request.retries, ", ".join(report.busy),
-                         extra={"image_key": key})  # fmt: skip
+            logger.error(
+                "gave up pre-generating %s after %d retries: %s",
+                key,
+                task.request.retries,
+                ", ".join(report.busy),
+                extra={"image_key": key},
+            )
             return counts
         raise GenerationBusy(f"{key}: not made yet: {', '.join(report.busy)}")
     return counts

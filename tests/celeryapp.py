@@ -21,12 +21,12 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from imageattach.stores.fs import HttpExposedFileSystemStore
 
 SECRET_KEY = "pregeneration-test-secret-key-0123"
-PRESETS = {
+PRESETS: dict[str, dict[str, Any]] = {
     "thumb": {"width": 30},
     "square": {"width": 16, "height": 16, "fit": "cover", "format": "auto"},
 }
@@ -80,7 +80,7 @@ def store() -> CountingStore:
     return CountingStore(os.environ["PREGEN_STORE"])
 
 
-def make_app(broker: str, queue: str, name: str = "pregen-tests") -> object:
+def make_app(broker: str, queue: str, name: str = "pregen-tests") -> Any:
     """A Celery app on ``broker`` whose pre-generation task goes to ``queue``."""
     from celery import Celery
 

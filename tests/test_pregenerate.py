@@ -163,7 +163,7 @@ def test_a_focal_preset_needs_a_focal_point(session: Session, tmp_path: Path) ->
 
 def test_an_unknown_preset_is_named(store: CountingStore) -> None:
     original = Original("thing", 1, 80, 60, "image/jpeg", sizes=({"preset": "avatar"},))
-    with pytest.raises(ConfigurationError, match="'avatar'.*declared: square, thumb"):
+    with pytest.raises(ConfigurationError, match=r"'avatar'.*declared: square, thumb"):
         requests_for(store, original)
 
 
@@ -188,8 +188,14 @@ def test_the_message_is_small_json_and_round_trips(session: Session, store: Coun
         [],
         {"object_type": "x"},
         {"object_type": "x", "object_id": "1", "width": 1, "height": 1, "mimetype": "image/png"},
-        {"object_type": "x", "object_id": 1, "width": 1, "height": 1, "mimetype": "image/png",
-         "sizes": [{"size": 3}]},  # fmt: skip
+        {
+            "object_type": "x",
+            "object_id": 1,
+            "width": 1,
+            "height": 1,
+            "mimetype": "image/png",
+            "sizes": [{"size": 3}],
+        },
     ],
 )
 def test_a_malformed_message_is_refused(message: object) -> None:

@@ -66,9 +66,8 @@ class Setup:
 def setup(amqp_url: str, service_namespace: str, tmp_path: Path) -> Iterator[Setup]:
     found = Setup(amqp_url, service_namespace, tmp_path)
     yield found
-    with contextlib.suppress(Exception):
-        with _connection(found) as connection:
-            connection.default_channel.queue_delete(found.queue)
+    with contextlib.suppress(Exception), _connection(found) as connection:
+        connection.default_channel.queue_delete(found.queue)
 
 
 @pytest.fixture
@@ -118,16 +117,32 @@ def wait_for(condition: Callable[[], object], what: str) -> None:
 def worker(setup: Setup, log: Path) -> Iterator[subprocess.Popen[bytes]]:
     """A Celery worker process (prefork, one child) on the test's queue."""
     command = [
-        str(CELERY), "-A", "celeryapp", "worker", "--pool=prefork", "--concurrency=1",
-        "-Q", setup.queue, "--without-gossip", "--without-mingle", "--without-heartbeat",
-        "-l", "info", "-n", f"{setup.queue}@%h",
-    ]  # fmt: skip
+        str(CELERY),
+        "-A",
+        "celeryapp",
+        "worker",
+        "--pool=prefork",
+        "--concurrency=1",
+        "-Q",
+        setup.queue,
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+        "-l",
+        "info",
+        "-n",
+        f"{setup.queue}@%h",
+    ]
     env = os.environ | setup.env | {"PYTHONPATH": str(TESTS)}
     with open(log, "ab") as output:
         process = subprocess.Popen(
-            command, cwd=TESTS, env=env, stdout=output, stderr=subprocess.STDOUT,
+            command,
+            cwd=TESTS,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
-        )  # fmt: skip
+        )
     try:
         wait_for(lambda: b" ready." in log.read_bytes() or process.poll() is not None, "worker")
         assert process.poll() is None, log.read_text()
@@ -250,7 +265,7 @@ def test_register_checks_its_options(options: dict[str, Any], error: str | None)
         else:
             with pytest.raises(ConfigurationError, match=error):
                 tasks.register(Celery("bad"), **options)
-        with pytest.raises(ConfigurationError, match="celery.Celery"):
+        with pytest.raises(ConfigurationError, match=r"celery\.Celery"):
             tasks.register(object(), store=CountingStore)  # type: ignore[arg-type]
     finally:
         tracking.set_commit_hook(previous)
@@ -304,9 +319,7 @@ def test_a_worker_killed_mid_task_is_redelivered_and_generates_once(
 
 
 @pytest.mark.e2e
-def test_a_bad_original_is_logged_and_not_retried(
-    app: Any, setup: Setup, session: Session
-) -> None:
+def test_a_bad_original_is_logged_and_not_retried(app: Any, setup: Setup, session: Session) -> None:
     store = setup.store()
     original = upload(session, store, 1, jpeg(80, 60))
     key = (original.object_type, original.object_id, 80, 60, "image/jpeg")

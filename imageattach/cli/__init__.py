@@ -6,6 +6,9 @@ present in the destination is skipped, so an interrupted run is simply run
 again.  Both stores write atomically, so an interrupted run leaves no
 partial file behind.
 
+``imageattach pregenerate`` (:mod:`.pregenerate`) makes the presets of
+every original ahead of time, resumable the same way.
+
 The exit statuses (:data:`EXIT_OK` ...) are stable, for scripts; see
 ``imageattach --help`` and docs/cli.md.
 
@@ -40,6 +43,7 @@ from .exitstatus import (
     EXIT_USAGE,
 )
 from .preflight import PreflightError, check_store
+from .pregenerate import add_parser as add_pregenerate
 from .progress import _LOG_INTERVAL, Progress, Tally
 from .retries import RetryReporter, _boto_clients
 from .signals import _stop_on_signals
@@ -248,6 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
         f"{_LOG_INTERVAL:g} s (the default without a terminal), or nothing",
     )
     migrate.set_defaults(run=run_migrate)
+    add_pregenerate(commands, f"{STORE_SPEC_HELP}\n{EXIT_STATUS_HELP}", _at_least_one)
     return parser
 
 
