@@ -286,7 +286,8 @@ class Report:
 
     generated: list[str] = dataclasses.field(default_factory=list)
     existing: list[str] = dataclasses.field(default_factory=list)
-    #: Made later may succeed: the store was unavailable, or every worker busy.
+    #: Not made yet, to retry: the store was unavailable, or every worker
+    #: busy (the first such file stops the original's others, listed too).
     busy: list[str] = dataclasses.field(default_factory=list)
     #: ``(path, reason)``: the original cannot give it (bad original, too large).
     failed: list[tuple[str, str]] = dataclasses.field(default_factory=list)
@@ -306,7 +307,8 @@ def pregenerate(store: Store, original: Original, *, dry_run: bool = False) -> R
 
     report = Report()
     resizer: Any = getattr(store, "resizer", None)
-    for name, request in requests_for(store, original):
+    planned = requests_for(store, original)
+    for index, (name, request) in enumerate(planned):
         path = request.path
         if max(request.width, request.height) > resizer.max_resize_dimension:
             reason = f"{name}: {request.width}x{request.height} is above max_resize_dimension"
@@ -323,7 +325,9 @@ def pregenerate(store: Store, original: Original, *, dry_run: bool = False) -> R
         if not isinstance(outcome, MissResponse):
             report.generated.append(path)
         elif outcome.status == 503:
-            report.busy.append(path)
+            # The rest would most likely wait (or time out) the same way.
+            report.busy.extend(request.path for _, request in planned[index:])
+            break
         elif outcome.status == 404:
             report.gone = True
             logger.info(

@@ -213,7 +213,14 @@ def _run(task: Task, store: Store, message: object) -> dict[str, int]:
         logger.error("dropped a malformed pre-generation message: %s", error)
         return {}
     key = image_key(store, original)
-    report = pregenerate(store, original)
+    try:
+        report = pregenerate(store, original)
+    except StoreUnavailableError as error:
+        if task.request.retries >= (task.max_retries or 0):
+            logger.error("gave up pre-generating %s after %d retries: %s", key,
+                         task.request.retries, error, extra={"image_key": key})  # fmt: skip
+            return {}
+        raise
     counts = {
         "generated": len(report.generated),
         "existing": len(report.existing),

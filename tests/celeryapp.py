@@ -12,6 +12,9 @@ command-line processes, configured by environment variables:
     can kill the process mid-task);
 ``PREGEN_DELAY``
     seconds each generation waits before reading the original;
+``PREGEN_UNAVAILABLE``
+    a file holding a number: while it is above 0, reading an original
+    lowers it and fails with :exc:`StoreUnavailableError`;
 ``PREGEN_BROKER``, ``PREGEN_QUEUE``
     the broker URL and queue of :data:`app` (only made when set).
 """
@@ -23,6 +26,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
+from imageattach.exceptions import StoreUnavailableError
 from imageattach.stores.fs import HttpExposedFileSystemStore
 
 SECRET_KEY = "pregeneration-test-secret-key-0123"
@@ -55,6 +59,11 @@ class CountingStore(HttpExposedFileSystemStore):
             while os.path.exists(hold) and time.monotonic() < deadline:
                 time.sleep(0.05)
         time.sleep(float(os.environ.get("PREGEN_DELAY", "0")))
+        unavailable = Path(os.environ.get("PREGEN_UNAVAILABLE") or os.devnull)
+        left = int(unavailable.read_text() or 0) if unavailable.is_file() else 0
+        if left > 0:
+            unavailable.write_text(str(left - 1))
+            raise StoreUnavailableError("the test's store is unavailable")
         return super().open_version(object_type, object_id, width, height, mimetype)
 
     def put_derived(

@@ -278,3 +278,16 @@ def test_the_commit_hook_hears_only_committed_originals(
             assert heard == [(2, 40), (2, 60)]
     finally:
         tracking.set_commit_hook(previous)
+
+
+def test_an_unavailable_store_stops_the_original_for_a_retry(
+    session: Session, store: CountingStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = Original.of(add_user(session, store, 1, jpeg(80, 60)))
+    unavailable = tmp_path / "unavailable"
+    unavailable.write_text("1")
+    monkeypatch.setenv("PREGEN_UNAVAILABLE", str(unavailable))
+    first = pregenerate(store, original)
+    assert first.generated == [] and len(first.busy) == 5 and first.failed == []
+    second = pregenerate(store, original)
+    assert sorted(second.generated) == sorted(first.busy)

@@ -52,6 +52,7 @@ class Setup:
             "PREGEN_STORE": str(self.root / "images"),
             "PREGEN_LOG": str(self.root / "generations.log"),
             "PREGEN_HOLD": str(self.root / "hold"),
+            "PREGEN_UNAVAILABLE": str(self.root / "unavailable"),
         }
 
     def store(self) -> CountingStore:
@@ -333,3 +334,27 @@ def test_a_bad_original_is_logged_and_not_retried(app: Any, setup: Setup, sessio
     assert "Unprocessable" in text
     assert text.count("] received") == 1 and "retry" not in text.lower(), text
     assert setup.generations() == []
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("failures", [2, 100])
+def test_an_unavailable_store_is_retried_with_backoff_up_to_a_maximum(
+    app: Any, setup: Setup, session: Session, failures: int
+) -> None:
+    store = setup.store()
+    original = upload(session, store, 1, jpeg(80, 60))
+    # The first `failures` reads of the original fail (tests/celeryapp.py
+    # allows 2 retries): the third attempt succeeds, or the task gives up.
+    Path(setup.env["PREGEN_UNAVAILABLE"]).write_text(str(failures))
+    log = setup.root / "worker.log"
+    with worker(setup, log):
+        wait_for(lambda: b"succeeded" in log.read_bytes(), "the task to end")
+    text = log.read_text()
+    assert text.count("] received") == 3, text
+    assert text.count("retry: Retry in") == 2, text
+    paths = expected_paths(store, original)
+    if failures == 2:
+        assert present(store, paths) and "gave up" not in text
+        assert sorted(line.split()[1] for line in setup.generations()) == sorted(paths)
+    else:
+        assert "gave up pre-generating" in text and setup.generations() == []
