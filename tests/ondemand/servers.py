@@ -5,6 +5,7 @@ stops its workers too."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import http.client
 import os
 import socket
@@ -71,11 +72,20 @@ def command(kind: str, port: int, app: str = "ondemand.serverapp") -> list[str]:
     raise ValueError(kind)
 
 
+@dataclasses.dataclass(frozen=True)
+class Server:
+    """A running server: its base URL and its process (the group leader)."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+
+
 @contextlib.contextmanager
-def running(
+def started(
     kind: str, env: dict[str, str], log: Path, app: str = "ondemand.serverapp"
-) -> Iterator[str]:
-    """Run a ``kind`` server of ``app`` with ``env`` added; yield its base URL."""
+) -> Iterator[Server]:
+    """Run a ``kind`` server of ``app`` with ``env`` added until the block
+    ends (stopped in every outcome, also if it was killed meanwhile)."""
     port = free_port()
     with open(log, "ab") as output:
         process = subprocess.Popen(
@@ -89,9 +99,18 @@ def running(
         )
     try:
         _wait_until_up(process, port, log)
-        yield f"http://127.0.0.1:{port}"
+        yield Server(f"http://127.0.0.1:{port}", process)
     finally:
         stop_group(process)
+
+
+@contextlib.contextmanager
+def running(
+    kind: str, env: dict[str, str], log: Path, app: str = "ondemand.serverapp"
+) -> Iterator[str]:
+    """Run a ``kind`` server of ``app`` with ``env`` added; yield its base URL."""
+    with started(kind, env, log, app) as server:
+        yield server.url
 
 
 def _wait_until_up(process: subprocess.Popen[bytes], port: int, log: Path) -> None:

@@ -143,6 +143,7 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
             time.sleep(delay)
         status = proxy.take_failure(self.command, self.path)
         if status is not None:
+            proxy.record_answer(self.command, self.path, status)
             code = {
                 403: "AccessDenied",
                 412: "PreconditionFailed",
@@ -166,6 +167,7 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
             data = response.read()
         finally:
             upstream.close()
+        proxy.record_answer(self.command, self.path, response.status)
         self.send_response(response.status)
         self.send_header("Connection", "close")
         for name, value in response.getheaders():
@@ -189,7 +191,8 @@ class FaultProxy:
     next ``fail(n, ...)`` matching requests with an error status itself.
 
     ``requests`` records ``(method, path, status or None)`` of every request,
-    ``headers`` ``(method, path, {lower-case name: value})``.
+    ``headers`` ``(method, path, {lower-case name: value})``, ``answers``
+    ``(method, path, status)`` with the status the client got.
 
     ``delay`` injects latency: every request waits that many seconds (a
     number), or, given a mapping of HTTP methods to seconds, the seconds of
@@ -201,6 +204,7 @@ class FaultProxy:
         self.upstream_port = int(upstream_url.rsplit(":", 1)[1])
         self.requests: list[tuple[str, str, int | None]] = []
         self.headers: list[tuple[str, str, dict[str, str]]] = []
+        self.answers: list[tuple[str, str, int]] = []
         self._failures = 0
         self._status = 503
         self._method: str | None = None
@@ -250,6 +254,10 @@ class FaultProxy:
     def record_headers(self, method: str, path: str, headers: Iterable[tuple[str, str]]) -> None:
         with self._lock:
             self.headers.append((method, path, {k.lower(): v for k, v in headers}))
+
+    def record_answer(self, method: str, path: str, status: int) -> None:
+        with self._lock:
+            self.answers.append((method, path, status))
 
     def count(self, method: str) -> int:
         return sum(1 for m, _, _ in self.requests if m == method)
