@@ -6,7 +6,8 @@
 ``s3://bucket/prefix?region=eu-west-1&endpoint_url=...&public_base_url=...``
     an :class:`~imageattach.stores.s3.S3Store`; every keyword option of
     :class:`~imageattach.stores.s3.S3Store` that is a string, number or flag
-    can be given in the query.  Credentials come from the standard chain.
+    can be given in the query (``resize_lock=redis%3A//host%3A6379/0``, the
+    URL quoted).  Credentials come from the standard chain.
 ``package.module:attribute``
     a :class:`~imageattach.store.Store` instance, or a callable taking no
     arguments that returns one (a factory in the application's config).
@@ -55,6 +56,11 @@ S3_OPTIONS: dict[str, Callable[[str], Any]] = {
     "presigned": _flag,
     "presigned_expires": int,
     "multipart_threshold": int,
+    "resize_lock": str,
+    "resize_lock_ttl": float,
+    "resize_lock_prefix": str,
+    "resize_lock_fallback": str,
+    "conditional_writes": _flag,
 }
 
 

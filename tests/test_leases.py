@@ -23,11 +23,13 @@ from images import jpeg
 from originals import KEY, Original
 from processes import stop_group
 
+from imageattach.adapters.settings import store_from_settings
 from imageattach.exceptions import ConfigurationError, StoreUnavailableError
 from imageattach.leases import RedisLeases, resize_leases
 from imageattach.middleware.miss import FILE_READY, MissResponse
 from imageattach.stores.fs import HttpExposedFileSystemStore
 from imageattach.stores.s3 import S3Store
+from imageattach.storespec import parse_store
 
 TESTS = Path(__file__).resolve().parent
 
@@ -319,3 +321,50 @@ def test_resize_lock_and_resize_lock_dir(tmp_path: Path) -> None:
 
 def test_no_resize_lock() -> None:
     assert resize_leases(None, where="fs:/x") is None
+
+
+def test_from_a_store_spec(redis_url: str) -> None:
+    from urllib.parse import quote
+
+    store = parse_store(
+        f"s3://bucket/media?region=us-east-1&resize_lock={quote(redis_url, safe='')}"
+        "&resize_lock_ttl=5&resize_lock_fallback=refuse&conditional_writes=false"
+    )
+    assert isinstance(store, S3Store)
+    assert store.resize_lock is not None
+    assert (store.resize_lock.ttl, store.resize_lock.fallback) == (5.0, "refuse")
+    assert store.resize_lock.key("k") == "imageattach:s3:bucket/media:resize:k"
+    assert not store.conditional_writes
+    with pytest.raises(ConfigurationError, match="resize_lock must be a redis://"):
+        parse_store("s3://bucket?resize_lock=localhost")
+
+
+def test_from_framework_settings(redis_url: str, tmp_path: Path) -> None:
+    def key(name: str) -> str:
+        return f"imageattach.{name}"
+
+    store = store_from_settings(
+        {
+            "imageattach.store_path": str(tmp_path),
+            "imageattach.resize_lock": redis_url,
+            "imageattach.resize_lock_ttl": "5",
+            "imageattach.resize_lock_prefix": "site",
+        },
+        key=key,
+    )
+    assert store.resize_lock is not None
+    assert (store.resize_lock.ttl, store.resize_lock.key("k")) == (5.0, "site:resize:k")
+    with pytest.raises(ConfigurationError, match=r"imageattach.resize_lock_ttl must be"):
+        store_from_settings(
+            {"imageattach.store_path": str(tmp_path), "imageattach.resize_lock_ttl": "soon"},
+            key=key,
+        )
+    with pytest.raises(ConfigurationError, match="resize_lock_fallback must be"):
+        store_from_settings(
+            {
+                "imageattach.store_path": str(tmp_path),
+                "imageattach.resize_lock": redis_url,
+                "imageattach.resize_lock_fallback": "never",
+            },
+            key=key,
+        )

@@ -46,6 +46,13 @@ SETTINGS: dict[str, str] = {
         '{"avatar": {"width": 96, "height": 96, "fit": "cover"}}'
     ),
     "presets_only": "true: serve preset URLs unsigned and refuse every other size",
+    "resize_lock": (
+        "redis://host:6379/0 (or a redis.Redis client): servers sharing the "
+        "directory make each thumbnail once, under a Redis lease (docs/scaling.md)"
+    ),
+    "resize_lock_ttl": "seconds a crashed server's lease lasts (default: 30)",
+    "resize_lock_prefix": "the start of the lease keys (default: from the directory)",
+    "resize_lock_fallback": "while Redis is down: local (default, logged) or refuse (503)",
 }
 
 #: The other serving options (:class:`~imageattach.middleware.options.ServeOptions`
@@ -105,6 +112,16 @@ def _text(value: object, *, name: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ConfigurationError(f"{name} must be a non-empty string, not {value!r}")
     return value.strip()
+
+
+def _seconds(value: object, *, name: str) -> object:
+    """A number, or its text (the store checks the number itself)."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            raise ConfigurationError(f"{name} must be a number of seconds, not {value!r}") from None
+    return value
 
 
 def store_from_settings(
@@ -176,6 +193,16 @@ def store_from_settings(
         options["presets"] = parse_presets(get("presets"), name=key("presets"))
     if get("presets_only") is not None:
         options["presets_only"] = parse_bool(get("presets_only"), name=key("presets_only"))
+    if get("resize_lock") is not None:
+        lock = get("resize_lock")
+        options["resize_lock"] = (
+            _text(lock, name=key("resize_lock")) if isinstance(lock, str) else lock
+        )
+    if get("resize_lock_ttl") is not None:
+        options["resize_lock_ttl"] = _seconds(get("resize_lock_ttl"), name=key("resize_lock_ttl"))
+    for name in ("resize_lock_prefix", "resize_lock_fallback"):
+        if get(name) is not None:
+            options[name] = _text(get(name), name=key(name))
     for name in SERVING_SETTINGS:
         value = get(name)
         if value is None:
