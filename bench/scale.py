@@ -43,7 +43,15 @@ from imageattach.stores.s3 import S3Store
 from . import loadclient, procs, s3count
 from .photos import photo, size_of
 from .scale_report import Outcome, ServerUse, check, report
-from .scale_setup import KINDS, LockSettings, Thumbnail, World, forget, thumbnails
+from .scale_setup import (
+    KINDS,
+    LockSettings,
+    Thumbnail,
+    World,
+    forget,
+    generations,
+    thumbnails,
+)
 from .trees import PeakRss
 
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -181,10 +189,12 @@ def run_setup(
                 at_start = memory.sample()
                 problems = _warm_up(servers, warm_paths)
                 before = memory.sample()
+                made = {server.name: generations(server) for server in servers}
                 run = loadclient.run(
                     requests, concurrency=options.concurrency, time_limit=options.time_limit
                 )
                 after = memory.sample()
+                made = {server.name: generations(server) - made[server.name] for server in servers}
     finally:
         if lock.redis_url:
             forget(lock.redis_url, lock.prefix)
@@ -192,6 +202,7 @@ def run_setup(
     use = {
         label: ServerUse(
             answered[label],
+            made[label],
             after[label].cpu_seconds - before[label].cpu_seconds,
             at_start[label].rss,
             memory.peak[label],

@@ -23,6 +23,8 @@ class ServerUse:
     """One server's share of a setup's run."""
 
     requests: int
+    #: Thumbnails it made (its log's count).
+    generations: int
     cpu_seconds: float
     start_rss: int
     peak_rss: int
@@ -104,6 +106,9 @@ def check(
     for answer in run.answers:
         if answer.status == 302 and answer.location:
             locations[answer.request.url].add(answer.location)
+    made = sum(use.generations for use in servers.values())
+    if made != len(wanted):
+        problems.append(f"the servers logged {made} generations for {len(wanted)} URLs")
     put_counts = []
     for index, thumbnail in enumerate(wanted):
         if len(locations[index]) != 1:
@@ -172,6 +177,7 @@ def report(outcomes: Sequence[Outcome], heading: str) -> str:
             outcome.title,
             name,
             str(use.requests),
+            str(use.generations),
             f"{use.cpu_seconds:.2f} s",
             _mib(use.start_rss),
             _mib(use.peak_rss),
@@ -180,7 +186,12 @@ def report(outcomes: Sequence[Outcome], heading: str) -> str:
         for name, use in outcome.servers.items()
     ]
     lines = [heading, "", table(header, rows), ""]
-    lines += [table(["setup", "server", "requests", "CPU", "RSS at start", "RSS peak"], per_server)]
+    lines += [
+        table(
+            ["setup", "server", "requests", "generated", "CPU", "RSS at start", "RSS peak"],
+            per_server,
+        )
+    ]
     if len(outcomes) == 2:
         lines += ["", ratios(*outcomes)]
     for outcome in outcomes:

@@ -39,6 +39,8 @@ FAKE_AWS = {
     "AWS_EC2_METADATA_DISABLED": "true",
 }
 KINDS = ("gunicorn", "uvicorn", "granian")
+#: In each server's directory: a line per thumbnail it generated.
+GENERATIONS_LOG = "generations.log"
 _APP = "bench.apps.scale_app"
 
 
@@ -182,14 +184,24 @@ class World:
                 "BENCH_SCALE_LOCK_PREFIX": lock.prefix,
                 "BENCH_SCALE_LOCK_DIR": str(directory / "locks"),
                 "BENCH_SCALE_QUEUE": str(lock.queue),
+                "BENCH_SCALE_LOG": str(directory / GENERATIONS_LOG),
                 "TMPDIR": str(directory),
             }
             port = procs.free_port()
-            log = self.directory / store.bucket / f"{label}.log"
+            log = directory / "server.log"
             servers.append(
                 procs.Server(label, command(kind, port), port, log_path=log, env=env, cwd=ROOT)
             )
         return servers
+
+
+def generations(server: procs.Server) -> int:
+    """How many thumbnails ``server`` has generated so far (its log's lines)."""
+    try:
+        with open(server.log_path.parent / GENERATIONS_LOG, "rb") as log:
+            return sum(1 for _ in log)
+    except FileNotFoundError:
+        return 0
 
 
 @dataclass(frozen=True)

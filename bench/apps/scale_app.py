@@ -6,6 +6,7 @@ that :mod:`bench.scale` gives each server (:data:`VARIABLES`).
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
@@ -24,6 +25,7 @@ VARIABLES = {
     "BENCH_SCALE_LOCK_PREFIX": "the Redis key prefix of the run (its namespace)",
     "BENCH_SCALE_LOCK_DIR": "this server's own resize_lock_dir",
     "BENCH_SCALE_QUEUE": "resize_queue",
+    "BENCH_SCALE_LOG": "the file this server's generations are logged to, one line each",
 }
 
 
@@ -34,8 +36,18 @@ def _setting(name: str) -> str:
         raise RuntimeError(f"{name} must be set: {VARIABLES[name]}") from None
 
 
+def _log_generations() -> None:
+    handler = logging.FileHandler(_setting("BENCH_SCALE_LOG"))
+    handler.setFormatter(logging.Formatter("%(process)d %(message)s"))
+    handler.addFilter(lambda record: record.getMessage().startswith("generated "))
+    logger = logging.getLogger("imageattach.ondemand")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
 def store() -> S3Store:
-    """The store of this server."""
+    """The store of this server, its generations logged."""
+    _log_generations()
     options: dict[str, Any] = {}
     if lock := os.environ.get("BENCH_SCALE_LOCK"):
         options["resize_lock"] = lock

@@ -1,7 +1,8 @@
-"""``python -m bench scale`` end to end in a tiny configuration (real moto,
-Redis, gunicorn, uvicorn and granian): every request answered, every
-thumbnail PUT once; and the same servers without the shared Redis lease
-are caught generating a URL more than once.  Its numbers are not checked."""
+"""``python -m bench scale`` (docs/benchmarks.md, "Scale-out") end to end in
+a tiny configuration (real moto, Redis, gunicorn, uvicorn and granian):
+every request answered, every thumbnail generated and PUT once; and the
+same servers without the shared Redis lease are caught generating a URL
+more than once.  Its numbers are not checked."""
 
 from __future__ import annotations
 
@@ -60,6 +61,7 @@ def test_three_servers_and_one_generate_each_thumbnail_once(
         assert setup["problems"] == [], setup["problems"]
         assert (setup["requests"], setup["failed"]) == (16, 0)
         assert setup["puts_per_url"] == [1, 1, 1, 1]
+        assert sum(use["generations"] for use in setup["servers"].values()) == 4
     assert set(many["servers"]) == {"gunicorn", "uvicorn", "granian"}
     for use in [*many["servers"].values(), *one["servers"].values()]:
         assert use["requests"] > 0
@@ -78,6 +80,7 @@ def test_servers_without_the_shared_lease_are_caught_generating_twice(tmp_path: 
     [setup] = results["setups"]
     assert setup["failed"] == 0
     assert max(setup["puts_per_url"]) > 1
+    assert sum(use["generations"] for use in setup["servers"].values()) > 4
     assert any("not once" in problem for problem in setup["problems"])
     assert "!!! 3 servers:" in output
     assert "PUTs per URL" in output and "(!)" in output
