@@ -181,16 +181,19 @@ class RedisLeases:
         deadline = time.monotonic() + timeout
         key = self.key(name)
         token = secrets.token_hex(16)
+        failure: redis.RedisError | None = None
         try:
             client, renew, release = self._connection.get()
             _acquire(client, key, token, round(self.ttl * 1000), deadline)
         except redis.RedisError as error:
+            failure = error
+        if failure is not None:
             if self.fallback == "refuse":
                 raise StoreUnavailableError(
                     f"Redis at {self._connection.where} is unreachable for the lease of "
-                    f"{name}: {error}"
-                ) from error
-            self._connection.warn_down(name, error, "falling back to a local lock")
+                    f"{name}: {failure}"
+                ) from failure
+            self._connection.warn_down(name, failure, "falling back to a local lock")
             with self.local.hold(name, timeout=max(0.0, deadline - time.monotonic())):
                 yield
             return

@@ -368,3 +368,21 @@ def test_from_framework_settings(redis_url: str, tmp_path: Path) -> None:
             },
             key=key,
         )
+
+
+def test_without_redis_py(tmp_path: Path) -> None:
+    script = f"""
+import sys
+sys.modules["redis"] = None  # as if the redis extra were not installed
+from imageattach.exceptions import ConfigurationError
+from imageattach.stores.fs import HttpExposedFileSystemStore
+HttpExposedFileSystemStore({str(tmp_path)!r}, secret_key="k" * 16)
+try:
+    HttpExposedFileSystemStore({str(tmp_path)!r}, resize_lock="redis://127.0.0.1:6379/0")
+except ConfigurationError as error:
+    print(error)
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert result.stdout == "resize_lock needs redis-py: pip install 'imageattach[redis]'\n"
