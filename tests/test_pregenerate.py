@@ -10,11 +10,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from celeryapp import PRESETS, CountingStore
+from celeryapp import PRESETS, SECRET_KEY, CountingStore
 from images import corrupt_jpeg, jpeg
 from pregen_models import Base, User, UserPicture
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
+from stores.s3server import MotoServer
 
 from imageattach import tracking
 from imageattach.context import store_context
@@ -291,3 +292,25 @@ def test_an_unavailable_store_stops_the_original_for_a_retry(
     assert first.generated == [] and len(first.busy) == 5 and first.failed == []
     second = pregenerate(store, original)
     assert sorted(second.generated) == sorted(first.busy)
+
+
+def test_an_s3_store_gets_its_presets(session: Session, moto_server: MotoServer) -> None:
+    from stores.s3server import s3_options
+
+    from imageattach.stores.s3 import S3Store
+
+    bucket = moto_server.new_bucket()
+    store = S3Store(bucket, **s3_options(moto_server.url, resize_secret_key=SECRET_KEY,
+                                         presets=PRESETS))  # fmt: skip
+    with store_context(store):
+        user = User(id=1)
+        session.add(user)
+        user.picture.from_blob(jpeg(80, 60))
+        session.commit()
+        original = Original.of(user.picture.require_original())
+    made = pregenerate(store, original)
+    assert len(made.generated) == 5 and made.failed == made.busy == []
+    listed = moto_server.client().list_objects_v2(Bucket=bucket)  # type: ignore[attr-defined]
+    keys = {entry["Key"] for entry in listed["Contents"]}
+    assert set(made.generated) <= keys
+    assert pregenerate(store, original).existing == made.generated
