@@ -358,3 +358,9 @@ def test_an_unavailable_store_is_retried_with_backoff_up_to_a_maximum(
         assert sorted(line.split()[1] for line in setup.generations()) == sorted(paths)
     else:
         assert "gave up pre-generating" in text and setup.generations() == []
+
+
+def test_register_without_celery_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "celery", None)  # as if not installed
+    with pytest.raises(ImportError, match=r"imageattach\[celery\]"):
+        tasks.register(object(), store=CountingStore)  # type: ignore[arg-type]
