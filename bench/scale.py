@@ -91,7 +91,7 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add = parser.add_argument
-    add("--urls", type=_positive, default=48, help="distinct cold URLs (default 48)")
+    add("--urls", type=_positive, default=96, help="distinct cold URLs (default 96)")
     add("--concurrency", type=_positive, default=48, help="requests in flight (default 48)")
     add("--repeat", type=_positive, default=4, help="requests per URL (default 4)")
     add(

@@ -123,6 +123,9 @@ def check(
             seen = ", ".join(f"{n} x {status}" for status, n in sorted(statuses.items()))
             problems.append(f"URL {index}: {key} PUT {statuses.total()} times ({seen}), not once")
         problems += _check_object(store, key, thumbnail)
+    wrong = sum(1 for count in put_counts if count != 1)
+    if wrong:
+        problems.insert(0, f"{wrong} of {len(wanted)} URLs were not PUT exactly once")
     return Outcome(title, run, put_counts, servers, problems)
 
 
