@@ -150,7 +150,7 @@ def test_an_interrupted_run_is_resumed(database: Database) -> None:
     )
     try:
         wait_for(lambda: database.generations(), "a first file")
-        process.send_signal(signal.SIGINT)
+        os.killpg(process.pid, signal.SIGINT)  # as Ctrl-C in a terminal: the whole group
         stdout, stderr = process.communicate(timeout=60)
     finally:
         if process.poll() is None:

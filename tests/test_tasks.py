@@ -217,9 +217,10 @@ def test_rollbacks_enqueue_nothing_commits_enqueue_once(
 def test_without_register_nothing_is_enqueued(app: Any, setup: Setup, session: Session) -> None:
     declare(app, setup)
     tasks.unregister()
-    upload(session, setup.store(), 1, jpeg(80, 60))
-    time.sleep(0.5)  # a message sent would be counted by now
-    assert waiting(setup) == 0
+    original = upload(session, setup.store(), 1, jpeg(80, 60))
+    tasks.enqueue(app, original)  # a marker: anything the commit sent is counted before it
+    wait_for(lambda: waiting(setup) >= 1, "the marker")
+    assert waiting(setup) == 1
 
 
 def test_the_broker_down_is_logged_not_raised(
