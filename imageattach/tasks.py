@@ -215,6 +215,9 @@ def _run(task: Task, store: Store, message: object) -> dict[str, int]:
     key = image_key(store, original)
     try:
         report = pregenerate(store, original)
+    except ConfigurationError as error:  # a size names a preset the store lacks
+        logger.error("cannot pre-generate %s: %s", key, error, extra={"image_key": key})
+        return {}
     except StoreUnavailableError as error:
         if task.request.retries >= (task.max_retries or 0):
             logger.error("gave up pre-generating %s after %d retries: %s", key,

@@ -28,3 +28,22 @@ class UserPicture(Base, Image):
     user_id: Mapped[int] = mapped_column(ForeignKey(User.id), primary_key=True)
     user: Mapped[User] = relationship(back_populates="picture")
     focal_point: Mapped[str | None] = mapped_column(String(32))
+
+
+class BannerBase(DeclarativeBase):
+    """Models whose attachment names a preset the tests' store lacks."""
+
+
+class Page(BannerBase):
+    __tablename__ = "pg_page"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    banner: Mapped[SingleImageSet[PageBanner]] = image_attachment(
+        "PageBanner", pregenerate=[{"preset": "banner"}]
+    )
+
+
+class PageBanner(BannerBase, Image):
+    __tablename__ = "pg_page_banner"
+
+    page_id: Mapped[int] = mapped_column(ForeignKey(Page.id), primary_key=True)

@@ -207,6 +207,13 @@ def test_configuration_errors(database: Database, extra: tuple[str, ...], error:
     assert database.generations() == []
 
 
+def test_a_size_naming_an_unknown_preset_stops_before_any_work(database: Database) -> None:
+    result = pregenerate(database, "--models", "pregen_models:BannerBase")
+    assert result.returncode == EXIT_USAGE
+    assert "names the preset 'banner', which" in result.stderr
+    assert "declared: square, thumb" in result.stderr
+
+
 @pytest.mark.e2e
 def test_enqueue_to_a_real_worker(
     database: Database, amqp_url: str, service_namespace: str
