@@ -365,3 +365,24 @@ def test_register_without_celery_names_the_extra(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setitem(sys.modules, "celery", None)  # as if not installed
     with pytest.raises(ImportError, match=r"imageattach\[celery\]"):
         tasks.register(object(), store=CountingStore)  # type: ignore[arg-type]
+
+
+def test_the_task_logs_what_it_cannot_make_with_the_image_key(
+    setup: Setup, caplog: pytest.LogCaptureFixture
+) -> None:
+    from celery import Celery
+
+    store = setup.store()
+    previous = tracking.set_commit_hook(None)
+    try:
+        task = tasks.register(Celery("direct"), store=store)
+    finally:
+        tracking.set_commit_hook(previous)
+    original = Original("thing", 1, 80, 60, "image/jpeg", sizes=({"preset": "banner"},))
+    with caplog.at_level("ERROR", "imageattach.tasks"):
+        assert task.run(original.to_message()) == {}
+        assert task.run({"object_type": 3}) == {}  # malformed: dropped, logged
+    key = store.key_path("thing", 1, 80, 60, "image/jpeg")
+    assert [getattr(r, "image_key", None) for r in caplog.records] == [key, None]
+    assert "preset 'banner'" in caplog.records[0].getMessage()
+    assert "malformed" in caplog.records[1].getMessage()
