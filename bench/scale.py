@@ -136,8 +136,27 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     options = parser.parse_args(argv)
     if options.lock == "redis" and "resize_lock" not in S3Store.__init__.__code__.co_varnames:
         parser.error("this imageattach's S3Store has no resize_lock option: use --lock dir")
+    if options.lock == "redis" and (error := _redis_error(options.redis)):
+        parser.error(f"--redis: no Redis at {options.redis} ({error}); start it or use --lock dir")
     options.single = options.single or options.servers[0]
     return options
+
+
+def _redis_error(url: str) -> str | None:
+    """Why Redis at ``url`` does not answer a PING; ``None`` if it does."""
+    try:
+        import redis
+    except ImportError:
+        return "redis-py is not installed: pip install -e '.[redis]'"
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as error:
+        return str(error)
+    finally:
+        client.close()
+    return None
 
 
 def _labels(kinds: Sequence[str]) -> list[str]:

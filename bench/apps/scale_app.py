@@ -51,6 +51,8 @@ def store() -> S3Store:
     options: dict[str, Any] = {}
     if lock := os.environ.get("BENCH_SCALE_LOCK"):
         options["resize_lock"] = lock
+        # A Redis outage shows as 503s, not as a run on local locks.
+        options["resize_lock_fallback"] = "refuse"
         if prefix := os.environ.get("BENCH_SCALE_LOCK_PREFIX"):
             options["resize_lock_prefix"] = prefix
     else:

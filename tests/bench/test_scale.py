@@ -90,6 +90,7 @@ def test_servers_without_the_shared_lease_are_caught_generating_twice(tmp_path: 
     ("argv", "named"),
     [
         (["--redis", "redis://192.0.2.1:6379/0"], "--redis"),
+        (["--redis", "redis://127.0.0.1:1/0"], "--redis: no Redis at redis://127.0.0.1:1/0"),
         (["--servers", "gunicorn,nginx"], "--servers"),
         (["--urls", "0"], "--urls"),
         (["--megapixels", "0"], "--megapixels"),
