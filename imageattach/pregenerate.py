@@ -29,11 +29,7 @@ import weakref
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .exceptions import (
-    ArgumentError,
-    ConfigurationError,
-    ImageError,
-)
+from .exceptions import ArgumentError, ConfigurationError, ImageError, StoreUnavailableError
 from .validation import unknown_names
 from .variants import AUTO, resolve
 
@@ -196,7 +192,7 @@ class Original:
                 width=_typed(message["width"], int),
                 height=_typed(message["height"], int),
                 mimetype=_typed(message["mimetype"], str),
-                focal=None if focal is None else (float(focal[0]), float(focal[1])),
+                focal=None if focal is None else _point(focal),
                 sizes=check_sizes(message.get("sizes") or ()),
             )
         except (KeyError, TypeError, ValueError, IndexError) as error:
@@ -223,6 +219,13 @@ def image_key(store: Store, original: Original) -> str:
         return "/".join(map(str, key))
     path: str = key_path(*key)
     return path
+
+
+def _point(value: Any) -> tuple[float, float]:
+    x, y = (float(v) for v in value)
+    if not (0 <= x <= 1 and 0 <= y <= 1):  # also false for nan
+        raise ValueError(f"a focal point is two numbers in [0, 1], not {value!r:.50}")
+    return x, y
 
 
 def _typed(value: object, kind: type[Any]) -> Any:
@@ -299,12 +302,14 @@ def pregenerate(store: Store, original: Original, *, dry_run: bool = False) -> R
     """Make the files of :func:`requests_for` that ``store`` lacks, one after
     the other in this thread.  Failures are in the report (and logged with
     ``extra={"image_key": path}``), never raised, but for configuration
-    errors.
+    errors; an unavailable store or busy workers stop at the first file
+    (:attr:`Report.busy`).
 
     :raises ConfigurationError: a size names a preset the store does not have.
     """
     from .middleware.miss import MissResponse
 
+    unavailable = MissResponse(503)
     report = Report()
     resizer: Any = getattr(store, "resizer", None)
     planned = requests_for(store, original)
@@ -315,18 +320,22 @@ def pregenerate(store: Store, original: Original, *, dry_run: bool = False) -> R
             report.failed.append((path, reason))
             logger.error("cannot pre-generate %s: %s", path, reason, extra={"image_key": path})
             continue
-        if _exists(store, request):
+        try:
+            exists = _exists(store, request)
+        except StoreUnavailableError:
+            exists = None
+        if exists:
             report.existing.append(path)
             continue
         if dry_run:
-            report.generated.append(path)
+            (report.generated if exists is False else report.busy).append(path)
             continue
-        outcome = resizer.generate(request)
+        outcome = unavailable if exists is None else resizer.generate(request)
         if not isinstance(outcome, MissResponse):
             report.generated.append(path)
         elif outcome.status == 503:
             # The rest would most likely wait (or time out) the same way.
-            report.busy.extend(request.path for _, request in planned[index:])
+            report.busy.extend(later.path for _, later in planned[index:])
             break
         elif outcome.status == 404:
             report.gone = True

@@ -8,6 +8,7 @@ import logging
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from celeryapp import PRESETS, SECRET_KEY, CountingStore
@@ -20,7 +21,7 @@ from stores.s3server import MotoServer
 from imageattach import tracking
 from imageattach.context import store_context
 from imageattach.entity import image_attachment
-from imageattach.exceptions import ArgumentError, ConfigurationError
+from imageattach.exceptions import ArgumentError, ConfigurationError, StoreUnavailableError
 from imageattach.pregenerate import (
     Original,
     check_sizes,
@@ -195,6 +196,14 @@ def test_the_message_is_small_json_and_round_trips(session: Session, store: Coun
             "width": 1,
             "height": 1,
             "mimetype": "image/png",
+            "focal": [2, 0],
+        },
+        {
+            "object_type": "x",
+            "object_id": 1,
+            "width": 1,
+            "height": 1,
+            "mimetype": "image/png",
             "sizes": [{"size": 3}],
         },
     ],
@@ -314,3 +323,29 @@ def test_an_s3_store_gets_its_presets(session: Session, moto_server: MotoServer)
     keys = {entry["Key"] for entry in listed["Contents"]}
     assert set(made.generated) <= keys
     assert pregenerate(store, original).existing == made.generated
+
+
+class UnreachableOnce(CountingStore):
+    """Its first existence check fails as an S3 store's does in an outage."""
+
+    failed = False
+
+    def exists(self, *key: Any) -> bool | None:
+        if not self.failed:
+            self.failed = True
+            raise StoreUnavailableError("the store cannot be reached")
+        return super().exists(*key)
+
+
+def test_a_failing_existence_check_is_busy_not_raised(session: Session, tmp_path: Path) -> None:
+    store = UnreachableOnce(tmp_path / "images")
+    with store_context(store):
+        user = User(id=1)
+        session.add(user)
+        user.picture.from_blob(jpeg(80, 60))
+        session.commit()
+        original = Original.of(user.picture.require_original())
+    store.failed = False
+    first = pregenerate(store, original)
+    assert first.generated == [] and len(first.busy) == 5
+    assert len(pregenerate(store, original).generated) == 5
