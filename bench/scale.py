@@ -55,6 +55,9 @@ from .scale_setup import (
 from .trees import PeakRss
 
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
+#: The measured thumbnails' widths: this, then ``STEP`` px more each round
+#: over the originals (all distinct, so every URL is cold).
+FIRST_WIDTH, STEP = 160, 32
 
 
 def _loopback_url(value: str) -> str:
@@ -138,6 +141,17 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
         parser.error("this imageattach's S3Store has no resize_lock option: use --lock dir")
     if options.lock == "redis" and (error := _redis_error(options.redis)):
         parser.error(f"--redis: no Redis at {options.redis} ({error}); start it or use --lock dir")
+    originals = min(options.originals, options.urls)
+    widest = FIRST_WIDTH + STEP * ((options.urls - 1) // originals)
+    narrowest = min(
+        size_of(options.megapixels[n % len(options.megapixels)])[0] for n in range(originals)
+    )
+    if widest > narrowest:
+        parser.error(
+            f"--urls {options.urls} over {originals} originals needs thumbnails {widest} px"
+            f" wide, wider than the narrowest original ({narrowest} px): raise --megapixels"
+            " or --originals"
+        )
     options.single = options.single or options.servers[0]
     return options
 
@@ -228,9 +242,8 @@ def run_setup(
         )
         for label in labels
     }
-    outcome = check(title, run, wanted, store, s3count.counts(world.proxy_port), use)
-    outcome.problems[:0] = problems
-    return outcome
+    counted = s3count.counts(world.proxy_port)
+    return check(title, run, wanted, store, counted, use, earlier=problems)
 
 
 def _warm_up(servers: Sequence[procs.Server], paths: Sequence[str]) -> list[str]:
@@ -251,10 +264,6 @@ def _warm_up(servers: Sequence[procs.Server], paths: Sequence[str]) -> list[str]
 
 def main(argv: list[str]) -> int:
     options = parse(argv)
-    photos = [
-        photo(*size_of(options.megapixels[n % len(options.megapixels)]))
-        for n in range(min(options.originals, options.urls))
-    ]
     setups = [(f"{len(options.servers)} servers", options.servers)]
     if not options.no_single:
         setups.append((f"1 server ({options.single})", [options.single]))
@@ -268,8 +277,12 @@ def main(argv: list[str]) -> int:
         procs.machine_lock(),
         tempfile.TemporaryDirectory(prefix="imageattach-bench-scale-") as tmp,
     ):
+        photos = [
+            photo(*size_of(options.megapixels[n % len(options.megapixels)]))
+            for n in range(min(options.originals, options.urls))
+        ]
         world = World(Path(tmp), photos)
-        wanted = thumbnails(world.sizes, options.urls, first_width=160, step=32)
+        wanted = thumbnails(world.sizes, options.urls, first_width=FIRST_WIDTH, step=STEP)
         with world.running():
             for title, kinds in setups:
                 outcomes.append(run_setup(title, kinds, world, wanted, options))

@@ -88,10 +88,13 @@ def check(
     store: S3Store,
     counted: Sequence[tuple[str, str, int, int]],
     servers: dict[str, ServerUse],
+    *,
+    earlier: Sequence[str] = (),
 ) -> Outcome:
     """Check ``run``: every answer a redirect, one target per URL, and each
-    target PUT once (per the proxy's ``counted``) and stored at its size."""
-    problems: list[str] = []
+    target PUT once (per the proxy's ``counted``) and stored at its size;
+    ``earlier`` are problems found before the run (in the warm-up)."""
+    problems = list(earlier)
     failures = Counter(
         f"{answer.status or answer.error} from {answer.request.server}"
         for answer in run.answers
@@ -125,7 +128,7 @@ def check(
         problems += _check_object(store, key, thumbnail)
     wrong = sum(1 for count in put_counts if count != 1)
     if wrong:
-        problems.insert(0, f"{wrong} of {len(wanted)} URLs were not PUT exactly once")
+        problems.insert(len(earlier), f"{wrong} of {len(wanted)} URLs were not PUT exactly once")
     return Outcome(title, run, put_counts, servers, problems)
 
 

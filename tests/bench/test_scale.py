@@ -95,6 +95,7 @@ def test_servers_without_the_shared_lease_are_caught_generating_twice(tmp_path: 
         (["--urls", "0"], "--urls"),
         (["--megapixels", "0"], "--megapixels"),
         (["--single", "waitress"], "--single"),
+        (["--megapixels", "0.02", "--urls", "16", "--lock", "dir"], "--urls 16 over 4 originals"),
     ],
 )
 def test_bad_options_are_refused_naming_the_option(
