@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from test_tasks import Setup, wait_for, worker
 
 from imageattach import tracking
-from imageattach.cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from imageattach.cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, main
 from imageattach.context import store_context
 from imageattach.pregenerate import Original, requests_for
 
@@ -105,6 +105,18 @@ def summary(result: subprocess.CompletedProcess[str]) -> str:
     lines = result.stdout.strip().splitlines()
     assert lines, result.stderr
     return lines[-1]
+
+
+def test_help(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["pregenerate", "--help"])
+    assert exited.value.code == 0
+    out = capsys.readouterr().out
+    for text in ("--store STORE", "--dry-run", "--enqueue", "--celery MODULE:APP", "--jobs N",
+                 "130  interrupted", ":attribute"):  # fmt: skip
+        assert text in out
+    main_help = subprocess.run([str(SCRIPT), "--help"], capture_output=True, text=True).stdout
+    assert "pregenerate" in main_help
 
 
 def test_dry_run_lists_and_writes_nothing(database: Database) -> None:

@@ -252,7 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
         f"{_LOG_INTERVAL:g} s (the default without a terminal), or nothing",
     )
     migrate.set_defaults(run=run_migrate)
-    add_pregenerate(commands, f"{STORE_SPEC_HELP}\n{EXIT_STATUS_HELP}", _at_least_one)
+    add_pregenerate(commands, STORE_SPEC_HELP, _at_least_one)
     return parser
 
 

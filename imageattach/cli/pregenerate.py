@@ -29,6 +29,18 @@ from .progress import Progress, Tally
 
 _POLL = 0.2  # seconds between checks for a stop request while originals are made
 
+#: The statuses of :mod:`.exitstatus`, as they apply here.
+EXIT_STATUS_HELP = """\
+exit status:
+  0    every original has its files (or would have, with --dry-run), or was
+       enqueued (--enqueue)
+  1    some files failed (listed on stderr); run again to retry them
+  2    bad command line or configuration (including a store without an
+       on-demand resizer, or a size naming a preset the store lacks)
+  3    the database could not be read
+  130  interrupted (Ctrl-C, SIGTERM); run again to resume
+"""
+
 
 @dataclass
 class PregenerationTally(Tally):
@@ -272,8 +284,9 @@ def run_pregenerate(args: argparse.Namespace) -> int:
     return status
 
 
-def add_parser(commands: Any, epilog: str, at_least_one: Callable[[str], int]) -> None:
-    """Add the ``pregenerate`` command to the ``imageattach`` parser."""
+def add_parser(commands: Any, store_help: str, at_least_one: Callable[[str], int]) -> None:
+    """Add the ``pregenerate`` command to the ``imageattach`` parser
+    (``store_help``: the store specs' help)."""
     from .progress import _LOG_INTERVAL
 
     parser = commands.add_parser(
@@ -286,7 +299,7 @@ def add_parser(commands: Any, epilog: str, at_least_one: Callable[[str], int]) -
             "(--enqueue --celery MODULE:APP).  What exists is skipped, so an\n"
             "interrupted run is resumed by running it again."
         ),
-        epilog=f"{epilog}\nexample:\n"
+        epilog=f"{store_help}\n{EXIT_STATUS_HELP}\nexample:\n"
         "  imageattach pregenerate --store myapp.stores:images \\\n"
         "      --models myapp.models:Base --database postgresql://localhost/myapp",
         formatter_class=argparse.RawDescriptionHelpFormatter,
