@@ -44,22 +44,7 @@ GENERATION_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30
 
 #: Lock wait buckets (seconds): uncontended waits take microseconds, a wait
 #: for another server's generation as long as that generation.
-LOCK_WAIT_BUCKETS = (
-    0.001,
-    0.005,
-    0.01,
-    0.025,
-    0.05,
-    0.1,
-    0.25,
-    0.5,
-    1.0,
-    2.5,
-    5.0,
-    10.0,
-    30.0,
-    60.0,
-)
+LOCK_WAIT_BUCKETS = (0.001, 0.005, 0.025, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 #: The ``reason`` label of ``imageattach_generations_failed_total``.
 FAILURE_REASONS = ("not_found", "unprocessable", "busy", "store_unavailable", "superseded", "error")

@@ -2,7 +2,8 @@
 tests/metricsapp.py: static hits (200, 304, 206, 404), an on-demand
 generation, a failed one (undecodable original: 422) and a 503 (the one
 pool worker busy) move the counters by exactly what was asked; with
-``PROMETHEUS_MULTIPROC_DIR``, a scrape adds up every gunicorn worker."""
+``PROMETHEUS_MULTIPROC_DIR`` and the ``child_exit`` hook, as docs/metrics.md
+shows, a scrape adds up every gunicorn worker."""
 
 from __future__ import annotations
 
@@ -152,8 +153,16 @@ def test_multiprocess_gunicorn_adds_up_its_workers(tmp_path: Path) -> None:
     multiproc.mkdir()
     port = free_port()
     log = tmp_path / "server.log"
+    config = tmp_path / "gunicorn.conf.py"
+    config.write_text(
+        "from prometheus_client import multiprocess\n\n\n"
+        "def child_exit(server, worker):\n"
+        "    multiprocess.mark_process_dead(worker.pid)\n"
+    )
     command = [
         str(BIN / "gunicorn"),
+        "--config",
+        str(config),
         "--bind",
         f"127.0.0.1:{port}",
         "--workers",
