@@ -99,7 +99,7 @@ def thumbnails(
     for index in range(count):
         number = index % len(sizes)
         width, height = sizes[number]
-        wanted = min(width, first_width + step * (index // len(sizes)))
+        wanted = first_width + step * (index // len(sizes))
         made.append(Thumbnail(number + 1, *thumbnail_size(width, height, width=wanted)))
     return made
 
@@ -164,7 +164,7 @@ class World:
         return f"{parts.path}?{parts.query}"
 
     def servers(
-        self, kinds: Sequence[str], labels: Sequence[str], store: S3Store, lock: LockSettings
+        self, kinds: Sequence[str], labels: Sequence[str], store: S3Store, settings: Settings
     ) -> list[procs.Server]:
         """App servers (not started) of ``store``'s bucket, each with a
         directory of its own (its ``TMPDIR`` and, without Redis, its lock
@@ -180,10 +180,10 @@ class World:
                 "BENCH_SCALE_ENDPOINT": self.proxy_url,
                 "BENCH_SCALE_PUBLIC": f"{self.moto_url}/{store.bucket}",
                 "BENCH_SCALE_SECRET": SECRET,
-                "BENCH_SCALE_LOCK": lock.redis_url or "",
-                "BENCH_SCALE_LOCK_PREFIX": lock.prefix,
+                "BENCH_SCALE_LOCK": settings.redis_url or "",
+                "BENCH_SCALE_LOCK_PREFIX": settings.redis_prefix,
                 "BENCH_SCALE_LOCK_DIR": str(directory / "locks"),
-                "BENCH_SCALE_QUEUE": str(lock.queue),
+                "BENCH_SCALE_QUEUE": str(settings.queue),
                 "BENCH_SCALE_LOG": str(directory / GENERATIONS_LOG),
                 "TMPDIR": str(directory),
             }
@@ -205,13 +205,13 @@ def generations(server: procs.Server) -> int:
 
 
 @dataclass(frozen=True)
-class LockSettings:
-    """How the servers of one setup exclude each other."""
+class Settings:
+    """What the servers of one setup share."""
 
     #: Redis leases at this URL, or ``None``: a lock directory per server.
     redis_url: str | None
     #: The Redis key prefix (the setup's namespace).
-    prefix: str
+    redis_prefix: str
     #: ``resize_queue``: room for every request in flight, so none is shed.
     queue: int
 
