@@ -148,19 +148,48 @@ def test_many_responses_from_many_threads_are_all_counted(
 ) -> None:
     (tmp_path / "a.jpg").write_bytes(b"x" * 300)
     serve = client("wsgi", tmp_path)
-    per_thread = 1500  # more than one thread's share of a fold
+    done = threading.Event()
+    scraped: list[float] = []
 
     def hits() -> None:
-        for _ in range(per_thread):
+        for _ in range(1500):
             assert serve.request("GET", "/static/a.jpg").status == 200
 
+    def scrapes() -> None:  # while the threads count
+        while not done.is_set():
+            scraped.append(
+                value(registry, "imageattach_responses_total", status="200", method="GET")
+            )
+
     threads = [threading.Thread(target=hits) for _ in range(4)]
+    scraper = threading.Thread(target=scrapes)
+    scraper.start()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    done.set()
+    scraper.join()
     assert value(registry, "imageattach_responses_total", status="200", method="GET") == 4 * 1500
     assert value(registry, "imageattach_response_bytes_total") == 4 * 1500 * 300
+    assert scraped == sorted(scraped) and scraped[-1] <= 4 * 1500
+
+
+def test_threads_that_ended_are_folded_into_totals(
+    registry: CollectorRegistry, tmp_path: Path
+) -> None:
+    # E.g. a server that starts a thread per request: what each counted is
+    # kept, its per-thread counts are not.
+    (tmp_path / "a.jpg").write_bytes(b"x" * 10)
+    serve = client("wsgi", tmp_path)
+    for _ in range(50):
+        thread = threading.Thread(target=serve.request, args=("GET", "/static/a.jpg"))
+        thread.start()
+        thread.join()
+    tally = metrics.enable(registry=registry)._tally
+    assert len(tally._threads) <= 1
+    assert value(registry, "imageattach_responses_total", status="200", method="GET") == 50
+    assert value(registry, "imageattach_response_bytes_total") == 500
 
 
 def test_off_until_enabled_and_after_disable(tmp_path: Path) -> None:
