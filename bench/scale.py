@@ -266,17 +266,38 @@ def _warm_up(servers: Sequence[procs.Server], paths: Sequence[str]) -> list[str]
 
 def main(argv: list[str]) -> int:
     options = parse(argv)
+    try:
+        outcomes = run(options)
+    except KeyboardInterrupt as interrupt:
+        print(f"\ninterrupted ({interrupt or 'Ctrl-C'}); every process stopped", file=sys.stderr)
+        return 130
+    print(report(outcomes, heading(options)))
+    if options.json:
+        results = {"heading": heading(options), "setups": [o.as_json() for o in outcomes]}
+        options.json.write_text(json.dumps(results, indent=2))
+    if any(outcome.problems for outcome in outcomes):
+        print("\n!!! the run FAILED its checks (see above)", file=sys.stderr)
+        return 1
+    return 0
+
+
+def heading(options: argparse.Namespace) -> str:
+    """The report's first line: what was run, on how many CPUs."""
+    return (
+        f"{options.urls} cold URLs x {options.repeat} requests, concurrency"
+        f" {options.concurrency}, lock {options.lock}, originals"
+        f" {'/'.join(f'{mp:g}' for mp in options.megapixels)} MP, {os.cpu_count()} CPUs"
+    )
+
+
+def run(options: argparse.Namespace) -> list[Outcome]:
+    """Every setup's outcome; the processes are stopped on the way out."""
     count = len(options.servers)
     setups = [
         (f"{count} servers" if count > 1 else f"1 server ({options.servers[0]})", options.servers)
     ]
     if not options.no_single and options.servers != [options.single]:
         setups.append((f"1 server ({options.single})", [options.single]))
-    heading = (
-        f"{options.urls} cold URLs x {options.repeat} requests, concurrency"
-        f" {options.concurrency}, lock {options.lock}, originals"
-        f" {'/'.join(f'{mp:g}' for mp in options.megapixels)} MP, {os.cpu_count()} CPUs"
-    )
     outcomes: list[Outcome] = []
     with (
         procs.machine_lock(),
@@ -291,14 +312,7 @@ def main(argv: list[str]) -> int:
         with world.running():
             for title, kinds in setups:
                 outcomes.append(run_setup(title, kinds, world, wanted, options))
-    print(report(outcomes, heading))
-    if options.json:
-        results = {"heading": heading, "setups": [outcome.as_json() for outcome in outcomes]}
-        options.json.write_text(json.dumps(results, indent=2))
-    if any(outcome.problems for outcome in outcomes):
-        print("\n!!! the run FAILED its checks (see above)", file=sys.stderr)
-        return 1
-    return 0
+    return outcomes
 
 
 if __name__ == "__main__":
