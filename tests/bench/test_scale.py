@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -178,3 +179,19 @@ def _tree(root: int) -> list[int]:
         found.append(pid)
         pending += [child for child, parent in parents.items() if parent == pid]
     return found
+
+
+def test_the_client_gives_up_at_its_time_limit() -> None:
+    # A server that accepts connections and never answers.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        requests = [loadclient.Request(n, "silent", port, "/") for n in range(3)]
+        started = time.monotonic()
+        run = loadclient.run(requests, concurrency=1, time_limit=1)
+        # A hang guard, not a timing: one request waits out the limit.
+        assert time.monotonic() - started < 30
+    first, *rest = run.answers
+    assert (first.status, first.error) == (0, "TimeoutError: timed out")
+    assert [(a.status, a.error) for a in rest] == [(0, "not sent: time limit reached")] * 2
