@@ -19,6 +19,7 @@ redis-py is imported only when leases are configured (the ``redis`` extra).
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import math
 import os
@@ -154,11 +155,8 @@ class RedisLeases:
     def namespace(self, suffix: str, *, local: NamedLocks | None = None) -> RedisLeases:
         """Leases under ``prefix:suffix`` on the same connection (e.g. the
         stores' object locks beside the generation leases)."""
-        other = object.__new__(RedisLeases)
-        other._connection = self._connection
+        other = copy.copy(self)
         other.prefix = f"{self.prefix}:{suffix}"
-        other.ttl = self.ttl
-        other.fallback = self.fallback
         other.local = LocalLocks() if local is None else local
         return other
 
@@ -239,8 +237,6 @@ class _Renewal(threading.Thread):
         self._ttl = ttl
         self._name = name
         self._stopped = threading.Event()
-        #: Whether another holder took the lease meanwhile.
-        self.lost = False
 
     def run(self) -> None:
         import redis
@@ -253,7 +249,6 @@ class _Renewal(threading.Thread):
                 self._connection.warn_down(self._name, error, "could not renew a lease")
                 continue
             if not kept:
-                self.lost = True
                 logger.warning(
                     "lost the lease %s while holding it (held longer than its TTL "
                     "without renewal); another server may do the same work",
