@@ -217,7 +217,7 @@ def _acquire(client: redis.Redis, key: str, token: str, ttl_ms: int, deadline: f
         left = deadline - time.monotonic()
         if left <= 0:
             raise TimeoutError(f"another server held the lease {key} too long")
-        # Full jitter: waiters that started together do not poll together.
+        # Jitter: waiters that started together do not poll together.
         time.sleep(min(left, random.uniform(delay / 2, delay)))
         delay = min(delay * 2, _MAX_POLL)
 
