@@ -349,3 +349,44 @@ def test_a_failing_existence_check_is_busy_not_raised(session: Session, tmp_path
     first = pregenerate(store, original)
     assert first.generated == [] and len(first.busy) == 5
     assert len(pregenerate(store, original).generated) == 5
+
+
+def test_the_commit_hook_runs_off_the_event_loop_under_async_session(
+    store: CountingStore, tmp_path: Path
+) -> None:
+    import asyncio
+    import threading
+
+    from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+
+    heard: list[tuple[int, int]] = []  # (object_id, thread)
+    hook = tracking.CommitHook(
+        snapshot=Original.of,
+        committed=lambda pairs: heard.extend(
+            (original.object_id, threading.get_ident())  # type: ignore[attr-defined]
+            for _, original in pairs
+        ),
+    )
+
+    async def main() -> int:
+        engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'async.sqlite'}")
+        try:
+            async with engine.begin() as connection:
+                await connection.run_sync(Base.metadata.create_all)
+            async with AsyncSession(engine) as session:
+                with store_context(store):
+                    user = User(id=5)
+                    user.picture.from_blob(jpeg(80, 60))
+                    session.add(user)
+                    await session.commit()
+            return threading.get_ident()
+        finally:
+            await engine.dispose()
+
+    previous = tracking.set_commit_hook(hook)
+    try:
+        loop_thread = asyncio.run(main())
+    finally:
+        tracking.set_commit_hook(previous)
+    assert [object_id for object_id, _ in heard] == [5]
+    assert heard[0][1] != loop_thread
