@@ -228,7 +228,8 @@ class Setup:
 
     ``store`` is ``{"kind": "fs", "root": ..., "latency": {...}}`` or
     ``{"kind": "s3", "bucket": ..., "endpoint": <the proxy>, "direct": <moto>,
-    "lock_dir": <resize_lock_dir or None>}`` (S3 latency is the proxy's).
+    "lock_dir": <resize_lock_dir or None>}`` (S3 latency is the proxy's; or
+    ``"resize_lock"`` and ``"resize_lock_prefix"``: Redis leases instead).
     """
 
     database: str
@@ -262,6 +263,8 @@ def build_store(spec: Mapping[str, Any], *, direct: bool = False) -> Store:
         resize_url_base=HOST,
         resize_prefix=PREFIX,
         resize_lock_dir=spec.get("lock_dir"),
+        resize_lock=spec.get("resize_lock"),
+        resize_lock_prefix=spec.get("resize_lock_prefix"),
         resize_workers=4,
         resize_queue=32,
         aws_access_key_id=S3_ACCESS_KEY,

@@ -20,6 +20,8 @@ Knobs (the defaults keep the module quick; raise them to measure):
 - ``IA_INTEGRITY_REPORT``: a file to append each test's tally to (JSON lines);
 - ``IA_INTEGRITY_S3_LOCK_DIR=0``: S3 stores without a shared
   ``resize_lock_dir`` (the processes then share no lock);
+- ``IA_INTEGRITY_S3_REDIS=redis://127.0.0.1:6379/0``: S3 stores that share
+  leases in that Redis (``resize_lock``) instead of a lock directory;
 - ``IA_INTEGRITY_TRACE=1``: the workers log each operation and each
   filesystem store call, with times (``integrity-workers*/worker-*.log`` in
   pytest's temporary directory).
@@ -66,6 +68,7 @@ ALL_RUNS = os.environ.get("IA_INTEGRITY_ALL") == "1"
 LATENCY = os.environ.get("IA_INTEGRITY_LATENCY")
 REPORT = os.environ.get("IA_INTEGRITY_REPORT")
 S3_LOCK_DIR = os.environ.get("IA_INTEGRITY_S3_LOCK_DIR", "1") == "1"
+S3_REDIS = os.environ.get("IA_INTEGRITY_S3_REDIS")
 
 #: Every store operation as slow as an S3 request far away.
 UNIFORM = "0.2"
@@ -115,7 +118,8 @@ MakeScenario = Callable[[str, str], Scenario]
 def make_scenario(
     request: pytest.FixtureRequest, database_url: str, engine: Engine, tmp_path: Path
 ) -> Iterator[MakeScenario]:
-    """Make the tables and a store (``"fs"`` or ``"s3"``) with a latency
+    """Make the tables and a store (``"fs"``, ``"s3"``, or ``"s3-redis"``:
+    S3 stores sharing Redis leases, no lock directory) with a latency
     (``IA_INTEGRITY_LATENCY`` if set)."""
     with contextlib.ExitStack() as stack:
 
@@ -141,6 +145,12 @@ def make_scenario(
                     # resize_lock_dir (docs/s3.md, "Generated once").
                     "lock_dir": str(tmp_path / "s3-locks") if S3_LOCK_DIR else None,
                 }
+                redis = request.getfixturevalue("redis_url") if kind == "s3-redis" else S3_REDIS
+                if redis:
+                    # Leases in Redis instead: what servers on several machines share.
+                    spec["lock_dir"] = None
+                    spec["resize_lock"] = redis
+                    spec["resize_lock_prefix"] = request.getfixturevalue("service_namespace")
             stack.enter_context(tables(engine))
             database = {"mysql": "mariadb"}.get(engine.dialect.name, engine.dialect.name)
             label = f"{kind} store, {database}, latency {latency}"
@@ -354,6 +364,7 @@ def test_replace_vs_ondemand_generation(
 # -- 3. delete vs on-demand generation -------------------------------------------------------
 
 
+@pytest.mark.parametrize("store_kind", ["fs", "s3", "s3-redis"])
 @pytest.mark.parametrize("mode", ["entity", "original"])
 def test_delete_vs_ondemand_generation(
     workers: list[Worker], make_scenario: MakeScenario, store_kind: str, mode: str
