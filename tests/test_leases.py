@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import multiprocessing
@@ -386,3 +387,73 @@ except ConfigurationError as error:
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     )
     assert result.stdout == "resize_lock needs redis-py: pip install 'imageattach[redis]'\n"
+
+
+class Cuttable:
+    """A TCP forwarder to Redis whose connections can be cut (Redis going
+    away for this client only; the shared Redis stays up)."""
+
+    def __init__(self, redis_url: str) -> None:
+        import socket
+
+        target = urlsplit(redis_url)
+        self._target = (target.hostname or "127.0.0.1", target.port or 6379)
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"redis://127.0.0.1:{self._listener.getsockname()[1]}/0"
+        self._sockets: list[Any] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+
+        with contextlib.suppress(OSError):
+            while True:
+                client, _ = self._listener.accept()
+                upstream = socket.create_connection(self._target)
+                self._sockets += [client, upstream]
+                for one, other in ((client, upstream), (upstream, client)):
+                    threading.Thread(target=self._pipe, args=(one, other), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: Any, sink: Any) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+
+    def cut(self) -> None:
+        """Close the listener and every connection: Redis is gone."""
+        import socket
+
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)
+        self._listener.close()
+        for sock in self._sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+
+def test_redis_gone_while_holding(
+    redis_url: str,
+    service_namespace: str,
+    client: redis.Redis,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    forwarder = Cuttable(redis_url)
+    leases = RedisLeases(forwarder.url, prefix=service_namespace, ttl=1.5)
+    with caplog.at_level(logging.WARNING, logger="imageattach.leases"):
+        with leases.hold("cut", timeout=1):
+            assert client.pttl(leases.key("cut")) > 0
+            forwarder.cut()
+            deadline = time.monotonic() + 5
+            while not caplog.records and time.monotonic() < deadline:
+                time.sleep(0.02)
+        # Neither renewed nor released: it expires by itself.
+        assert 0 < client.pttl(leases.key("cut")) <= 1500
+    [record] = caplog.records  # rate-limited: renewals and the release say it once
+    assert "could not renew a lease" in record.getMessage()
+    assert record.image_key == "cut"  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 5
+    while client.get(leases.key("cut")) is not None:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
