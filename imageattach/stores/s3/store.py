@@ -62,11 +62,11 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_MAX_AGE", "S3Store"]
 
+logger = logging.getLogger("imageattach.stores.s3")
+
 #: Default ``max-age`` of the ``Cache-Control`` header written with each file
 #: (one year: a changed image gets a new ``_ts`` query, so URLs never go stale).
 DEFAULT_MAX_AGE = 60 * 60 * 24 * 365
-logger = logging.getLogger("imageattach.stores.s3")
-
 #: ``<w>x<h>`` and the rest: ``<ext>`` (the seed's keys) or ``.<token><ext>``
 #: (variants, :mod:`imageattach.variants`).
 _SIZE_NAME = re.compile(r"(?P<w>[0-9]{1,9})x(?P<h>[0-9]{1,9})(?P<rest>\..{1,60})", re.ASCII)
