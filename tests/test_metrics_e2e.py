@@ -1,4 +1,4 @@
-"""Metrics scraped from real servers (gunicorn, uvicorn) running
+"""Metrics scraped from real servers (gunicorn, uvicorn, granian) running
 tests/metricsapp.py: static hits (200, 304, 206, 404), an on-demand
 generation, a failed one (undecodable original: 422) and a 503 (the one
 pool worker busy) move the counters by exactly what was asked; with
@@ -98,7 +98,7 @@ class Site:
         return FileLocks(str(self.root / LOCK_DIRECTORY)).hold(key, timeout=5)
 
 
-@pytest.mark.parametrize("kind", ["gunicorn", "uvicorn"])
+@pytest.mark.parametrize("kind", ["gunicorn", "uvicorn", "granian"])
 def test_scraped_counters_move_by_what_was_asked(tmp_path: Path, kind: str) -> None:
     site = Site(tmp_path / "images")
     env = {"IA_ROOT": str(site.root), "IA_KEY": KEY}
