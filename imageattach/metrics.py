@@ -67,7 +67,8 @@ def enable(*, registry: CollectorRegistry | None = None) -> Metrics:
     one).  Enabling again with the same registry is harmless; with another
     one, metrics go there from then on.
 
-    :raises ConfigurationError: ``prometheus_client`` is not installed.
+    :raises ConfigurationError: ``prometheus_client`` is not installed, or
+        ``PROMETHEUS_MULTIPROC_DIR`` names no directory.
     """
     prometheus_client = _import()
     target = prometheus_client.REGISTRY if registry is None else registry
@@ -333,7 +334,17 @@ def _add(totals: dict[tuple[int, str], int], counts: _ThreadCounts) -> None:
 
 
 def _multiprocess() -> bool:
-    return bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+    """Whether prometheus_client's multi-process mode is on (its directory
+    checked: prometheus_client would fail on the first metric instead)."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory:
+        return False
+    if not os.path.isdir(directory):
+        raise ConfigurationError(
+            f"PROMETHEUS_MULTIPROC_DIR={directory!r} is not a directory: "
+            "make it (empty) before the processes start"
+        )
+    return True
 
 
 def _exposed(registry: CollectorRegistry | None) -> CollectorRegistry:

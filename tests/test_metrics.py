@@ -345,12 +345,12 @@ def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
 # -- without prometheus_client ---------------------------------------------------
 
 
-def run_python(*args: str) -> str:
+def run_python(*args: str, **env: str) -> str:
     tests = Path(__file__).resolve().parent
     result = subprocess.run(
         [sys.executable, "-W", "error", *args],
         cwd=tests,
-        env={**os.environ, "PYTHONPATH": str(tests)},
+        env={**os.environ, "PYTHONPATH": str(tests), **env},
         capture_output=True,
         text=True,
         timeout=120,
@@ -371,3 +371,21 @@ def test_importing_imageattach_imports_neither() -> None:
         "print(sorted(m for m in sys.modules if m.startswith(extras)))"
     )
     assert run_python("-c", code).strip() == "[]"
+
+
+def test_a_missing_multiprocess_directory_is_named(tmp_path: Path) -> None:
+    # prometheus_client reads the variable when imported: a fresh interpreter.
+    code = (
+        "from imageattach import metrics\n"
+        "from imageattach.exceptions import ConfigurationError\n"
+        "try:\n"
+        "    metrics.enable()\n"
+        "except ConfigurationError as error:\n"
+        "    print(error)\n"
+    )
+    missing = str(tmp_path / "missing")
+    printed = run_python("-c", code, PROMETHEUS_MULTIPROC_DIR=missing).strip()
+    assert printed == (
+        f"PROMETHEUS_MULTIPROC_DIR={missing!r} is not a directory: "
+        "make it (empty) before the processes start"
+    )
