@@ -67,10 +67,15 @@ def enable(*, registry: CollectorRegistry | None = None) -> Metrics:
     one).  Enabling again with the same registry is harmless; with another
     one, metrics go there from then on.
 
-    :raises ConfigurationError: ``prometheus_client`` is not installed, or
+    :raises ConfigurationError: ``prometheus_client`` is not installed,
+        ``registry`` is not a ``CollectorRegistry``, or
         ``PROMETHEUS_MULTIPROC_DIR`` names no directory.
     """
     prometheus_client = _import()
+    if registry is not None and not isinstance(registry, prometheus_client.CollectorRegistry):
+        raise ConfigurationError(
+            f"registry must be a prometheus_client CollectorRegistry, not {registry!r}"
+        )
     target = prometheus_client.REGISTRY if registry is None else registry
     with _lock:
         metrics = _made.get(target)

@@ -33,7 +33,8 @@ def enable(*, tracer_provider: TracerProvider | None = None) -> None:
     """Send spans to ``tracer_provider`` (default: the global one, which is
     what happens without a call when ``opentelemetry-api`` is installed).
 
-    :raises ConfigurationError: ``opentelemetry-api`` is not installed.
+    :raises ConfigurationError: ``opentelemetry-api`` is not installed, or
+        ``tracer_provider`` is not a ``TracerProvider``.
     """
     global _chosen, _tracer
     try:
@@ -42,6 +43,10 @@ def enable(*, tracer_provider: TracerProvider | None = None) -> None:
         raise ConfigurationError(
             "tracing needs opentelemetry-api: pip install 'imageattach[tracing]'"
         ) from error
+    if tracer_provider is not None and not isinstance(tracer_provider, trace.TracerProvider):
+        raise ConfigurationError(
+            f"tracer_provider must be an OpenTelemetry TracerProvider, not {tracer_provider!r}"
+        )
     tracer = trace.get_tracer(TRACER_NAME, VERSION, tracer_provider=tracer_provider)
     with _lock:
         _tracer, _chosen = tracer, True

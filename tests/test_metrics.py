@@ -23,7 +23,8 @@ from originals import KEY, Original
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
-from imageattach import metrics
+from imageattach import metrics, observe
+from imageattach.exceptions import ConfigurationError
 from imageattach.filelocks import FileLocks
 from imageattach.middleware.miss import FILE_READY, MissResponse
 from imageattach.ondemand.resizer import Resizer
@@ -216,6 +217,13 @@ def test_enabling_twice_keeps_one_set_of_metrics() -> None:
         assert other is not first
     finally:
         metrics.disable()
+
+
+@pytest.mark.parametrize("turn_on", [metrics.enable, metrics.wsgi_app, metrics.asgi_app])
+def test_a_registry_that_is_not_one(turn_on: Callable[..., object]) -> None:
+    with pytest.raises(ConfigurationError, match="registry must be a prometheus_client"):
+        turn_on(registry="the default")
+    assert observe.recorder is None
 
 
 def test_scrape_apps_expose_the_registry(registry: CollectorRegistry, tmp_path: Path) -> None:

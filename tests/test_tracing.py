@@ -21,6 +21,7 @@ from opentelemetry.trace import StatusCode
 from originals import KEY, Original
 
 from imageattach import exceptions, tracing
+from imageattach.exceptions import ConfigurationError
 from imageattach.middleware.miss import FILE_READY, MissResponse
 from imageattach.ondemand.resizer import Resizer
 from imageattach.stores.fs import HttpExposedFileSystemStore
@@ -225,3 +226,8 @@ def test_the_global_provider_is_the_default() -> None:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip() == "['imageattach.generate', 'imageattach.lock_wait']"
+
+
+def test_a_tracer_provider_that_is_not_one() -> None:
+    with pytest.raises(ConfigurationError, match="tracer_provider must be an OpenTelemetry"):
+        tracing.enable(tracer_provider="the global one")  # type: ignore[arg-type]
