@@ -67,17 +67,13 @@ class Job:
     :meth:`lock_wait`.  Without metrics nor tracing it only keeps a clock.
     """
 
-    __slots__ = ("_attributes", "_recorder", "_span", "_span_manager", "_started", "_tracer")
+    __slots__ = ("_key", "_recorder", "_size", "_span", "_span_manager", "_started", "_tracer")
 
     def __init__(self, key: str, width: int, height: int, format: str) -> None:
         self._recorder = recorder
         self._tracer = current_tracer()
-        self._attributes: dict[str, str | int] = {
-            "imageattach.image_key": key,
-            "imageattach.width": width,
-            "imageattach.height": height,
-            "imageattach.format": format,
-        }
+        self._key = key
+        self._size = (width, height, format)
         self._span: Span | None = None
         self._span_manager: AbstractContextManager[Span] | None = None
         self._started = 0.0
@@ -86,9 +82,15 @@ class Job:
         if self._tracer is not None:
             # Failures are recorded by end(), with their reason, not as
             # whatever escapes the block.
+            width, height, format = self._size
             self._span_manager = self._tracer.start_as_current_span(
                 "imageattach.generate",
-                attributes=self._attributes,
+                attributes={
+                    "imageattach.image_key": self._key,
+                    "imageattach.width": width,
+                    "imageattach.height": height,
+                    "imageattach.format": format,
+                },
                 record_exception=False,
                 set_status_on_exception=False,
             )
