@@ -5,7 +5,8 @@ is held, a thread extends it every third of its TTL (only if the key still
 holds the token: a Lua script, so the check and the ``PEXPIRE`` are one
 step); releasing deletes it the same way, so a holder never frees a lease it
 lost.  A holder that dies (SIGKILL, power) frees its leases within their
-TTL.  Waiters poll with capped exponential backoff and jitter.
+TTL.  Waiters are woken by a message the release publishes, and poll with
+capped exponential backoff and jitter besides (a dead holder sends none).
 
 When Redis cannot be reached, :class:`RedisLeases` either falls back to a
 local lock (file locks or process-local ones) with a rate-limited warning,
@@ -51,7 +52,7 @@ WARNING_INTERVAL = 60.0
 
 _SCHEMES = ("redis://", "rediss://", "unix://")
 _FIRST_POLL = 0.005
-_MAX_POLL = 0.1
+_MAX_POLL = 0.25
 
 # Both compare the token first: a lease that expired and was taken by
 # another holder is neither extended nor deleted by its former holder.
@@ -61,9 +62,12 @@ if redis.call('get', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
+# Releasing also wakes the waiters (they subscribe to the key's channel).
 _RELEASE = """
 if redis.call('get', KEYS[1]) == ARGV[1] then
-    return redis.call('del', KEYS[1])
+    redis.call('del', KEYS[1])
+    redis.call('publish', KEYS[1] .. ':released', '')
+    return 1
 end
 return 0
 """
@@ -212,14 +216,21 @@ class RedisLeases:
 
 
 def _acquire(client: redis.Redis, key: str, token: str, ttl_ms: int, deadline: float) -> None:
-    delay = _FIRST_POLL
-    while not client.set(key, token, nx=True, px=ttl_ms):
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError(f"another server held the lease {key} too long")
-        # Jitter: waiters that started together do not poll together.
-        time.sleep(min(left, random.uniform(delay / 2, delay)))
-        delay = min(delay * 2, _MAX_POLL)
+    if client.set(key, token, nx=True, px=ttl_ms):
+        return
+    # Taken: wait for its release message, or poll in case it is never sent
+    # (the holder died and the lease expires, or the message came between
+    # the SET and the subscription).
+    with contextlib.closing(client.pubsub(ignore_subscribe_messages=True)) as released:
+        released.subscribe(f"{key}:released")
+        delay = _FIRST_POLL
+        while not client.set(key, token, nx=True, px=ttl_ms):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"another server held the lease {key} too long")
+            # Jitter: waiters that started together do not poll together.
+            released.get_message(timeout=min(left, random.uniform(delay / 2, delay)))
+            delay = min(delay * 2, _MAX_POLL)
 
 
 class _Renewal(threading.Thread):

@@ -177,7 +177,30 @@ def test_a_waiter_gets_the_lease_soon_after_release(
         acquired = time.time()
     released = float(wait_line(process).split()[1])
     assert released <= acquired + 0.05  # not before it was released (clock granularity)
-    assert acquired - released < 1.0  # a hang guard: polls back off to 0.1 s at most
+    assert acquired - released < 1.0  # a hang guard: woken, or polls 0.25 s apart at most
+
+
+def test_release_wakes_the_waiters(
+    redis_url: str, service_namespace: str, client: redis.Redis
+) -> None:
+    leases = RedisLeases(redis_url, prefix=service_namespace)
+    channel = f"{leases.key('wake')}:released"
+    with contextlib.closing(client.pubsub(ignore_subscribe_messages=True)) as waiter:
+        waiter.subscribe(channel)
+        with leases.hold("wake", timeout=1):
+            # A lease taken over by another holder: releasing it is no release.
+            client.set(leases.key("wake"), b"another-holder")
+        quiet_until = time.monotonic() + 0.5
+        while time.monotonic() < quiet_until:  # the subscription's own reply is skipped
+            assert waiter.get_message(timeout=0.1) is None
+        client.delete(leases.key("wake"))
+        with leases.hold("wake", timeout=1):
+            pass
+        deadline = time.monotonic() + 5
+        message = None
+        while message is None and time.monotonic() < deadline:
+            message = waiter.get_message(timeout=1)
+    assert message is not None and message["channel"] == channel.encode()
 
 
 def test_a_redis_client_and_fork(redis_url: str, service_namespace: str) -> None:
