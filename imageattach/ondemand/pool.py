@@ -1,8 +1,11 @@
 """A bounded pool of worker threads with a bounded queue.
 
-Resizing runs in threads: Wand releases the GIL while ImageMagick works, and
-ImageMagick itself runs single-threaded, so ``workers`` threads use that many
-cores.  When ``workers`` jobs run and ``queue`` more wait, :meth:`BoundedPool.submit`
+Every job gets its own thread at once, but at most ``workers`` of them do
+the heavy part at a time (:meth:`BoundedPool.working`): a job waiting for a
+lock another server holds, or for the store, does not keep a thumbnail of
+another key from being made meanwhile.  (Resizing itself runs in the
+sandboxed decoding workers; ``workers`` such jobs use that many cores.)
+When ``workers + queue`` jobs are in the pool, :meth:`BoundedPool.submit`
 refuses at once (the caller answers 503 with ``Retry-After``) rather than
 letting requests pile up behind it.
 """
@@ -12,8 +15,9 @@ from __future__ import annotations
 import os
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import ParamSpec, TypeVar
 
 from .. import observe
@@ -26,7 +30,8 @@ T = TypeVar("T")
 
 
 class BoundedPool:
-    """At most ``workers`` jobs at a time and ``queue`` more waiting.
+    """At most ``workers + queue`` jobs, of which ``workers`` at a time in
+    :meth:`working`.
 
     The threads start on first use and again in a forked child (e.g. a
     gunicorn worker forked from a master that built the store), which
@@ -41,6 +46,7 @@ class BoundedPool:
         self.name = name
         self._executor: ThreadPoolExecutor | None = None
         self._slots = threading.BoundedSemaphore(workers + queue)
+        self._working = threading.BoundedSemaphore(workers)
         self._pid = os.getpid()
         self._lock = threading.Lock()
         #: The metrics recorder this pool's slots were counted in.
@@ -93,13 +99,23 @@ class BoundedPool:
             # A forked child: the parent's threads, lock and counts are not ours.
             self._lock = threading.Lock()
             self._slots = threading.BoundedSemaphore(self.workers + self.queue)
+            self._working = threading.BoundedSemaphore(self.workers)
             self._executor = None
             self._counted_in = None
             self._pid = os.getpid()
         with self._lock:
             if self._executor is None:
-                self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix=self.name)
+                self._executor = ThreadPoolExecutor(
+                    self.workers + self.queue, thread_name_prefix=self.name
+                )
             return self._executor
+
+    @contextmanager
+    def working(self) -> Iterator[None]:
+        """Inside the block, one of the ``workers`` slots is held: the part
+        of a job (or of a caller outside the pool) that uses a core."""
+        with self._working:
+            yield
 
     def shutdown(self) -> None:
         """Wait for running jobs and stop the threads (a later submit restarts them)."""

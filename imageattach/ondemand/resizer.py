@@ -525,7 +525,7 @@ class Resizer:
         key = (request.object_type, request.object_id, request.width, request.height)
         with job.span("store.open_version"):
             file, version = store.open_version(*source)
-        with file, job.span("render"):
+        with file, self.pool.working(), job.span("render"):
             # A file of the filesystem store goes to the worker as a
             # descriptor; anything else is copied into memory first.
             data = self._make(file, request)

@@ -24,7 +24,7 @@ def test_pool_refuses_when_full_and_recovers() -> None:
     pool.shutdown()
 
 
-def test_pool_runs_at_most_workers_at_once() -> None:
+def test_pool_works_on_at_most_workers_at_once() -> None:
     pool = BoundedPool(workers=2, queue=10)
     lock = threading.Lock()
     running = peak = 0
@@ -32,18 +32,39 @@ def test_pool_runs_at_most_workers_at_once() -> None:
 
     def job() -> None:
         nonlocal running, peak
-        with lock:
-            running += 1
-            peak = max(peak, running)
-        release.wait(0.02)
-        with lock:
-            running -= 1
+        with pool.working():
+            with lock:
+                running += 1
+                peak = max(peak, running)
+            release.wait(0.02)
+            with lock:
+                running -= 1
 
     futures = [pool.submit(job) for _ in range(10)]
     for future in futures:
         assert future is not None
         future.result(10)
     assert peak == 2
+    pool.shutdown()
+
+
+def test_a_waiting_job_does_not_hold_up_work() -> None:
+    """A job waiting outside working() (for a lock another server holds)
+    leaves the worker to the next job."""
+    pool = BoundedPool(workers=1, queue=1)
+    release = threading.Event()
+    waiting = pool.submit(release.wait, 30)
+
+    def work() -> str:
+        with pool.working():
+            return "made"
+
+    worked = pool.submit(work)
+    assert waiting is not None and worked is not None
+    assert worked.result(10) == "made"
+    assert not waiting.done()
+    release.set()
+    assert waiting.result(10) is True
     pool.shutdown()
 
 

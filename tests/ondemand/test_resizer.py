@@ -6,6 +6,7 @@ import asyncio
 import io
 import multiprocessing
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
@@ -286,6 +287,28 @@ def test_waiting_too_long_answers_503(add_original: AddOriginal, make_resizer: M
         answer = resizer.handle(*split(url))
     assert isinstance(answer, MissResponse) and answer.status == 503
     assert "Retry-After" in dict(answer.headers)
+
+
+def test_waiting_for_another_servers_lock_leaves_the_worker_free(
+    add_original: AddOriginal, make_resizer: MakeResizer
+) -> None:
+    """With one worker, a generation waiting for a lock held elsewhere does
+    not keep another key's thumbnail from being made meanwhile."""
+    held, free = add_original(jpeg(64, 48), object_id=1), add_original(jpeg(64, 48), object_id=2)
+    resizer = make_resizer(resize_workers=1, resize_queue=1)
+    held_url = resizer.url(held, 32, 24)  # type: ignore[arg-type]
+    answers: list[object] = []
+    with resizer.locks.hold(split(held_url)[0], timeout=5):  # another process has it
+        waiting = threading.Thread(target=lambda: answers.append(resizer.handle(*split(held_url))))
+        waiting.start()
+        deadline = time.monotonic() + 30
+        while not len(resizer._flights) and time.monotonic() < deadline:  # its job started
+            time.sleep(0.01)
+        assert resizer.handle(*split(resizer.url(free, 32, 24))) is FILE_READY  # type: ignore[arg-type]
+        assert resizer.generations == 1 and waiting.is_alive()
+    waiting.join(30)
+    assert answers == [FILE_READY]
+    assert resizer.generations == 2
 
 
 def test_stampede_generates_once(
