@@ -32,6 +32,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
+from . import observe
 from .exceptions import ConfigurationError, StoreUnavailableError
 from .filelocks import LocalLocks, NamedLocks
 
@@ -104,8 +105,11 @@ class _Connection:
                 self._made = (pid, client, renew, release)
             return self._made[1], self._made[2], self._made[3]
 
-    def warn_down(self, name: str, error: Exception, doing: str) -> None:
-        """Log that Redis is down, at most once per :data:`WARNING_INTERVAL`."""
+    def warn_down(self, name: str, error: Exception, doing: str, outcome: str) -> None:
+        """Count that Redis failed a lease (``outcome``, see
+        :meth:`~imageattach.observe.Recorder.lease_failed`) and log it, at
+        most once per :data:`WARNING_INTERVAL`."""
+        _count(outcome)
         now = time.monotonic()
         with self._lock:
             if now - self._last_warning < WARNING_INTERVAL:
@@ -191,11 +195,12 @@ class RedisLeases:
             failure = error
         if failure is not None:
             if self.fallback == "refuse":
+                _count("refused")
                 raise StoreUnavailableError(
                     f"Redis at {self._connection.where} is unreachable for the lease of "
                     f"{name}: {failure}"
                 ) from failure
-            self._connection.warn_down(name, failure, "falling back to a local lock")
+            self._connection.warn_down(name, failure, "falling back to a local lock", "fallback")
             with self.local.hold(name, timeout=max(0.0, deadline - time.monotonic())):
                 yield
             return
@@ -209,7 +214,7 @@ class RedisLeases:
                 release(keys=[key], args=[token])
             except redis.RedisError as error:
                 # It expires by itself within the TTL.
-                self._connection.warn_down(name, error, "the lease expires by itself")
+                self._connection.warn_down(name, error, "the lease expires by itself", "release")
 
     def __repr__(self) -> str:
         return f"<RedisLeases {self.prefix!r} at {self._connection.where}, ttl={self.ttl}>"
@@ -257,9 +262,10 @@ class _Renewal(threading.Thread):
                 kept = self._renew(keys=[self._key], args=[self._token, round(self._ttl * 1000)])
             except redis.RedisError as error:
                 # Keep trying: the conditional write still guards publication.
-                self._connection.warn_down(self._name, error, "could not renew a lease")
+                self._connection.warn_down(self._name, error, "could not renew a lease", "renewal")
                 continue
             if not kept:
+                _count("lost")
                 logger.warning(
                     "lost the lease %s while holding it (held longer than its TTL "
                     "without renewal); another server may do the same work",
@@ -271,6 +277,12 @@ class _Renewal(threading.Thread):
     def stop(self) -> None:
         self._stopped.set()
         self.join()
+
+
+def _count(outcome: str) -> None:
+    recorder = observe.recorder
+    if recorder is not None:
+        recorder.lease_failed(outcome)
 
 
 def _check_target(option: str, value: object) -> str | Any:

@@ -51,6 +51,7 @@ FAILURE_REASONS = ("not_found", "unprocessable", "busy", "store_unavailable", "s
 
 _BUSY_REASONS = ("queue_full", "wait_timeout", "generation_failed")
 _LOCK_OUTCOMES = ("acquired", "timeout", "error")
+_LEASE_FAILURES = ("fallback", "refused", "renewal", "release", "lost")
 _METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 _RESPONSES = "imageattach_responses"
@@ -168,6 +169,15 @@ class Metrics:
             buckets=LOCK_WAIT_BUCKETS,
             registry=registry,
         )
+        lease_failures = Counter(
+            "imageattach_lease_failures",
+            "Redis leases (resize_lock) that Redis could not serve, by outcome.",
+            ["outcome"],
+            registry=registry,
+        )
+        self._lease_failures = {
+            outcome: lease_failures.labels(outcome) for outcome in _LEASE_FAILURES
+        }
         self._depth = Gauge(
             "imageattach_resize_queue_depth",
             "Generation jobs running or waiting in the resize pools.",
@@ -215,6 +225,9 @@ class Metrics:
     def lock_waited(self, outcome: str, seconds: float) -> None:
         self._lock_waits[outcome].inc()
         self._lock_wait_seconds.observe(seconds)
+
+    def lease_failed(self, outcome: str) -> None:
+        self._lease_failures[outcome].inc()
 
     def queued(self, change: int) -> None:
         self._depth.inc(change)

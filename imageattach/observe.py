@@ -46,6 +46,13 @@ class Recorder(Protocol):
         """A wait for the cross-process lock ended (``acquired``, ``timeout``
         or ``error``) after ``seconds``."""
 
+    def lease_failed(self, outcome: str) -> None:
+        """Redis could not serve a lease (:mod:`imageattach.leases`):
+        ``fallback`` (a local lock was taken instead), ``refused``
+        (503 / :exc:`~imageattach.exceptions.StoreUnavailableError`),
+        ``renewal`` or ``release`` (Redis unreachable while holding), or
+        ``lost`` (another holder took it meanwhile)."""
+
     def queued(self, change: int) -> None:
         """Jobs in a resize pool (running or waiting) changed by ``change``."""
 

@@ -259,6 +259,32 @@ def test_redis_down_falls_back_to_local_locks(
     assert record.image_key == "cold"  # type: ignore[attr-defined]
 
 
+def test_redis_failures_are_counted(closed_url: str) -> None:
+    """Every lease Redis could not serve is counted (only the log is rate-limited)."""
+    from prometheus_client import CollectorRegistry
+
+    from imageattach import metrics
+
+    registry = CollectorRegistry()
+    metrics.enable(registry=registry)
+    try:
+        for _ in range(3):
+            with RedisLeases(closed_url, prefix="unused").hold("cold", timeout=1):
+                pass
+        with (
+            pytest.raises(StoreUnavailableError),
+            RedisLeases(closed_url, prefix="unused", fallback="refuse").hold("cold", timeout=1),
+        ):
+            pass
+    finally:
+        metrics.disable()
+
+    def failures(outcome: str) -> float | None:
+        return registry.get_sample_value("imageattach_lease_failures_total", {"outcome": outcome})
+
+    assert (failures("fallback"), failures("refused"), failures("lost")) == (3, 1, 0)
+
+
 def _fs_store(tmp_path: Path, **options: Any) -> tuple[HttpExposedFileSystemStore, str]:
     """A store with an original, and the path and query of a cold resize URL."""
     store = HttpExposedFileSystemStore(
