@@ -13,7 +13,8 @@ The exit statuses (:data:`EXIT_OK` ...) are stable, for scripts; see
 ``imageattach --help`` and docs/cli.md.
 
 This module is the command line itself (arguments, ``main``); the
-migration's parts are :mod:`.exitstatus`, :mod:`.database` (the engine),
+migration's parts are :mod:`.options` (shared with ``pregenerate``),
+:mod:`.exitstatus`, :mod:`.database` (the engine),
 :mod:`.preflight` (checking the stores), :mod:`.copying`, :mod:`.progress`,
 :mod:`.retries` (``retrying:`` lines) and :mod:`.signals` (Ctrl-C, SIGTERM).
 """
@@ -22,16 +23,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import sys
-import textwrap
 from collections.abc import Sequence
 from typing import Any
 
 from ..exceptions import ConfigurationError
 from ..store import Store
-from ..storespec import S3_OPTIONS, import_object, parse_store
 from ..version import VERSION
+from . import options
 from .copying import migrate_images
 from .database import _engine
 from .exitstatus import (
@@ -44,7 +43,7 @@ from .exitstatus import (
 )
 from .preflight import PreflightError, check_store
 from .pregenerate import add_parser as add_pregenerate
-from .progress import _LOG_INTERVAL, Progress, Tally
+from .progress import Progress, Tally
 from .retries import RetryReporter, _boto_clients
 from .signals import _stop_on_signals
 
@@ -57,21 +56,6 @@ __all__ = [
     "main",
 ]
 
-STORE_SPEC_HELP = f"""\
-store specs:
-  file:///path/to/dir[?base_url=URL]
-      a FileSystemStore on the directory (base_url defaults to its file:// URL)
-  s3://bucket[/prefix][?option=value&...]
-      an S3Store; options:
-{textwrap.fill(", ".join(S3_OPTIONS), 72, initial_indent=" " * 6, subsequent_indent=" " * 6)}
-      Credentials come from the standard AWS chain (AWS_ACCESS_KEY_ID,
-      AWS_PROFILE, an instance or task role, ...).
-  package.module:attribute
-      a Store instance, a Store class or a function returning a Store, from
-      your own code (the current directory is importable; a class that is
-      not a Store subclass is refused, not instantiated)
-"""
-
 
 def _error(message: str) -> None:
     print(f"imageattach: error: {message}", file=sys.stderr, flush=True)
@@ -81,31 +65,12 @@ def _stderr_line(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def _store(spec: str, role: str) -> Store:
-    """The store ``spec`` describes, errors naming the option it came from."""
-    try:
-        return parse_store(spec)
-    except ConfigurationError as error:
-        raise ConfigurationError(f"{role}: {error}") from None
-
-
 def _configure(args: argparse.Namespace) -> tuple[Store, Store, Any, Any]:
     """The stores, declarative base and engine the arguments describe."""
-    from ..migration import image_classes
-
-    # Like gunicorn and flask: the project in the current directory is importable.
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    source = _store(args.source, "--from")
-    destination = _store(args.destination, "--to")
-    base = import_object(args.models)
-    try:
-        classes = image_classes(base)
-    except TypeError as error:
-        raise ConfigurationError(str(error)) from None
-    if not classes:
-        raise ConfigurationError(f"{args.models} maps no imageattach.entity.Image classes")
-    return source, destination, base, _engine(args.database)
+    options.import_from_cwd()
+    source = options.store(args.source, "--from")
+    destination = options.store(args.destination, "--to")
+    return source, destination, options.models(args.models), _engine(args.database)
 
 
 def run_migrate(args: argparse.Namespace) -> int:
@@ -200,9 +165,11 @@ def build_parser() -> argparse.ArgumentParser:
             "Both stores are checked before the first copy (exit status 3 if one\n"
             "cannot be used); retried storage requests are shown on stderr."
         ),
-        epilog=f"{STORE_SPEC_HELP}\n{EXIT_STATUS_HELP}\nexample:\n"
-        "  imageattach migrate --from file:///srv/images --to s3://my-bucket/images \\\n"
-        "      --models myapp.models:Base --database postgresql://localhost/myapp",
+        epilog=options.epilog(
+            EXIT_STATUS_HELP,
+            "  imageattach migrate --from file:///srv/images --to s3://my-bucket/images \\\n"
+            "      --models myapp.models:Base --database postgresql://localhost/myapp",
+        ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     migrate.add_argument(
@@ -211,18 +178,11 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument(
         "--to", dest="destination", required=True, metavar="STORE", help="the store to copy to"
     )
-    migrate.add_argument(
-        "--models",
-        required=True,
-        metavar="MODULE:BASE",
+    options.add_models(
+        migrate,
         help="the declarative base whose mapped Image classes are migrated, e.g. myapp.models:Base",
     )
-    migrate.add_argument(
-        "--database",
-        required=True,
-        metavar="URL",
-        help="an SQLAlchemy database URL, or MODULE:ENGINE naming an Engine",
-    )
+    options.add_database(migrate)
     migrate.add_argument(
         "--dry-run",
         action="store_true",
@@ -230,41 +190,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     migrate.add_argument(
         "--max-failures",
-        type=_at_least_one,
+        type=options.at_least_one,
         default=None,
         metavar="N",
         help="stop (exit status 3) once N images failed: no copy starts after that, and "
         "fewer than --jobs copies run at once when fewer failures are left, so no more "
         "than N images fail; default: never stop",
     )
-    migrate.add_argument(
-        "--jobs",
-        type=_at_least_one,
-        default=4,
-        metavar="N",
-        help="copy N files at a time (default: 4)",
-    )
-    migrate.add_argument(
-        "--progress",
-        choices=("auto", "bar", "log", "none"),
-        default="auto",
-        help="a progress bar on a terminal (auto), always a bar, a line every "
-        f"{_LOG_INTERVAL:g} s (the default without a terminal), or nothing",
-    )
+    options.add_jobs(migrate, default=4, help="copy N files at a time (default: 4)")
+    options.add_progress(migrate)
     migrate.set_defaults(run=run_migrate)
-    add_pregenerate(commands, STORE_SPEC_HELP, _at_least_one)
+    add_pregenerate(commands)
     return parser
-
-
-def _at_least_one(value: str) -> int:
-    """A whole number of at least 1 (argparse names the option in its error)."""
-    try:
-        number = int(value)
-    except ValueError:
-        number = 0
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, not {value!r}")
-    return number
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import sys
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -22,7 +21,8 @@ from typing import Any
 from ..exceptions import ConfigurationError
 from ..pregenerate import Original, Report, pregenerate, requests_for
 from ..store import Store
-from ..storespec import import_object, parse_store
+from ..storespec import import_object
+from . import options
 from .database import _engine
 from .exitstatus import EXIT_ERROR, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from .progress import Progress, Tally
@@ -86,26 +86,14 @@ def _count_originals(session: Any, base: Any) -> int:
 
 def _configure(args: argparse.Namespace) -> tuple[Store, Any, Any, Any]:
     """The store, declarative base, engine and Celery app (or ``None``)."""
-    from ..migration import image_classes
-
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    try:
-        store = parse_store(args.store)
-    except ConfigurationError as error:
-        raise ConfigurationError(f"--store: {error}") from None
+    options.import_from_cwd()
+    store = options.store(args.store, "--store")
     if getattr(store, "resizer", None) is None:
         raise ConfigurationError(
             f"--store {args.store} has no on-demand resizer ({type(store).__name__}): nothing "
             "to pregenerate; name the application's store, e.g. myapp.stores:images"
         )
-    base = import_object(args.models)
-    try:
-        classes = image_classes(base)
-    except TypeError as error:
-        raise ConfigurationError(str(error)) from None
-    if not classes:
-        raise ConfigurationError(f"{args.models} maps no imageattach.entity.Image classes")
+    base = options.models(args.models)
     app = None
     if args.enqueue:
         if args.celery is None:
@@ -284,11 +272,8 @@ def run_pregenerate(args: argparse.Namespace) -> int:
     return status
 
 
-def add_parser(commands: Any, store_help: str, at_least_one: Callable[[str], int]) -> None:
-    """Add the ``pregenerate`` command to the ``imageattach`` parser
-    (``store_help``: the store specs' help)."""
-    from .progress import _LOG_INTERVAL
-
+def add_parser(commands: Any) -> None:
+    """Add the ``pregenerate`` command to the ``imageattach`` parser."""
     parser = commands.add_parser(
         "pregenerate",
         help="make the store's presets and the attachments' sizes of every original",
@@ -299,9 +284,11 @@ def add_parser(commands: Any, store_help: str, at_least_one: Callable[[str], int
             "(--enqueue --celery MODULE:APP).  What exists is skipped, so an\n"
             "interrupted run is resumed by running it again."
         ),
-        epilog=f"{store_help}\n{EXIT_STATUS_HELP}\nexample:\n"
-        "  imageattach pregenerate --store myapp.stores:images \\\n"
-        "      --models myapp.models:Base --database postgresql://localhost/myapp",
+        epilog=options.epilog(
+            EXIT_STATUS_HELP,
+            "  imageattach pregenerate --store myapp.stores:images \\\n"
+            "      --models myapp.models:Base --database postgresql://localhost/myapp",
+        ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
@@ -310,18 +297,8 @@ def add_parser(commands: Any, store_help: str, at_least_one: Callable[[str], int
         metavar="STORE",
         help="the store with its presets, usually the application's: MODULE:ATTRIBUTE",
     )
-    parser.add_argument(
-        "--models",
-        required=True,
-        metavar="MODULE:BASE",
-        help="the declarative base whose mapped Image classes are read",
-    )
-    parser.add_argument(
-        "--database",
-        required=True,
-        metavar="URL",
-        help="an SQLAlchemy database URL, or MODULE:ENGINE naming an Engine",
-    )
+    options.add_models(parser, help="the declarative base whose mapped Image classes are read")
+    options.add_database(parser)
     parser.add_argument(
         "--dry-run", action="store_true", help="only list what would be made ('would generate')"
     )
@@ -336,18 +313,6 @@ def add_parser(commands: Any, store_help: str, at_least_one: Callable[[str], int
         default=None,
         help="the Celery app that registered imageattach.tasks (with --enqueue)",
     )
-    parser.add_argument(
-        "--jobs",
-        type=at_least_one,
-        default=1,
-        metavar="N",
-        help="originals handled at a time (default: 1)",
-    )
-    parser.add_argument(
-        "--progress",
-        choices=("auto", "bar", "log", "none"),
-        default="auto",
-        help="a progress bar on a terminal (auto), always a bar, a line every "
-        f"{_LOG_INTERVAL:g} s (the default without a terminal), or nothing",
-    )
+    options.add_jobs(parser, default=1, help="originals handled at a time (default: 1)")
+    options.add_progress(parser)
     parser.set_defaults(run=run_pregenerate)
