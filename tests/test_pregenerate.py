@@ -14,7 +14,7 @@ import pytest
 from celeryapp import PRESETS, SECRET_KEY, CountingStore
 from images import corrupt_jpeg, jpeg
 from pregen_models import Base, User, UserPicture
-from sqlalchemy import create_engine
+from pregen_uploads import sqlite_session, uncommitted_uploads, upload
 from sqlalchemy.orm import Session
 from stores.s3server import MotoServer
 
@@ -40,22 +40,8 @@ def store(tmp_path: Path) -> CountingStore:
 
 @pytest.fixture
 def session(tmp_path: Path) -> Iterator[Session]:
-    engine = create_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    Base.metadata.create_all(engine)
-    with Session(engine) as session:
+    with sqlite_session(tmp_path) as session:
         yield session
-    engine.dispose()
-
-
-def add_user(session: Session, store: CountingStore, user_id: int, data: bytes) -> UserPicture:
-    with store_context(store):
-        user = User(id=user_id)
-        session.add(user)
-        user.picture.from_blob(data)
-        session.commit()
-        original = user.picture.original
-        assert original is not None
-        return original
 
 
 def stored(store: CountingStore) -> set[str]:
@@ -68,7 +54,7 @@ def stored(store: CountingStore) -> set[str]:
 
 
 def test_the_files_are_those_the_urls_name(session: Session, store: CountingStore) -> None:
-    picture = add_user(session, store, 1, jpeg(80, 60))
+    picture = upload(session, store, 1, jpeg(80, 60))
     original = Original.of(picture)
     made = pregenerate(store, original)
     assert made.failed == made.busy == [] and not made.gone
@@ -91,7 +77,7 @@ def test_the_files_are_those_the_urls_name(session: Session, store: CountingStor
 
 
 def test_what_exists_is_skipped(session: Session, store: CountingStore) -> None:
-    original = Original.of(add_user(session, store, 1, jpeg(80, 60)))
+    original = Original.of(upload(session, store, 1, jpeg(80, 60)))
     first = pregenerate(store, original)
     generations = store.resizer.generations
     again = pregenerate(store, original)
@@ -100,7 +86,7 @@ def test_what_exists_is_skipped(session: Session, store: CountingStore) -> None:
 
 
 def test_dry_run_writes_nothing(session: Session, store: CountingStore) -> None:
-    original = Original.of(add_user(session, store, 1, jpeg(80, 60)))
+    original = Original.of(upload(session, store, 1, jpeg(80, 60)))
     before = stored(store)
     planned = pregenerate(store, original, dry_run=True)
     assert len(planned.generated) == 5
@@ -110,12 +96,7 @@ def test_dry_run_writes_nothing(session: Session, store: CountingStore) -> None:
 
 def test_a_store_without_a_resizer_has_nothing_to_make(session: Session, tmp_path: Path) -> None:
     plain = FileSystemStore(tmp_path / "plain", "http://static.example.com/")
-    with store_context(plain):
-        user = User(id=1)
-        session.add(user)
-        user.picture.from_blob(jpeg(80, 60))
-        session.commit()
-        original = Original.of(user.picture.require_original())
+    original = Original.of(upload(session, plain, 1, jpeg(80, 60)))
     assert requests_for(plain, original) == []
     assert pregenerate(plain, original).generated == []
 
@@ -123,7 +104,7 @@ def test_a_store_without_a_resizer_has_nothing_to_make(session: Session, tmp_pat
 def test_a_bad_original_is_reported_and_logged_with_its_key(
     session: Session, store: CountingStore, caplog: pytest.LogCaptureFixture
 ) -> None:
-    picture = add_user(session, store, 1, jpeg(80, 60))
+    picture = upload(session, store, 1, jpeg(80, 60))
     original = Original.of(picture)
     # The stored original is overwritten by bytes that do not decode.
     Path(store.path, store.key_path(*tracking.image_key(picture))).write_bytes(corrupt_jpeg())
@@ -138,7 +119,7 @@ def test_a_bad_original_is_reported_and_logged_with_its_key(
 
 
 def test_an_original_gone_since_is_skipped(session: Session, store: CountingStore) -> None:
-    original = Original.of(add_user(session, store, 1, jpeg(80, 60)))
+    original = Original.of(upload(session, store, 1, jpeg(80, 60)))
     with store_context(store):
         user = session.get(User, 1)
         assert user is not None
@@ -152,7 +133,7 @@ def test_an_original_gone_since_is_skipped(session: Session, store: CountingStor
 def test_a_focal_preset_needs_a_focal_point(session: Session, tmp_path: Path) -> None:
     store = CountingStore(tmp_path / "images")
     store.presets["face"] = {"width": 20, "height": 20, "fit": "cover", "gravity": "focal"}
-    picture = add_user(session, store, 1, jpeg(80, 60))
+    picture = upload(session, store, 1, jpeg(80, 60))
     without = [name for name, _ in requests_for(store, Original.of(picture))]
     assert "preset face" not in without
     with store_context(store):
@@ -170,7 +151,7 @@ def test_an_unknown_preset_is_named(store: CountingStore) -> None:
 
 
 def test_the_message_is_small_json_and_round_trips(session: Session, store: CountingStore) -> None:
-    picture = add_user(session, store, 1, jpeg(80, 60))
+    picture = upload(session, store, 1, jpeg(80, 60))
     with store_context(store):
         picture.set_focal_point(0.25, 0.75)
         session.commit()
@@ -250,26 +231,14 @@ def test_the_commit_hook_hears_only_committed_originals(
             for _, original in pairs
         ),
     )
+
+    def nothing_heard() -> None:
+        assert heard == []
+
     previous = tracking.set_commit_hook(hook)
     try:
         with store_context(store):
-            user = User(id=1)
-            session.add(user)
-            user.picture.from_blob(jpeg(80, 60))
-            session.flush()
-            session.rollback()
-            assert heard == []
-
-            user = User(id=2)
-            session.add(user)
-            session.commit()
-            savepoint = session.begin_nested()
-            user.picture.from_blob(jpeg(80, 60))
-            session.flush()
-            savepoint.rollback()
-            session.commit()
-            assert heard == []
-
+            user = uncommitted_uploads(session, jpeg(80, 60), nothing_heard)
             with session.begin_nested():  # released: the outer commit counts
                 user.picture.from_blob(jpeg(40, 30))
             assert heard == []
@@ -293,7 +262,7 @@ def test_the_commit_hook_hears_only_committed_originals(
 def test_an_unavailable_store_stops_the_original_for_a_retry(
     session: Session, store: CountingStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    original = Original.of(add_user(session, store, 1, jpeg(80, 60)))
+    original = Original.of(upload(session, store, 1, jpeg(80, 60)))
     unavailable = tmp_path / "unavailable"
     unavailable.write_text("1")
     monkeypatch.setenv("PREGEN_UNAVAILABLE", str(unavailable))
@@ -311,12 +280,7 @@ def test_an_s3_store_gets_its_presets(session: Session, moto_server: MotoServer)
     bucket = moto_server.new_bucket()
     store = S3Store(bucket, **s3_options(moto_server.url, resize_secret_key=SECRET_KEY,
                                          presets=PRESETS))  # fmt: skip
-    with store_context(store):
-        user = User(id=1)
-        session.add(user)
-        user.picture.from_blob(jpeg(80, 60))
-        session.commit()
-        original = Original.of(user.picture.require_original())
+    original = Original.of(upload(session, store, 1, jpeg(80, 60)))
     made = pregenerate(store, original)
     assert len(made.generated) == 5 and made.failed == made.busy == []
     listed = moto_server.client().list_objects_v2(Bucket=bucket)  # type: ignore[attr-defined]
@@ -339,12 +303,7 @@ class UnreachableOnce(CountingStore):
 
 def test_a_failing_existence_check_is_busy_not_raised(session: Session, tmp_path: Path) -> None:
     store = UnreachableOnce(tmp_path / "images")
-    with store_context(store):
-        user = User(id=1)
-        session.add(user)
-        user.picture.from_blob(jpeg(80, 60))
-        session.commit()
-        original = Original.of(user.picture.require_original())
+    original = Original.of(upload(session, store, 1, jpeg(80, 60)))
     store.failed = False
     first = pregenerate(store, original)
     assert first.generated == [] and len(first.busy) == 5

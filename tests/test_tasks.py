@@ -17,12 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pregen_uploads
 import pytest
 from celeryapp import CountingStore, make_app
 from images import corrupt_jpeg, jpeg
-from pregen_models import Base, User
+from pregen_models import User
+from pregen_uploads import sqlite_session, uncommitted_uploads
 from processes import stop_group
-from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
 from imageattach import tasks, tracking
@@ -154,20 +155,12 @@ def worker(setup: Setup, log: Path) -> Iterator[subprocess.Popen[bytes]]:
 
 @pytest.fixture
 def session(setup: Setup) -> Iterator[Session]:
-    engine = create_engine(f"sqlite:///{setup.root / 'db.sqlite'}")
-    Base.metadata.create_all(engine)
-    with Session(engine) as session:
+    with sqlite_session(setup.root) as session:
         yield session
-    engine.dispose()
 
 
 def upload(session: Session, store: CountingStore, user_id: int, data: bytes) -> Original:
-    with store_context(store):
-        user = session.get(User, user_id) or User(id=user_id)
-        session.add(user)
-        user.picture.from_blob(data)
-        session.commit()
-        return Original.of(user.picture.require_original())
+    return Original.of(pregen_uploads.upload(session, store, user_id, data))
 
 
 def expected_paths(store: CountingStore, original: Original) -> set[str]:
@@ -187,20 +180,7 @@ def test_rollbacks_enqueue_nothing_commits_enqueue_once(
     declare(app, setup)
     store = setup.store()
     with store_context(store):
-        user = User(id=1)
-        session.add(user)
-        user.picture.from_blob(jpeg(80, 60))
-        session.flush()
-        session.rollback()
-
-        user = User(id=2)
-        session.add(user)
-        session.commit()
-        savepoint = session.begin_nested()
-        user.picture.from_blob(jpeg(80, 60))
-        session.flush()
-        savepoint.rollback()
-        session.commit()
+        uncommitted_uploads(session, jpeg(80, 60), lambda: None)
     assert setup.generations() == []
     committed = upload(session, store, 3, jpeg(80, 60))
     # The broker sees messages in the order they were sent: once the
