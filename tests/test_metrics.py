@@ -19,6 +19,7 @@ import httpx
 import pytest
 from images import jpeg, not_an_image
 from middleware.clients import ASGIClient, WSGIClient, asgi_app, wsgi_app
+from observed import metrics_registry, value
 from originals import KEY, Original
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
@@ -36,11 +37,8 @@ PREFIX = "/__images__/"
 
 @pytest.fixture
 def registry() -> Iterator[CollectorRegistry]:
-    """A fresh registry with imageattach's metrics on; off again after."""
-    registry = CollectorRegistry()
-    metrics.enable(registry=registry)
-    yield registry
-    metrics.disable()
+    with metrics_registry() as registry:
+        yield registry
 
 
 @pytest.fixture
@@ -69,10 +67,6 @@ def add(store: HttpExposedFileSystemStore, data: bytes, object_id: int = 7) -> O
     original = Original("user-picture", object_id, 64, 48, "image/jpeg")
     store.put_file(io.BytesIO(data), "user-picture", object_id, 64, 48, "image/jpeg", False)
     return original
-
-
-def value(registry: CollectorRegistry, name: str, **labels: str) -> float:
-    return registry.get_sample_value(name, labels) or 0.0
 
 
 def split(url: str) -> tuple[str, str]:

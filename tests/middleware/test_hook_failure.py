@@ -9,9 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from observed import logged, metrics_registry, value
 from prometheus_client import CollectorRegistry
 
-from imageattach import metrics
 from imageattach.middleware.miss import MissResult
 
 from .conftest import Serve, make_client
@@ -29,16 +29,14 @@ async def broken_async(relative_path: str, query_string: str) -> MissResult:
 
 @pytest.fixture
 def registry() -> Iterator[CollectorRegistry]:
-    registry = CollectorRegistry()
-    metrics.enable(registry=registry)
-    yield registry
-    metrics.disable()
+    with metrics_registry() as registry:
+        yield registry
 
 
 def check(response_status: int, body: bytes, caplog: pytest.LogCaptureFixture) -> None:
     assert response_status == 500
     assert body == b"Internal Server Error"
-    [record] = [r for r in caplog.records if r.name == "imageattach.middleware"]
+    [record] = logged(caplog, "imageattach.middleware")
     assert record.levelno == logging.ERROR
     assert record.image_key == "user/5/0/5.10x10.png"  # type: ignore[attr-defined]
     assert record.exc_info is not None and "the hook is broken" in str(record.exc_info[1])
@@ -50,7 +48,7 @@ def test_a_raising_hook(
     response = serve(on_miss=broken).request("GET", THUMB + "?s=abc")
     check(response.status, response.body, caplog)
     labels = {"status": "500", "method": "GET"}
-    assert registry.get_sample_value("imageattach_responses_total", labels) == 1
+    assert value(registry, "imageattach_responses_total", **labels) == 1
 
 
 @pytest.mark.parametrize("kind", ["asgi", "asgi-pathsend"])

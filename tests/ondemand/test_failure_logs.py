@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 from images import jpeg, not_an_image
+from observed import logged, metrics_registry, value
 from originals import Original
 from prometheus_client import CollectorRegistry
 
-from imageattach import metrics
 from imageattach.filelocks import LocalLocks
 from imageattach.middleware.miss import FILE_READY, MissResponse
 from imageattach.ondemand.resizer import Resizer
@@ -31,24 +31,16 @@ KEY_PATH = "user-picture/234/1/1234.32x24.jpe"
 
 @pytest.fixture
 def registry() -> Iterator[CollectorRegistry]:
-    registry = CollectorRegistry()
-    metrics.enable(registry=registry)
-    yield registry
-    metrics.disable()
+    with metrics_registry() as registry:
+        yield registry
 
 
 def failures(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
-    return [
-        record
-        for record in caplog.records
-        if record.name == "imageattach.ondemand" and record.levelno >= logging.WARNING
-    ]
+    return logged(caplog, "imageattach.ondemand", logging.WARNING)
 
 
 def failed(registry: CollectorRegistry, reason: str) -> float:
-    return (
-        registry.get_sample_value("imageattach_generations_failed_total", {"reason": reason}) or 0
-    )
+    return value(registry, "imageattach_generations_failed_total", reason=reason)
 
 
 def ask(resizer: Resizer, original: Original) -> object:
@@ -160,5 +152,5 @@ def test_a_generation_is_logged_with_its_key(
 ) -> None:
     caplog.set_level(logging.INFO, "imageattach.ondemand")
     assert ask(make_resizer(), add_original(jpeg(64, 48))) is FILE_READY
-    [record] = [r for r in caplog.records if r.name == "imageattach.ondemand"]
+    [record] = logged(caplog, "imageattach.ondemand")
     assert record.levelno == logging.INFO and record.image_key == KEY_PATH  # type: ignore[attr-defined]
