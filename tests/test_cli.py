@@ -11,7 +11,6 @@ import signal
 import socket
 import struct
 import subprocess
-import sys
 import termios
 import time
 import urllib.parse
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import cli_stores
 import pytest
+from cli_script import SCRIPT, TESTS, run_script, summary
 from entity_models import User, sessions
 from images import jpeg, png
 from sqlalchemy import Engine, create_engine
@@ -33,8 +33,6 @@ from imageattach.context import store_context
 from imageattach.stores.fs import FileSystemStore
 from imageattach.stores.s3 import S3Store
 
-TESTS = Path(__file__).parent
-SCRIPT = Path(sys.executable).parent / "imageattach"
 MODELS = "entity_models:Modern"
 
 
@@ -280,20 +278,8 @@ def migrate(
     with ``env`` added to the environment and ``unset`` removed from it."""
     arguments = ["--from", source, "--to", destination, "--models", MODELS]
     environment = {name: value for name, value in os.environ.items() if name not in unset}
-    return subprocess.run(
-        [str(SCRIPT), "migrate", *arguments, "--database", images.database_url, *extra],
-        cwd=TESTS,  # the current directory is importable: entity_models, dying_store
-        env=environment | (env or {}),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-def summary(result: subprocess.CompletedProcess[str]) -> str:
-    lines = result.stdout.strip().splitlines()
-    assert lines, result.stderr
-    return lines[-1]
+    command = ["migrate", *arguments, "--database", images.database_url, *extra]
+    return run_script(*command, env=environment | (env or {}))
 
 
 def s3_spec(moto_server: MotoServer, bucket: str, **options: str) -> str:

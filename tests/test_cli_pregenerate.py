@@ -7,13 +7,13 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from celeryapp import CountingStore
+from cli_script import SCRIPT, TESTS, run_script, summary
 from images import corrupt_jpeg, jpeg, png
 from pregen_models import Base, User
 from sqlalchemy import create_engine
@@ -25,8 +25,6 @@ from imageattach.cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, 
 from imageattach.context import store_context
 from imageattach.pregenerate import Original, requests_for
 
-TESTS = Path(__file__).resolve().parent
-SCRIPT = Path(sys.executable).parent / "imageattach"
 ORIGINALS = 6
 #: Files per original: the thumb preset, the square preset in three formats,
 #: the attachment's WebP.
@@ -75,9 +73,9 @@ def database(tmp_path: Path) -> Iterator[Database]:
     yield Database(url, tmp_path, store, originals)
 
 
-def command(database: Database, *extra: str) -> list[str]:
+def arguments(database: Database, *extra: str) -> list[str]:
     return [
-        str(SCRIPT), "pregenerate", "--store", "celeryapp:store", "--models",
+        "pregenerate", "--store", "celeryapp:store", "--models",
         "pregen_models:Base", "--database", database.url, "--progress", "log", *extra,
     ]  # fmt: skip
 
@@ -91,20 +89,7 @@ def environment(database: Database, **extra: str) -> dict[str, str]:
 
 
 def pregenerate(database: Database, *extra: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        command(database, *extra),
-        cwd=TESTS,
-        env=environment(database, **env),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-def summary(result: subprocess.CompletedProcess[str]) -> str:
-    lines = result.stdout.strip().splitlines()
-    assert lines, result.stderr
-    return lines[-1]
+    return run_script(*arguments(database, *extra), env=environment(database, **env))
 
 
 def test_help(capsys: pytest.CaptureFixture[str]) -> None:
@@ -152,7 +137,7 @@ def test_a_run_generates_and_a_rerun_skips(database: Database) -> None:
 @pytest.mark.e2e
 def test_an_interrupted_run_is_resumed(database: Database) -> None:
     process = subprocess.Popen(
-        command(database),
+        [str(SCRIPT), *arguments(database)],
         cwd=TESTS,
         env=environment(database, PREGEN_DELAY="0.2"),
         stdout=subprocess.PIPE,
