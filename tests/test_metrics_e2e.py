@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import http.client
 import io
-import os
-import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -20,9 +18,8 @@ from urllib.parse import urlsplit
 
 import pytest
 from images import jpeg, not_an_image
-from ondemand.servers import BIN, TESTS, _wait_until_up, free_port, running
+from ondemand.servers import running, started
 from originals import KEY, Original
-from processes import stop_group
 from prometheus_client.parser import text_string_to_metric_families
 
 from imageattach.filelocks import FileLocks
@@ -151,44 +148,23 @@ def test_multiprocess_gunicorn_adds_up_its_workers(tmp_path: Path) -> None:
     site = Site(tmp_path / "images")
     multiproc = tmp_path / "prometheus"
     multiproc.mkdir()
-    port = free_port()
-    log = tmp_path / "server.log"
     config = tmp_path / "gunicorn.conf.py"
     config.write_text(
         "from prometheus_client import multiprocess\n\n\n"
         "def child_exit(server, worker):\n"
         "    multiprocess.mark_process_dead(worker.pid)\n"
     )
-    command = [
-        str(BIN / "gunicorn"),
-        "--config",
-        str(config),
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        "2",  # sync workers: one request at a time each
-        "metricsapp:wsgi_app",
-    ]
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(TESTS),
-        "IA_ROOT": str(site.root),
-        "IA_KEY": KEY,
-        "PROMETHEUS_MULTIPROC_DIR": str(multiproc),
-    }
-    with open(log, "ab") as output:
-        process = subprocess.Popen(
-            command,
-            cwd=TESTS,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        _wait_until_up(process, port, log)
-        base = f"http://127.0.0.1:{port}"
+    env = {"IA_ROOT": str(site.root), "IA_KEY": KEY, "PROMETHEUS_MULTIPROC_DIR": str(multiproc)}
+    with started(
+        "gunicorn",
+        env,
+        tmp_path / "server.log",
+        app="metricsapp",
+        workers=2,
+        threads=1,  # sync workers: one request at a time each
+        options=["--config", str(config)],
+    ) as server:
+        base = server.url
         target = site.resized(1, 32, 24)
         resized: list[tuple[int, bytes]] = []
         with site.hold_lock(target):
@@ -200,8 +176,6 @@ def test_multiprocess_gunicorn_adds_up_its_workers(tmp_path: Path) -> None:
             hits = [get(base, site.static(2)) for _ in range(5)]
         waiting.join(60)
         samples = scrape(base)
-    finally:
-        stop_group(process)
     assert [status for status, _ in resized + hits] == [200] * 6
     assert sample(samples, "imageattach_responses_total", status="200", method="GET") == 6
     assert sample(samples, "imageattach_generations_succeeded_total") == 1

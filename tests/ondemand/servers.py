@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from processes import stop_group
@@ -28,21 +28,29 @@ def free_port() -> int:
         return port
 
 
-def command(kind: str, port: int, app: str = "ondemand.serverapp") -> list[str]:
+def command(
+    kind: str,
+    port: int,
+    app: str = "ondemand.serverapp",
+    *,
+    workers: int = 1,
+    threads: int = 16,
+    options: Sequence[str] = (),
+) -> list[str]:
     """The command line of a ``kind`` server of ``app`` (a module of tests/
-    with ``wsgi_app`` and ``asgi_app``)."""
-    address = f"127.0.0.1:{port}"
+    with ``wsgi_app`` and ``asgi_app``): ``workers`` processes, gunicorn's
+    with ``threads`` threads each (1: sync workers, one request at a time
+    each), and the server's own ``options``."""
     if kind == "gunicorn":
+        pool = ["--threads", str(threads), "--worker-class", "gthread"] if threads > 1 else []
         return [
             str(BIN / "gunicorn"),
             "--bind",
-            address,
+            f"127.0.0.1:{port}",
             "--workers",
-            "1",
-            "--threads",
-            "16",
-            "--worker-class",
-            "gthread",
+            str(workers),
+            *pool,
+            *options,
             f"{app}:wsgi_app",
         ]
     if kind == "uvicorn":
@@ -54,6 +62,8 @@ def command(kind: str, port: int, app: str = "ondemand.serverapp") -> list[str]:
             str(port),
             "--log-level",
             "warning",
+            *(["--workers", str(workers)] if workers > 1 else []),
+            *options,
             f"{app}:asgi_app",
         ]
     if kind == "granian":
@@ -66,7 +76,8 @@ def command(kind: str, port: int, app: str = "ondemand.serverapp") -> list[str]:
             "--port",
             str(port),
             "--workers",
-            "1",
+            str(workers),
+            *options,
             f"{app}:asgi_app",
         ]
     raise ValueError(kind)
@@ -82,14 +93,22 @@ class Server:
 
 @contextlib.contextmanager
 def started(
-    kind: str, env: dict[str, str], log: Path, app: str = "ondemand.serverapp"
+    kind: str,
+    env: dict[str, str],
+    log: Path,
+    app: str = "ondemand.serverapp",
+    *,
+    workers: int = 1,
+    threads: int = 16,
+    options: Sequence[str] = (),
 ) -> Iterator[Server]:
     """Run a ``kind`` server of ``app`` with ``env`` added until the block
-    ends (stopped in every outcome, also if it was killed meanwhile)."""
+    ends (stopped in every outcome, also if it was killed meanwhile);
+    ``workers``, ``threads`` and ``options`` as :func:`command` takes them."""
     port = free_port()
     with open(log, "ab") as output:
         process = subprocess.Popen(
-            command(kind, port, app),
+            command(kind, port, app, workers=workers, threads=threads, options=options),
             cwd=TESTS,
             env={**os.environ, "PYTHONPATH": str(TESTS), **env},
             stdin=subprocess.DEVNULL,
