@@ -335,6 +335,7 @@ def _store_file(image: Image, *, replaces_row: bool) -> None:
     reproducible = not image.original
     replacing = replaces_row or bool(files.deleted[id(store), key])
     snapshot = _snapshot(image)
+    replaced = _replaced_originals(files, store, key) if image.original else []
 
     def write() -> IO[bytes] | None:
         with store.lock_object(*key[:2]):
@@ -345,6 +346,11 @@ def _store_file(image: Image, *, replaces_row: bool) -> None:
                 # served under the new file's URLs: they go now (they can
                 # be made again, should this transaction roll back).
                 _purge_derived(store, key, version)
+            for delete in replaced:
+                # So would those of an original of another size, whose
+                # thumbnails may have the same keys: not only after the
+                # commit (the cleanup purges again what was made meanwhile).
+                _purge_derived(store, delete.key, delete.version)
             try:
                 store.put_file(pending.rewind(), *key, reproducible)
             except BaseException:
@@ -359,6 +365,21 @@ def _store_file(image: Image, *, replaces_row: bool) -> None:
         setattr(image, _PENDING_ATTR, pending)
         raise
     files.add_write(session, _Write(store, key, reproducible, backup, image, pending, snapshot))
+
+
+def _replaced_originals(files: _SessionFiles, store: Store, key: Key) -> list[_Delete]:
+    """The deletes, in the session's open transactions, of the other
+    originals of ``key``'s object in ``store``."""
+    return [
+        entry
+        for log in files.logs.values()
+        for entry in log
+        if isinstance(entry, _Delete)
+        and entry.original
+        and id(entry.store) == id(store)
+        and entry.key[:2] == key[:2]
+        and entry.key != key
+    ]
 
 
 def _backup(store: Store, key: Key) -> tuple[IO[bytes] | None, str | None]:

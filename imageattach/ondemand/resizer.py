@@ -140,6 +140,10 @@ class ResizableStore(KeyLayout, Protocol):
         source_version: str,
     ) -> None: ...
 
+    def derived_source(
+        self, object_type: str, object_id: int, width: int, height: int, mimetype: str
+    ) -> str | None: ...
+
 
 class Resizer:
     """Builds and serves the on-demand resize URLs of one store.
@@ -479,14 +483,13 @@ class Resizer:
 
     def _generate(self, request: ResizeRequest, job: observe.Job) -> bool:
         """Make and store the thumbnail; ``False`` if it was stored already."""
-        key = (request.object_type, request.object_id, request.width, request.height)
         with contextlib.ExitStack() as locked:
             if self.locks is not None:
                 with job.lock_wait():
                     locked.enter_context(self.locks.hold(request.path, timeout=self.wait_timeout))
             # Another thread or process may have stored it while we waited.
             with job.span("store.exists"):
-                if _exists(self.store, *key, request.mimetype):
+                if _exists(self.store, request):
                     return False
             started = time.perf_counter()
             for _ in range(_ATTEMPTS):
@@ -698,22 +701,38 @@ def _lowest_ratio(side: int, source_side: int) -> float:
     return 0.0 if side == 1 else (side - 0.5) / source_side
 
 
-def _exists(
-    store: ResizableStore,
-    object_type: str,
-    object_id: int,
-    width: int,
-    height: int,
-    mimetype: str,
-) -> bool:
-    found = store.exists(object_type, object_id, width, height, mimetype)
-    if found is not None:
-        return found
-    try:
-        store.get_file(object_type, object_id, width, height, mimetype).close()
-    except FileNotFoundError:
+def _exists(store: ResizableStore, request: ResizeRequest) -> bool:
+    """Whether ``request``'s thumbnail is stored, made of the original now
+    under the key the URL names.
+
+    An on-demand thumbnail made of another original is not: a new original
+    of another size may have thumbnails of the same keys as the old one's,
+    which stay until the replacing transaction's cleanup, after its commit
+    (for good if the cleanup is lost).  Served under the new URL, they would
+    be cached as the new picture; made again instead, they are published
+    over (under the object's lock, see :meth:`Resizer._make_and_publish`).
+    A file with no record of its original (a thumbnail row's) is taken as
+    it is.
+    """
+    key = (request.object_type, request.object_id, request.width, request.height, request.mimetype)
+    found = store.exists(*key)
+    if found is None:
+        try:
+            store.get_file(*key).close()
+        except FileNotFoundError:
+            return False
+    elif not found:
         return False
-    return True
+    source = store.derived_source(*key)
+    if source is None:
+        return True
+    return source == store.file_version(
+        request.object_type,
+        request.object_id,
+        request.source_width,
+        request.source_height,
+        request.source_mimetype,
+    )
 
 
 def _source_too_large(max_pixels: int) -> MissResponse:

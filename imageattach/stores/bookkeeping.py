@@ -104,6 +104,14 @@ class Bookkeeping:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self._marker(segments))
 
+    def derived_source(self, segments: tuple[str, ...]) -> str | None:
+        """The source version recorded for the file at ``segments``, if any."""
+        try:
+            with open(self._marker(segments)) as file:
+                return file.read() or None
+        except FileNotFoundError:
+            return None
+
     def derived(self, directory: tuple[str, ...]) -> dict[str, str]:
         """Marker file name -> source version, of the markers in ``directory``."""
         path = self._marker(directory)

@@ -316,6 +316,16 @@ class BaseFileSystemStore(Store):
         with _store_errors("write", self.key_path(*key), self.path):
             self.bookkeeping.mark_derived(self.get_path(*key), source_version)
 
+    def derived_source(
+        self, object_type: str, object_id: int, width: int, height: int, mimetype: str
+    ) -> str | None:
+        """The :meth:`file_version` of the original the on-demand thumbnail
+        under the key was made from (its marker file); ``None`` for a file
+        :meth:`put_file` wrote (a thumbnail row's) or no file."""
+        key = (object_type, object_id, width, height, mimetype)
+        with _store_errors("read", self.key_path(*key), self.path):
+            return self.bookkeeping.derived_source(self.get_path(*key))
+
     def derived_files(self, object_type: str, object_id: int) -> dict[tuple[int, int, str], str]:
         segments = self._object_directory(object_type, object_id)
         with _store_errors("list", "/".join(segments) + "/", self.path):

@@ -715,13 +715,22 @@ class S3Store(Store):
         cleanups of deleted originals ask)."""
         derived = {}
         for size in self._list_sizes(object_type, object_id):
-            response = self._head_response(self.get_key(object_type, object_id, *size))
-            source = (
-                None if response is None else response.get("Metadata", {}).get(_SOURCE_METADATA)
-            )
-            if source:
-                derived[size] = str(source)
+            source = self.derived_source(object_type, object_id, *size)
+            if source is not None:
+                derived[size] = source
         return derived
+
+    def derived_source(
+        self, object_type: str, object_id: int, width: int, height: int, mimetype: str
+    ) -> str | None:
+        """The version (ETag) of the original the on-demand thumbnail under
+        the key was made from, by a ``HEAD`` (its metadata); ``None`` for a
+        file :meth:`put_file` wrote (a thumbnail row's) or no file."""
+        response = self._head_response(
+            self.get_key(object_type, object_id, width, height, mimetype)
+        )
+        source = None if response is None else response.get("Metadata", {}).get(_SOURCE_METADATA)
+        return str(source) if source else None
 
     def locate(self, image: Image) -> str:
         if not self.presigned:
