@@ -20,21 +20,18 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable
 from typing import IO, Any
 
 import imageattach.imaging  # noqa: F401  (the policy must be in force before wand loads)
 from imageattach.stores.fs import HttpExposedFileSystemStore
 from imageattach.stores.s3 import S3Store
 
+from . import plainapp
+
 NAME = os.environ["IA_NAME"]
 DELAY = float(os.environ.get("IA_DELAY", "0"))
 
-_handler = logging.FileHandler(os.environ["IA_LOG"])
-_handler.setFormatter(logging.Formatter(f"%(process)d {NAME} %(message)s"))
-_logger = logging.getLogger("imageattach")
-_logger.addHandler(_handler)
-_logger.setLevel(logging.INFO)
+plainapp.log_to(os.environ["IA_LOG"], "imageattach", f"%(process)d {NAME} %(message)s")
 logger = logging.getLogger("imageattach.ondemand.cluster")
 
 
@@ -78,16 +75,5 @@ else:
         os.environ["IA_ROOT"], secret_key=os.environ["IA_KEY"], resize_workers=4, **locking
     )
 
-
-def _app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-    start_response("200 OK", [("Content-Type", "text/plain")])
-    return [b"the app"]
-
-
-async def _asgi_app(scope: dict[str, Any], receive: Callable[..., Any], send: Any) -> None:
-    await send({"type": "http.response.start", "status": 200, "headers": []})
-    await send({"type": "http.response.body", "body": b"the app"})
-
-
-wsgi_app = store.wsgi_middleware(_app)
-asgi_app = store.asgi_middleware(_asgi_app)
+wsgi_app = store.wsgi_middleware(plainapp.wsgi_app)
+asgi_app = store.asgi_middleware(plainapp.asgi_app)

@@ -9,19 +9,14 @@ image-server process.
 
 from __future__ import annotations
 
-import logging
 import os
-from collections.abc import Callable, Iterable
-from typing import Any
 
 import imageattach.imaging  # noqa: F401  (the policy must be in force before wand loads)
 from imageattach.stores.fs import HttpExposedFileSystemStore
 
-_handler = logging.FileHandler(os.environ["IA_LOG"])
-_handler.setFormatter(logging.Formatter("%(process)d %(message)s"))
-_logger = logging.getLogger("imageattach.ondemand")
-_logger.addHandler(_handler)
-_logger.setLevel(logging.INFO)
+from . import plainapp
+
+plainapp.log_to(os.environ["IA_LOG"], "imageattach.ondemand", "%(process)d %(message)s")
 
 store = HttpExposedFileSystemStore(
     os.environ["IA_ROOT"],
@@ -33,16 +28,5 @@ store = HttpExposedFileSystemStore(
     max_source_pixels=int(os.environ.get("IA_MAX_PIXELS", "50000000")),
 )
 
-
-def _app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-    start_response("200 OK", [("Content-Type", "text/plain")])
-    return [b"the app"]
-
-
-async def _asgi_app(scope: dict[str, Any], receive: Callable[..., Any], send: Any) -> None:
-    await send({"type": "http.response.start", "status": 200, "headers": []})
-    await send({"type": "http.response.body", "body": b"the app"})
-
-
-wsgi_app = store.wsgi_middleware(_app)
-asgi_app = store.asgi_middleware(_asgi_app)
+wsgi_app = store.wsgi_middleware(plainapp.wsgi_app)
+asgi_app = store.asgi_middleware(plainapp.asgi_app)
