@@ -20,6 +20,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import FrameType
 
+from .trees import TICKS, stat_fields
+
 
 def free_port() -> int:
     """A loopback TCP port that was free a moment ago."""
@@ -119,26 +121,10 @@ class Server:
         return "\n".join(text.splitlines()[-lines:])
 
 
-_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-
-
 def group_cpu_seconds(group: int) -> float:
     """CPU seconds used so far by the processes whose process group is ``group``."""
-    total = 0
-    for entry in os.scandir("/proc") if os.path.isdir("/proc") else ():
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat", "rb") as stat:
-                text = stat.read()
-        except OSError:
-            continue
-        # Fields after the parenthesised command (which may hold spaces):
-        # state ppid pgrp session ... utime (14th) stime (15th).
-        fields = text[text.rindex(b")") + 2 :].split()
-        if int(fields[2]) == group:
-            total += int(fields[11]) + int(fields[12])
-    return total / _TICKS
+    total = sum(int(f[11]) + int(f[12]) for _, f in stat_fields() if int(f[2]) == group)
+    return total / TICKS
 
 
 def cpu_busy_seconds(cpu: int) -> float:
@@ -150,7 +136,7 @@ def cpu_busy_seconds(cpu: int) -> float:
             for line in stat:
                 if line.startswith(f"cpu{cpu} "):
                     times = [int(n) for n in line.split()[1:]]
-                    return (times[0] + times[1] + times[2]) / _TICKS
+                    return (times[0] + times[1] + times[2]) / TICKS
     except OSError:
         pass
     return 0.0

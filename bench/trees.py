@@ -6,6 +6,9 @@ and imageattach's decoding workers, which run in sessions of their own
 RSS; pages shared between its processes count once per process (an upper
 bound, as ``ps`` shows it).  CPU time is user + system time of the live
 processes and of the children they have reaped.
+
+:func:`stat_fields` is the one reader of ``/proc/<pid>/stat`` (also for
+:func:`.procs.group_cpu_seconds`).
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from dataclasses import dataclass
 from types import TracebackType
 
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
-_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+#: Clock ticks per second, the unit of the CPU times in ``/proc``.
+TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 @dataclass(frozen=True)
@@ -33,7 +37,11 @@ class _Process:
     ticks: int
 
 
-def _processes() -> Iterator[tuple[int, _Process]]:
+def stat_fields() -> Iterator[tuple[int, list[bytes]]]:
+    """Each live process's id and the fields of its ``/proc/<pid>/stat``
+    after the parenthesised command (which may hold spaces), counted from
+    0: state, ppid (1), pgrp (2) ... utime, stime, cutime, cstime (11 to
+    14) ... rss in pages (21).  Nothing where there is no ``/proc``."""
     for entry in os.scandir("/proc") if os.path.isdir("/proc") else ():
         if not entry.name.isdigit():
             continue
@@ -42,11 +50,13 @@ def _processes() -> Iterator[tuple[int, _Process]]:
                 text = stat.read()
         except OSError:
             continue  # ended in between
-        # The fields after the parenthesised command (which may hold spaces):
-        # state ppid ... utime stime cutime cstime (12th to 15th) ... rss (22nd).
-        fields = text[text.rindex(b")") + 2 :].split()
+        yield int(entry.name), text[text.rindex(b")") + 2 :].split()
+
+
+def _processes() -> Iterator[tuple[int, _Process]]:
+    for pid, fields in stat_fields():
         ticks = sum(int(field) for field in fields[11:15])
-        yield int(entry.name), _Process(int(fields[1]), int(fields[21]) * _PAGE, ticks)
+        yield pid, _Process(int(fields[1]), int(fields[21]) * _PAGE, ticks)
 
 
 def usage(roots: Mapping[str, int]) -> dict[str, Usage]:
@@ -65,7 +75,7 @@ def usage(roots: Mapping[str, int]) -> dict[str, Usage]:
             rss += processes[pid].rss
             ticks += processes[pid].ticks
             pending += children.get(pid, [])
-        found[name] = Usage(rss, ticks / _TICKS)
+        found[name] = Usage(rss, ticks / TICKS)
     return found
 
 
