@@ -7,11 +7,12 @@ shows, a scrape adds up every gunicorn worker."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import io
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -94,6 +95,22 @@ class Site:
         key = urlsplit(target).path.removeprefix("/__images__/")
         return FileLocks(str(self.root / LOCK_DIRECTORY)).hold(key, timeout=5)
 
+    @contextlib.contextmanager
+    def waiting(self, base: str, target: str) -> Iterator[list[tuple[int, bytes]]]:
+        """Ask ``base`` for the resize URL ``target`` while its lock is held;
+        run the block once that request waits in the queue.  The yielded list
+        holds its answer after the block."""
+        answer: list[tuple[int, bytes]] = []
+        request = threading.Thread(target=lambda: answer.append(get(base, target)))
+        try:
+            with self.hold_lock(target):
+                request.start()
+                wait_until(lambda: sample(scrape(base), "imageattach_resize_queue_depth") == 1)
+                yield answer
+        finally:
+            if request.ident is not None:  # started: it ends once the lock is released
+                request.join(60)
+
 
 @pytest.mark.parametrize("kind", ["gunicorn", "uvicorn", "granian"])
 def test_scraped_counters_move_by_what_was_asked(tmp_path: Path, kind: str) -> None:
@@ -110,14 +127,8 @@ def test_scraped_counters_move_by_what_was_asked(tmp_path: Path, kind: str) -> N
             get(base, site.resized(1, 32, 24)),
             get(base, site.resized(3, 32, 24)),
         ]
-        slow_target = site.resized(2, 32, 24)
-        slow: list[tuple[int, bytes]] = []
-        with site.hold_lock(slow_target):
-            waiting = threading.Thread(target=lambda: slow.append(get(base, slow_target)))
-            waiting.start()
-            wait_until(lambda: sample(scrape(base), "imageattach_resize_queue_depth") == 1)
+        with site.waiting(base, site.resized(2, 32, 24)) as slow:
             answers.append(get(base, site.resized(1, 16, 12)))
-        waiting.join(60)
         answers += slow
         after = scrape(base)
 
@@ -165,16 +176,10 @@ def test_multiprocess_gunicorn_adds_up_its_workers(tmp_path: Path) -> None:
         options=["--config", str(config)],
     ) as server:
         base = server.url
-        target = site.resized(1, 32, 24)
-        resized: list[tuple[int, bytes]] = []
-        with site.hold_lock(target):
-            # One worker waits for the lock; the other answers everything
-            # else, the scrapes included, and sees the first one's job.
-            waiting = threading.Thread(target=lambda: resized.append(get(base, target)))
-            waiting.start()
-            wait_until(lambda: sample(scrape(base), "imageattach_resize_queue_depth") == 1)
+        # One worker waits for the lock; the other answers everything else,
+        # the scrapes included, and sees the first one's job.
+        with site.waiting(base, site.resized(1, 32, 24)) as resized:
             hits = [get(base, site.static(2)) for _ in range(5)]
-        waiting.join(60)
         samples = scrape(base)
     assert [status for status, _ in resized + hits] == [200] * 6
     assert sample(samples, "imageattach_responses_total", status="200", method="GET") == 6
