@@ -40,6 +40,7 @@ from .exitstatus import (
     EXIT_OK,
     EXIT_STATUS_HELP,
     EXIT_USAGE,
+    outcome,
 )
 from .preflight import PreflightError, check_store
 from .pregenerate import add_parser as add_pregenerate
@@ -124,21 +125,14 @@ def run_migrate(args: argparse.Namespace) -> int:
             )
         except SQLAlchemyError as error:
             progress.message(f"database error: {error}")
-            outcome, status = "stopped by a database error", EXIT_ERROR
+            summary, status = "stopped by a database error", EXIT_ERROR
         else:
-            if ended == "interrupted":
-                outcome, status = "interrupted", EXIT_INTERRUPTED
-            elif ended == "max-failures":
-                outcome, status = f"stopped after {tally.failed} failures", EXIT_ERROR
-            elif tally.failed:
-                outcome, status = "finished with failures", EXIT_FAILED
-            else:
-                outcome, status = "finished", EXIT_OK
+            summary, status = outcome(ended, tally.failed)
         finally:
             progress.close()
     verb = "would copy" if args.dry_run else "copied"
     print(
-        f"{'dry run ' if args.dry_run else ''}{outcome}: {tally.done} of {tally.total} images, "
+        f"{'dry run ' if args.dry_run else ''}{summary}: {tally.done} of {tally.total} images, "
         f"{verb} {tally.copied}, skipped {tally.skipped} (already present), "
         f"failed {tally.failed}",
         flush=True,

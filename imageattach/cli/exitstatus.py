@@ -19,3 +19,16 @@ exit status:
        copying, a database error, or --max-failures images failed
   130  interrupted (Ctrl-C, SIGTERM); run again to resume
 """
+
+
+def outcome(ended: str, failed: int) -> tuple[str, int]:
+    """The summary's first words and the exit status of a run (``migrate``,
+    ``pregenerate``) that ended as ``ended`` says (``'finished'``,
+    ``'interrupted'`` or ``'max-failures'``) with ``failed`` failures."""
+    if ended == "interrupted":
+        return "interrupted", EXIT_INTERRUPTED
+    if ended == "max-failures":
+        return f"stopped after {failed} failures", EXIT_ERROR
+    if failed:
+        return "finished with failures", EXIT_FAILED
+    return "finished", EXIT_OK

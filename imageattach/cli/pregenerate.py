@@ -24,7 +24,7 @@ from ..store import Store
 from ..storespec import import_object
 from . import options
 from .database import _engine
-from .exitstatus import EXIT_ERROR, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from .exitstatus import EXIT_ERROR, EXIT_USAGE, outcome
 from .progress import Progress, Tally
 
 _POLL = 0.2  # seconds between checks for a stop request while originals are made
@@ -251,21 +251,16 @@ def run_pregenerate(args: argparse.Namespace) -> int:
             )
         except SQLAlchemyError as error:
             progress.message(f"database error: {error}")
-            outcome, status = "stopped by a database error", EXIT_ERROR
+            summary, status = "stopped by a database error", EXIT_ERROR
         except ConfigurationError as error:  # a size names a preset the store lacks
             progress.message(f"configuration error: {error}")
-            outcome, status = "stopped by a configuration error", EXIT_USAGE
+            summary, status = "stopped by a configuration error", EXIT_USAGE
         else:
-            if ended == "interrupted":
-                outcome, status = "interrupted", EXIT_INTERRUPTED
-            elif tally.failed:
-                outcome, status = "finished with failures", EXIT_FAILED
-            else:
-                outcome, status = "finished", EXIT_OK
+            summary, status = outcome(ended, tally.failed)
         finally:
             progress.close()
     print(
-        f"{'dry run ' if args.dry_run else ''}{outcome}: {tally.done} of {tally.total} "
+        f"{'dry run ' if args.dry_run else ''}{summary}: {tally.done} of {tally.total} "
         f"originals, {progress.counts()}",
         flush=True,
     )
