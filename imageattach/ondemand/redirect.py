@@ -8,8 +8,9 @@ storing with ``reproducible=True`` — is the :class:`~.resizer.Resizer`'s.
 
 The keys known to be stored are remembered (a bounded LRU per process), so
 a warm URL is redirected without asking the store; the first request of a
-process for a thumbnail stored earlier costs one existence check (an S3
-``HEAD``) in the pool.
+process for a thumbnail stored earlier costs three S3 ``HEAD`` requests in the
+pool: whether it exists, which original it was made of, and whether that is
+still the original (see docs/ondemand.md, "Replaced originals").
 """
 
 from __future__ import annotations
