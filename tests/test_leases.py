@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import pytest
 import redis
 from images import jpeg
+from observed import metrics_registry, value
 from originals import KEY, Original
 from processes import stop_group
 
@@ -261,13 +262,7 @@ def test_redis_down_falls_back_to_local_locks(
 
 def test_redis_failures_are_counted(closed_url: str) -> None:
     """Every lease Redis could not serve is counted (only the log is rate-limited)."""
-    from prometheus_client import CollectorRegistry
-
-    from imageattach import metrics
-
-    registry = CollectorRegistry()
-    metrics.enable(registry=registry)
-    try:
+    with metrics_registry() as registry:
         for _ in range(3):
             with RedisLeases(closed_url, prefix="unused").hold("cold", timeout=1):
                 pass
@@ -276,13 +271,11 @@ def test_redis_failures_are_counted(closed_url: str) -> None:
             RedisLeases(closed_url, prefix="unused", fallback="refuse").hold("cold", timeout=1),
         ):
             pass
-    finally:
-        metrics.disable()
-
-    def failures(outcome: str) -> float | None:
-        return registry.get_sample_value("imageattach_lease_failures_total", {"outcome": outcome})
-
-    assert (failures("fallback"), failures("refused"), failures("lost")) == (3, 1, 0)
+    failures = [
+        value(registry, "imageattach_lease_failures_total", outcome=outcome)
+        for outcome in ("fallback", "refused", "lost")
+    ]
+    assert failures == [3, 1, 0]
 
 
 def _fs_store(tmp_path: Path, **options: Any) -> tuple[HttpExposedFileSystemStore, str]:
