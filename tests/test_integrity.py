@@ -301,22 +301,36 @@ def test_replace_vs_replace(
 # -- 2. replace vs on-demand generation ------------------------------------------------------
 
 
-@pytest.mark.parametrize("same_size", [False, True], ids=["new-size", "same-size"])
+#: The originals' sizes of each replacement: another size (and ratio), the
+#: same size, mimetype and so path, or another size of the same ratio, whose
+#: thumbnails have the same keys as the old one's.
+SHAPES: dict[str, Callable[[int], list[int]]] = {
+    "new-size": original_size,
+    "same-size": lambda version: [240, 180],
+    "same-ratio": lambda version: [240, 180] if version % 2 else [480, 360],
+}
+
+
+@pytest.mark.parametrize("shape", list(SHAPES))
 def test_replace_vs_ondemand_generation(
-    workers: list[Worker], make_scenario: MakeScenario, store_kind: str, same_size: bool
+    workers: list[Worker], make_scenario: MakeScenario, store_kind: str, shape: str
 ) -> None:
     """One process requests on-demand thumbnails of the entity's current
     original (nine sizes, three clients, each URL read from the database
     right before its request) while another replaces the original (of
-    another size, or of the same size, mimetype and so path).  No URL may
-    answer a picture older than its own; afterwards the current URLs answer
-    the new picture, and no thumbnail of the old original is left."""
+    another size, of the same size, mimetype and so path, or of the same
+    ratio and so thumbnail paths).  No URL may answer a picture older than
+    its own; afterwards the current URLs answer the new picture, and no
+    thumbnail of the old original is left."""
+    if shape == "same-ratio" and store_kind == "fs":
+        pytest.skip(
+            "the filesystem middleware serves a file on disk: a thumbnail of the old "
+            "original made during the replacement, until its cleanup (docs/ondemand.md)"
+        )
     scenario = make_scenario(store_kind, SLOW_PUT)
     setup = scenario.setup
     requester, replacer = workers
-
-    def size(version: int) -> list[int]:
-        return [240, 180] if same_size else original_size(version)
+    size = SHAPES[shape]
 
     requester.call("noop", setup)
     thing_id = replacer.call("create", setup, version=0, size=size(0))
@@ -354,7 +368,7 @@ def test_replace_vs_ondemand_generation(
         return problems + scenario.check()
 
     run_scenario(
-        f"replace ({'same' if same_size else 'new'} size) vs on-demand generation",
+        f"replace ({shape}) vs on-demand generation",
         scenario,
         runs(2),
         run,
