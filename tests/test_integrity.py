@@ -79,6 +79,8 @@ UNIFORM = "0.2"
 #: slow uploads make it wide; with a uniform latency it is the decoding
 #: time only (milliseconds for these small originals).
 SLOW_PUT = "put=0.2,*=0.02"
+#: Uploads and deletes slow: a cleanup goes on long after its commit.
+SLOW_DELETE = "put=0.2,delete=0.5,*=0.02"
 #: How a run's requests for on-demand thumbnails are made: three clients,
 #: started 0.1 s apart so that some generation is always under way.
 CLIENTS = {"threads": 3, "stagger": 0.1}
@@ -323,11 +325,16 @@ def test_replace_vs_ondemand_generation(
     its own; afterwards the current URLs answer the new picture, and no
     thumbnail of the old original is left."""
     if shape == "same-ratio" and store_kind == "fs":
+        # Measured: 2 of 12 runs fail (1 of 4 before the fix).
         pytest.skip(
             "the filesystem middleware serves a file on disk: a thumbnail of the old "
             "original made during the replacement, until its cleanup (docs/ondemand.md)"
         )
-    scenario = make_scenario(store_kind, SLOW_PUT)
+    # Same ratio: slow deletes keep the cleanup going long after the commit,
+    # and nine clients ask for each width twice (before and after it).
+    same_ratio = shape == "same-ratio"
+    scenario = make_scenario(store_kind, SLOW_DELETE if same_ratio else SLOW_PUT)
+    clients = {"threads": 9, "stagger": 0.1} if same_ratio else CLIENTS
     setup = scenario.setup
     requester, replacer = workers
     size = SHAPES[shape]
@@ -340,10 +347,11 @@ def test_replace_vs_ondemand_generation(
         nonlocal version
         version += 1
         sizes = widths(index, 9)
+        asked = sizes * 2 if same_ratio else sizes
         at = time.time() + 0.1
         answers = run_together(
             [
-                (requester, "fetch", setup, at, {"thing_id": thing_id, "widths": sizes, **CLIENTS}),
+                (requester, "fetch", setup, at, {"thing_id": thing_id, "widths": asked, **clients}),
                 (
                     replacer,
                     "replace",
