@@ -16,7 +16,8 @@ In order:
    original's — all without touching the disk;
 2. join the generation already running for that key, or start one in the
    bounded pool (full → 503 with ``Retry-After``);
-3. in the pool: take the cross-process lock, re-check the store, read the
+3. in the pool: take the cross-process lock, re-check the store (a
+   thumbnail made of another original counts as missing), read the
    original named by the URL, check its header, make the thumbnail, store it
    atomically under the key ``generate_thumbnail`` uses.
 """
