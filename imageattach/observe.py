@@ -21,7 +21,7 @@ from .tracing import current_tracer
 if TYPE_CHECKING:
     from opentelemetry.trace import Span
 
-__all__ = ["Job", "Recorder", "recorder"]
+__all__ = ["Job", "Recorder", "key_path", "recorder", "store_span"]
 
 
 class Recorder(Protocol):
@@ -64,6 +64,31 @@ class Recorder(Protocol):
 recorder: Recorder | None = None
 
 _NO_SPAN: AbstractContextManager[None] = nullcontext()
+
+
+def key_path(store: object, *key: object) -> str:
+    """How log records (``extra={"image_key": ...}``) and spans name the
+    file of ``key`` (object type, id, width, height, mimetype): its path in
+    ``store`` where the store lays keys out as paths, else the key's parts
+    joined by ``/``."""
+    layout = getattr(store, "key_path", None)
+    if layout is None:
+        return "/".join(map(str, key))
+    path: str = layout(*key)
+    return path
+
+
+def store_span(operation: str, store: object, *key: object) -> AbstractContextManager[object]:
+    """A span ``imageattach.store.<operation>`` around an application's
+    store call (an upload's write, a cleanup's delete, an open) with the
+    file's :func:`key_path`; nothing without tracing."""
+    tracer = current_tracer()
+    if tracer is None:
+        return _NO_SPAN
+    return tracer.start_as_current_span(
+        f"imageattach.store.{operation}",
+        attributes={"imageattach.image_key": key_path(store, *key)},
+    )
 
 
 class Job:

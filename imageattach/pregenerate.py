@@ -29,6 +29,7 @@ import weakref
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from . import observe
 from .exceptions import ArgumentError, ConfigurationError, ImageError, StoreUnavailableError
 from .validation import unknown_names
 from .variants import AUTO, resolve
@@ -207,18 +208,14 @@ class Original:
 
 def image_key(store: Store, original: Original) -> str:
     """The original's key as a store path (as log records' ``image_key``)."""
-    key = (
+    return observe.key_path(
+        store,
         original.object_type,
         original.object_id,
         original.width,
         original.height,
         original.mimetype,
     )
-    key_path = getattr(store, "key_path", None)
-    if key_path is None:
-        return "/".join(map(str, key))
-    path: str = key_path(*key)
-    return path
 
 
 def _point(value: Any) -> tuple[float, float]:

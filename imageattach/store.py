@@ -18,6 +18,7 @@ import datetime
 from contextlib import AbstractContextManager
 from typing import IO, TYPE_CHECKING, Any
 
+from . import observe
 from .file import open_file_proxy
 from .limits import ImageLimits
 
@@ -220,9 +221,9 @@ class Store:
         the backend's stream is not).
         """
         image = check_image(image)
-        file = self.get_file(
-            image.object_type, check_object_id(image), image.width, image.height, image.mimetype
-        )
+        key = (image.object_type, check_object_id(image), image.width, image.height, image.mimetype)
+        with observe.store_span("get_file", self, *key):
+            file = self.get_file(*key)
         return open_file_proxy(file, use_seek=use_seek)
 
     def locate(self, image: Image) -> str:

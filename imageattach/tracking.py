@@ -44,6 +44,7 @@ from sqlalchemy.exc import MissingGreenlet
 from sqlalchemy.orm import Mapper, Session, SessionTransaction, object_session
 from sqlalchemy.orm.state import InstanceState
 
+from . import observe
 from .context import current_store, resolve_store
 from .store import Store, check_object_id
 
@@ -352,7 +353,8 @@ def _store_file(image: Image, *, replaces_row: bool) -> None:
                 # commit (the cleanup purges again what was made meanwhile).
                 _purge_derived(store, delete.key, delete.version)
             try:
-                store.put_file(pending.rewind(), *key, reproducible)
+                with observe.store_span("put_file", store, *key):
+                    store.put_file(pending.rewind(), *key, reproducible)
             except BaseException:
                 if backup is not None:
                     backup.close()
@@ -417,7 +419,13 @@ def _delete_of(image: Image, files: _SessionFiles) -> _Delete:
             except Exception:
                 # Unknown: the cleanup then takes all the object's on-demand
                 # thumbnails (they can be made again); the delete goes on.
-                logger.warning("imageattach: no version of %r in %r", key, store, exc_info=True)
+                logger.warning(
+                    "imageattach: no version of %r in %r",
+                    key,
+                    store,
+                    exc_info=True,
+                    extra={"image_key": observe.key_path(store, *key)},
+                )
     return _Delete(store, key, bool(image.original), version)
 
 
@@ -507,7 +515,12 @@ def _finalize(entries: list[_Entry]) -> None:
                         _logged("delete the thumbnails of", store, delete.key, _purge_derived,
                                 store, delete.key, delete.version, keep)  # fmt: skip
         except Exception:
-            logger.exception("imageattach: could not clean up %r in %r", key[:2], store)
+            logger.exception(
+                "imageattach: could not clean up %r in %r",
+                key[:2],
+                store,
+                extra={"image_key": observe.key_path(store, *key)},
+            )
 
 
 def _undo(entries: list[_Entry]) -> None:
@@ -531,16 +544,28 @@ def _undo(entries: list[_Entry]) -> None:
                     _logged("restore the replaced file", store, key,
                             store.put_file, backup, *key, entry.reproducible)  # fmt: skip
         except Exception:
-            logger.exception("imageattach: could not undo the write of %r in %r", key, store)
+            logger.exception(
+                "imageattach: could not undo the write of %r in %r",
+                key,
+                store,
+                extra={"image_key": observe.key_path(store, *key)},
+            )
 
 
 def _logged(
     action: str, store: Store, key: Key, function: Callable[..., object], *args: Any
 ) -> None:
     try:
-        function(*args)
+        with observe.store_span(function.__name__.lstrip("_"), store, *key):
+            function(*args)
     except Exception:
-        logger.exception("imageattach: could not %s %r in %r", action, key, store)
+        logger.exception(
+            "imageattach: could not %s %r in %r",
+            action,
+            key,
+            store,
+            extra={"image_key": observe.key_path(store, *key)},
+        )
 
 
 def _delete_thumbnails_of_deleted_originals(session: Session, image_class: type[Image]) -> None:

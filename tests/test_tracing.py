@@ -231,3 +231,42 @@ def test_the_global_provider_is_the_default() -> None:
 def test_a_tracer_provider_that_is_not_one() -> None:
     with pytest.raises(ConfigurationError, match="tracer_provider must be an OpenTelemetry"):
         tracing.enable(tracer_provider="the global one")  # type: ignore[arg-type]
+
+
+def test_an_applications_store_calls_are_spanned(
+    exporter: InMemorySpanExporter, tmp_path: Path
+) -> None:
+    """Uploading, opening and deleting an image through the entities: one
+    span per store call, named for it, with the file's key path."""
+    from entity_models import Something, path, sessions
+    from sqlalchemy import create_engine
+
+    from imageattach.context import store_context
+    from imageattach.stores.fs import FileSystemStore
+
+    store = FileSystemStore(tmp_path / "images", "http://static.example.com/")
+    engine = create_engine(f"sqlite:///{tmp_path / 'test.sqlite'}")
+    try:
+        for factory in sessions(engine):
+            with factory() as session, store_context(store):
+                thing = Something()
+                thing.cover.from_blob(jpeg(64, 48))
+                session.add(thing)
+                session.commit()
+                key = path("ia-something-cover", thing.id, "64x48.jpe")
+                with thing.cover.open_file() as file:
+                    assert file.read(2) == b"\xff\xd8"
+                session.delete(thing)
+                session.commit()
+    finally:
+        engine.dispose()
+    spans = [
+        (span.name, (span.attributes or {}).get("imageattach.image_key"))
+        for span in exporter.get_finished_spans()
+    ]
+    assert spans == [
+        ("imageattach.store.put_file", key),
+        ("imageattach.store.get_file", key),
+        ("imageattach.store.delete_file", key),
+        ("imageattach.store.purge_derived", key),
+    ]

@@ -94,6 +94,7 @@ def test_storage_errors_while_undoing_are_logged_not_raised(
             session.rollback()  # does not raise
     (record,) = [r for r in caplog.records if r.name == "imageattach"]
     assert "remove the uncommitted file" in record.getMessage()
+    assert record.image_key == cover_path(thing, "10x10.png")  # type: ignore[attr-defined]
 
 
 def test_a_failed_flush_leaves_no_file(
