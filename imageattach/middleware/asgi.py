@@ -109,9 +109,7 @@ class StaticFilesMiddleware:
             if decided is not None:
                 recorder = observe.recorder
                 if recorder is not None:
-                    body = decided.body
-                    sent = len(body) if isinstance(body, bytes) else body.length
-                    recorder.responded(decided.status, request.method, sent)
+                    recorder.responded(decided.status, request.method, decided.body_length)
                 await self._send(decided, by_path, receive, send)
                 return
         await self._call_app(scope, receive, send)

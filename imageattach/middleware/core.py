@@ -125,6 +125,12 @@ class Response:
         if type(self.body) is FileBody:
             self.body.close()
 
+    @property
+    def body_length(self) -> int:
+        """How many body bytes the response sends."""
+        body = self.body
+        return len(body) if isinstance(body, bytes) else body.length
+
     def __repr__(self) -> str:
         return f"<Response {self.status}>"
 

@@ -131,8 +131,7 @@ class StaticServerMiddleware:
         body = response.body
         recorder = observe.recorder
         if recorder is not None:
-            sent = len(body) if isinstance(body, bytes) else body.length
-            recorder.responded(response.status, environ["REQUEST_METHOD"], sent)
+            recorder.responded(response.status, environ["REQUEST_METHOD"], response.body_length)
         if isinstance(body, bytes):
             start_response(_STATUS_LINES[response.status], response.headers)
             return [body] if body else []
