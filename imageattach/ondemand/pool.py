@@ -94,7 +94,7 @@ class BoundedPool:
         recorder.capacity(slots)
         weakref.finalize(self, recorder.capacity, -slots)
 
-    def _ensure_executor(self) -> ThreadPoolExecutor:
+    def _after_fork(self) -> None:
         if self._pid != os.getpid():
             # A forked child: the parent's threads, lock and counts are not ours.
             self._lock = threading.Lock()
@@ -103,6 +103,9 @@ class BoundedPool:
             self._executor = None
             self._counted_in = None
             self._pid = os.getpid()
+
+    def _ensure_executor(self) -> ThreadPoolExecutor:
+        self._after_fork()
         with self._lock:
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(
@@ -114,6 +117,7 @@ class BoundedPool:
     def working(self) -> Iterator[None]:
         """Inside the block, one of the ``workers`` slots is held: the part
         of a job (or of a caller outside the pool) that uses a core."""
+        self._after_fork()
         with self._working:
             yield
 

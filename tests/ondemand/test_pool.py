@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 
 import pytest
@@ -86,3 +88,17 @@ def test_failed_job_frees_its_slot() -> None:
 def test_bad_sizes_refused(workers: object, queue: object) -> None:
     with pytest.raises(ConfigurationError):
         BoundedPool(workers=workers, queue=queue)  # type: ignore[arg-type]
+
+
+def test_a_forked_child_gets_all_the_working_slots() -> None:
+    """A child forked while the parent works (a Celery or gunicorn worker
+    forked by a busy master) does not inherit the parent's held slot."""
+    pool = BoundedPool(workers=1, queue=0)
+    with pool.working():
+        child = os.fork()
+        if child == 0:  # the child: SIGALRM ends it if it waits for a slot
+            signal.alarm(5)
+            with pool.working():
+                os._exit(0)
+        _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
