@@ -6,13 +6,21 @@ from __future__ import annotations
 
 import logging
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from celeryapp import PRESETS, SECRET_KEY, CountingStore
-from images import corrupt_jpeg, jpeg
+from images import (
+    corrupt_jpeg,
+    huge_png_header,
+    jpeg,
+    msl_payload,
+    mvg_payload,
+    not_an_image,
+    text_payload,
+)
 from pregen_models import Base, User, UserPicture
 from pregen_uploads import sqlite_session, uncommitted_uploads, upload
 from sqlalchemy.orm import Session
@@ -101,13 +109,21 @@ def test_a_store_without_a_resizer_has_nothing_to_make(session: Session, tmp_pat
     assert pregenerate(plain, original).generated == []
 
 
+@pytest.mark.parametrize(
+    "payload",
+    [corrupt_jpeg, huge_png_header, not_an_image, mvg_payload, msl_payload, text_payload],
+)
 def test_a_bad_original_is_reported_and_logged_with_its_key(
-    session: Session, store: CountingStore, caplog: pytest.LogCaptureFixture
+    session: Session,
+    store: CountingStore,
+    caplog: pytest.LogCaptureFixture,
+    payload: Callable[[], bytes],
 ) -> None:
     picture = upload(session, store, 1, jpeg(80, 60))
     original = Original.of(picture)
-    # The stored original is overwritten by bytes that do not decode.
-    Path(store.path, store.key_path(*tracking.image_key(picture))).write_bytes(corrupt_jpeg())
+    # The stored original is overwritten by hostile bytes: undecodable, a
+    # decompression bomb, ImageMagick scripts.  They cost a job, not the process.
+    Path(store.path, store.key_path(*tracking.image_key(picture))).write_bytes(payload())
     with caplog.at_level(logging.ERROR, "imageattach.pregenerate"):
         report = pregenerate(store, original)
     assert report.generated == [] and report.busy == []
